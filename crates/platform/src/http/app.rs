@@ -1,0 +1,206 @@
+//! The middleware stack every service shares: request ids, spans, access log, metrics, and the
+//! guarantee that every error (404, 405, 413, panics, framework rejections) has the contract shape.
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tower_http::catch_panic::CatchPanicLayer;
+use tracing::Instrument;
+
+use super::REQUEST_ID;
+use super::error::ApiError;
+
+/// The error codes a service answers with when a request is malformed before reaching a handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceCodes {
+    /// Name used in metrics and logs.
+    pub service: &'static str,
+    /// Code for a required parameter that is missing (e.g. `GA004`, `GP004`).
+    pub missing_parameter: &'static str,
+    /// Message for a missing parameter.
+    pub missing_parameter_message: &'static str,
+    /// Code for every other malformed request (e.g. `GA005`, `GG005`, `GP005`).
+    pub bad_request: &'static str,
+    /// Code of unexpected failures (e.g. `GA001`).
+    pub internal: &'static str,
+}
+
+impl Default for ServiceCodes {
+    fn default() -> Self {
+        Self {
+            service: "thegallery",
+            missing_parameter: "BAD_REQUEST",
+            missing_parameter_message: "필수 파라미터 누락",
+            bad_request: "BAD_REQUEST",
+            internal: "INTERNAL",
+        }
+    }
+}
+
+impl ServiceCodes {
+    /// 400 for a missing parameter.
+    pub fn missing_parameter(&self) -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            self.missing_parameter,
+            self.missing_parameter_message,
+        )
+    }
+
+    /// 400 with the service's validation code.
+    pub fn bad_request_with(&self, message: &'static str) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, self.bad_request, message)
+    }
+
+    /// 413 for a body over the limit.
+    pub fn payload_too_large(&self) -> ApiError {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            self.bad_request,
+            "요청 본문이 너무 큽니다",
+        )
+    }
+
+    /// 404 for a path that no route serves.
+    pub fn not_found(&self) -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            self.bad_request,
+            "요청한 경로를 찾을 수 없습니다",
+        )
+    }
+
+    /// 405 for a known path with another method.
+    pub fn method_not_allowed(&self) -> ApiError {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            self.bad_request,
+            "허용되지 않는 메서드입니다",
+        )
+    }
+
+    /// The generic 500 body; never carries the cause.
+    pub fn internal_error(&self) -> ApiError {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            self.internal,
+            "서버 에러",
+        )
+    }
+
+    /// Same shape for any other status a framework layer produced.
+    fn for_status(&self, status: StatusCode) -> ApiError {
+        match status {
+            StatusCode::NOT_FOUND => self.not_found(),
+            StatusCode::METHOD_NOT_ALLOWED => self.method_not_allowed(),
+            StatusCode::PAYLOAD_TOO_LARGE => self.payload_too_large(),
+            s if s.is_server_error() => ApiError::new(s, self.internal, "서버 에러"),
+            s => ApiError::new(
+                s,
+                self.bad_request,
+                s.canonical_reason().unwrap_or("잘못된 요청입니다"),
+            ),
+        }
+    }
+}
+
+/// Wraps a service's routes with the shared stack: fallbacks, body limit, panic catching, error
+/// shaping and [`request_context`].
+pub fn service_app(routes: Router, codes: ServiceCodes, body_limit: usize) -> Router {
+    routes
+        .fallback(move || async move { codes.not_found() })
+        .method_not_allowed_fallback(move || async move { codes.method_not_allowed() })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::Extension(codes))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            shape_errors(codes, req, next)
+        }))
+        .layer(CatchPanicLayer::custom(move |_panic| {
+            tracing::error!("handler panicked");
+            codes.internal_error().into_response()
+        }))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            request_context(codes.service, req, next)
+        }))
+}
+
+/// Replaces any error response that is not already JSON (a framework default) with the contract shape.
+async fn shape_errors(codes: ServiceCodes, req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) || is_json(&response) {
+        return response;
+    }
+    let mut shaped = codes.for_status(status).into_response();
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            shaped.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    shaped
+}
+
+fn is_json(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+/// Accepts a sane client `x-request-id` or generates one, records it on the request span, returns
+/// it on the response, writes one access-log line and the HTTP metrics.
+pub async fn request_context(service: &'static str, mut req: Request, next: Next) -> Response {
+    let request_id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| is_acceptable_request_id(v))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let header_value =
+        HeaderValue::from_str(&request_id).unwrap_or_else(|_| HeaderValue::from_static("invalid"));
+    req.headers_mut().insert(REQUEST_ID, header_value.clone());
+
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let span = tracing::info_span!("request", %request_id, %method, %path, service);
+    let started = Instant::now();
+
+    let mut response = next.run(req).instrument(span.clone()).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    response.headers_mut().insert(REQUEST_ID, header_value);
+
+    span.in_scope(|| {
+        tracing::info!(
+            status,
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            "request finished"
+        );
+    });
+    let labels = [
+        ("service", service.to_owned()),
+        ("method", method.to_string()),
+        ("route", route),
+        ("status", status.to_string()),
+    ];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
+    response
+}
+
+fn is_acceptable_request_id(value: &str) -> bool {
+    (1..=128).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}

@@ -1,0 +1,16 @@
+//! HTTP conventions shared by every service: envelope, errors, extractors, middleware, health.
+
+mod app;
+mod envelope;
+mod error;
+mod extract;
+mod health;
+
+pub use app::{ServiceCodes, request_context, service_app};
+pub use envelope::ApiResponse;
+pub use error::{ApiError, ErrorChain};
+pub use extract::{Json, Path, Query};
+pub use health::{Probe, Readiness, metrics_handle, ops_routes};
+
+/// The request id header, accepted from clients and generated when absent.
+pub const REQUEST_ID: &str = "x-request-id";

@@ -1,0 +1,13 @@
+//! The shared foundation of every thegallery process: configuration, telemetry, HTTP conventions,
+//! health, database, Redis, object storage and graceful shutdown.
+
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod redis_client;
+pub mod shutdown;
+pub mod storage;
+pub mod telemetry;
+
+pub use secrecy::{ExposeSecret, SecretString};
+pub use tokio_util::sync::CancellationToken;

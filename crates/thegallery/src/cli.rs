@@ -1,0 +1,209 @@
+//! Command-line interface: which process to run, migrations and configuration checks.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use platform::config::{ConfigError, Environment, ProcessEnv, TelemetryConfig, Vars};
+
+use crate::standalone;
+
+const COMMON_ENV: &str =
+    "Logging: LOG_FORMAT (json|pretty, default pretty), RUST_LOG (default info).";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "thegallery",
+    version,
+    about = "The Gallery backend: gateway, member, gallery and post services",
+    long_about = "The Gallery backend. Without a subcommand, runs the whole system in one process \
+                  (standalone mode). Every setting comes from environment variables; see \
+                  docs/configuration.md.",
+    after_help = COMMON_ENV
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run everything in one process: gateway on PORT, SQLite and images under DATA_DIR (default).
+    #[command(
+        after_help = "Environment: PORT (default 8000), BIND_ADDR (default 127.0.0.1), \
+                            DATA_DIR (default ./data), LOG_FORMAT, RUST_LOG."
+    )]
+    Standalone,
+    /// Run the gateway (distributed mode).
+    #[command(
+        after_help = "Environment: PORT (default 8000), BIND_ADDR, REDIS_HOST, REDIS_PORT, \
+                            REDIS_PASSWORD[_FILE], MEMBER_SERVER, GALLERY_SERVER, POST_SERVER, \
+                            LOG_FORMAT, RUST_LOG."
+    )]
+    Gateway,
+    /// Run the member service (distributed mode).
+    #[command(
+        after_help = "Environment: PORT (default 8001), BIND_ADDR, DATABASE_URL or MYSQL_SERVER, \
+                            MYSQL_USER, MYSQL_PASSWORD[_FILE], MYSQL_DATABASE (default member), \
+                            REDIS_HOST, REDIS_PORT, REDIS_PASSWORD[_FILE], KAFKA_SERVER, \
+                            KAFKA_TOPIC_PARTITIONS, KAFKA_TOPIC_REPLICATION, LOG_FORMAT, RUST_LOG."
+    )]
+    Member,
+    /// Run the gallery service (distributed mode).
+    #[command(
+        after_help = "Environment: PORT (default 8002), BIND_ADDR, DATABASE_URL or MYSQL_SERVER, \
+                            MYSQL_USER, MYSQL_PASSWORD[_FILE], MYSQL_DATABASE (default gallery), \
+                            KAFKA_SERVER, KAFKA_TOPIC_PARTITIONS, KAFKA_TOPIC_REPLICATION, \
+                            LOG_FORMAT, RUST_LOG."
+    )]
+    Gallery,
+    /// Run the post service (distributed mode).
+    #[command(
+        after_help = "Environment: PORT (default 8003), BIND_ADDR, DATABASE_URL or MYSQL_SERVER, \
+                            MYSQL_USER, MYSQL_PASSWORD[_FILE], MYSQL_DATABASE (default post), \
+                            KAFKA_SERVER, STORAGE_URL (directory, file:///dir or s3://bucket; \
+                            default ./data/images), S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY[_FILE], \
+                            S3_SECRET_KEY[_FILE], LOG_FORMAT, RUST_LOG."
+    )]
+    Post,
+    /// Apply a service's database migrations and exit (same variables as the service).
+    Migrate {
+        /// Whose database.
+        service: DbService,
+    },
+    /// Inspect configuration.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigAction {
+    /// Validate a process's configuration and print it with secrets redacted.
+    Check {
+        /// Which process.
+        service: Process,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum DbService {
+    Member,
+    Gallery,
+    Post,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Process {
+    Standalone,
+    Gateway,
+    Member,
+    Gallery,
+    Post,
+}
+
+/// Exit status for configuration errors, distinct from runtime failures (1).
+const EXIT_CONFIG: u8 = 2;
+
+/// Parses arguments, reads configuration and runs the chosen command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let env = ProcessEnv;
+    let telemetry = match read_telemetry(&env) {
+        Ok(t) => t,
+        Err(e) => return config_failure(&e),
+    };
+    platform::telemetry::init(&telemetry);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(dispatch(cli.command.unwrap_or(Command::Standalone), &env))
+}
+
+fn read_telemetry(env: &dyn Environment) -> Result<TelemetryConfig, ConfigError> {
+    let mut vars = Vars::new(env);
+    let telemetry = TelemetryConfig::read(&mut vars);
+    vars.finish(|| Some(telemetry))
+}
+
+#[allow(clippy::print_stderr)] // configuration problems go to the operator before logging is useful
+fn config_failure(error: &ConfigError) -> ExitCode {
+    eprint!("{error}");
+    ExitCode::from(EXIT_CONFIG)
+}
+
+async fn dispatch(command: Command, env: &dyn Environment) -> ExitCode {
+    let result = match command {
+        Command::Config {
+            action: ConfigAction::Check { service },
+        } => return check(service, env),
+        Command::Migrate { service } => migrate(service, env).await,
+        Command::Standalone => launch(standalone::Config::from_env(env), standalone::run).await,
+        Command::Gateway => launch(gateway::Config::from_env(env), gateway::run).await,
+        Command::Member => launch(member::Config::from_env(env), member::run).await,
+        Command::Gallery => launch(gallery::Config::from_env(env), gallery::run).await,
+        Command::Post => launch(post::Config::from_env(env), post::run).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "stopped with an error");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn launch<C, F, Fut>(config: Result<C, ConfigError>, run: F) -> anyhow::Result<ExitCode>
+where
+    F: FnOnce(C, platform::CancellationToken) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let config = match config {
+        Ok(c) => c,
+        Err(e) => return Ok(config_failure(&e)),
+    };
+    run(config, platform::shutdown::on_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn migrate(service: DbService, env: &dyn Environment) -> anyhow::Result<ExitCode> {
+    let database = match service {
+        DbService::Member => member::Config::from_env(env).map(|c| c.database),
+        DbService::Gallery => gallery::Config::from_env(env).map(|c| c.database),
+        DbService::Post => post::Config::from_env(env).map(|c| c.database),
+    };
+    let database = match database {
+        Ok(d) => d,
+        Err(e) => return Ok(config_failure(&e)),
+    };
+    let db = platform::db::connect(&database).await?;
+    match service {
+        DbService::Member => platform::db::migrate::<member::migration::Migrator>(&db).await?,
+        DbService::Gallery => platform::db::migrate::<gallery::migration::Migrator>(&db).await?,
+        DbService::Post => platform::db::migrate::<post::migration::Migrator>(&db).await?,
+    }
+    tracing::info!(database = %platform::db::describe(&database), "migrations applied");
+    Ok(ExitCode::SUCCESS)
+}
+
+#[allow(clippy::print_stdout)] // printing the configuration is this command's purpose
+fn check(process: Process, env: &dyn Environment) -> ExitCode {
+    let printed = match process {
+        Process::Standalone => standalone::Config::from_env(env).map(|c| format!("{c:#?}")),
+        Process::Gateway => gateway::Config::from_env(env).map(|c| format!("{c:#?}")),
+        Process::Member => member::Config::from_env(env).map(|c| format!("{c:#?}")),
+        Process::Gallery => gallery::Config::from_env(env).map(|c| format!("{c:#?}")),
+        Process::Post => post::Config::from_env(env).map(|c| format!("{c:#?}")),
+    };
+    match printed {
+        Ok(text) => {
+            println!("configuration is valid (secrets redacted):\n{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => config_failure(&e),
+    }
+}

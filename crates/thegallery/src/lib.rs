@@ -1,0 +1,4 @@
+//! The Gallery backend as one binary: the CLI that picks a process, and standalone composition.
+
+pub mod cli;
+pub mod standalone;

@@ -1,0 +1,99 @@
+//! Standalone mode: the whole system in one process, state under `DATA_DIR`.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+
+use platform::CancellationToken;
+use platform::config::{ConfigError, DatabaseConfig, Environment, HttpConfig, StorageConfig, Vars};
+use platform::http::ops_routes;
+
+/// Configuration of standalone mode.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the gateway listens: `PORT` (default 8000), `BIND_ADDR` (default 127.0.0.1).
+    pub http: HttpConfig,
+    /// `DATA_DIR`, default `./data`: databases, keys and images.
+    pub data_dir: PathBuf,
+}
+
+impl Config {
+    /// Reads `PORT`, `BIND_ADDR` and `DATA_DIR`.
+    pub fn from_env(env: &dyn Environment) -> Result<Self, ConfigError> {
+        let mut vars = Vars::new(env);
+        let http = HttpConfig {
+            bind_addr: vars.or("BIND_ADDR", IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            port: vars.or("PORT", gateway::config::DEFAULT_PORT),
+        };
+        let data_dir = vars.or("DATA_DIR", PathBuf::from("./data"));
+        vars.finish(|| Some(Self { http, data_dir }))
+    }
+
+    fn database(&self, service: &str) -> DatabaseConfig {
+        DatabaseConfig::sqlite(self.data_dir.join(format!("{service}.db")))
+    }
+
+    /// The member service's configuration inside this process.
+    pub fn member(&self) -> member::Config {
+        member::Config {
+            http: self.http.clone(),
+            database: self.database("member"),
+            redis: None,
+            kafka: None,
+        }
+    }
+
+    /// The gallery service's configuration inside this process.
+    pub fn gallery(&self) -> gallery::Config {
+        gallery::Config {
+            http: self.http.clone(),
+            database: self.database("gallery"),
+            kafka: None,
+        }
+    }
+
+    /// The post service's configuration inside this process.
+    pub fn post(&self) -> post::Config {
+        post::Config {
+            http: self.http.clone(),
+            database: self.database("post"),
+            kafka: None,
+            storage: StorageConfig::Local {
+                root: self.data_dir.join("images"),
+            },
+        }
+    }
+}
+
+fn create_data_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| anyhow::anyhow!("cannot create DATA_DIR {}: {e}", dir.display()))
+}
+
+/// Runs every service behind the gateway in this process until `shutdown` is cancelled.
+pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    create_data_dir(&config.data_dir)?;
+    let (member_state, member_ready) = member::connect(&config.member()).await?;
+    let (gallery_state, gallery_ready) = gallery::connect(&config.gallery()).await?;
+    let (post_state, post_ready) = post::connect(&config.post()).await?;
+    let app = gateway::in_process(gateway::InProcess {
+        member: member::router(member_state),
+        gallery: gallery::router(gallery_state),
+        post: post::router(post_state),
+    })
+    .merge(ops_routes(
+        member_ready.merge(gallery_ready).merge(post_ready),
+    ));
+
+    let listener = platform::shutdown::bind(config.http.addr()).await?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), "thegallery standalone is ready");
+    announce(addr);
+    platform::shutdown::serve(listener, app, shutdown, platform::shutdown::DEFAULT_GRACE).await?;
+    tracing::info!("thegallery standalone stopped");
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)] // the one line a person starting the system looks for
+fn announce(addr: std::net::SocketAddr) {
+    println!("thegallery is running at http://{addr}  (health: http://{addr}/health)");
+}
