@@ -43,6 +43,12 @@ impl Environment for [(&str, &str)] {
     }
 }
 
+impl Environment for Vec<(&str, &str)> {
+    fn get(&self, key: &str) -> Option<String> {
+        Environment::get(self.as_slice(), key)
+    }
+}
+
 impl<const N: usize> Environment for [(&str, &str); N] {
     fn get(&self, key: &str) -> Option<String> {
         Environment::get(self.as_slice(), key)
@@ -475,7 +481,7 @@ pub struct KafkaConfig {
 impl KafkaConfig {
     /// Reads `KAFKA_SERVER` and the topic settings; `None` when `KAFKA_SERVER` is unset.
     pub fn read_optional(vars: &mut Vars<'_>) -> Option<Self> {
-        let bootstrap = vars.optional("KAFKA_SERVER")?;
+        let bootstrap = vars.optional("KAFKA_SERVER");
         let partitions = vars.or("KAFKA_TOPIC_PARTITIONS", 3);
         let replication = vars.or("KAFKA_TOPIC_REPLICATION", 1);
         if partitions < 1 {
@@ -485,7 +491,7 @@ impl KafkaConfig {
             vars.problem("KAFKA_TOPIC_REPLICATION", "must be at least 1");
         }
         Some(Self {
-            bootstrap,
+            bootstrap: bootstrap?,
             partitions,
             replication,
         })

@@ -111,6 +111,8 @@ impl ServiceCodes {
 /// Wraps a service's routes with the shared stack: fallbacks, body limit, panic catching, error
 /// shaping and [`request_context`].
 pub fn service_app(routes: Router, codes: ServiceCodes, body_limit: usize) -> Router {
+    // Metrics recorded before the recorder exists would be lost.
+    drop(super::health::metrics_handle());
     routes
         .fallback(move || async move { codes.not_found() })
         .method_not_allowed_fallback(move || async move { codes.method_not_allowed() })

@@ -1,0 +1,76 @@
+//! `/livez`, `/readyz` and `/metrics` answer as probes and scrapers expect.
+
+// Test helpers fail loudly; clippy's test exemption does not reach helper functions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use platform::http::{Probe, Readiness, ops_routes};
+use tower::ServiceExt;
+
+struct Fixed(&'static str, Result<(), String>);
+
+#[async_trait::async_trait]
+impl Probe for Fixed {
+    fn name(&self) -> &'static str {
+        self.0
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        self.1.clone()
+    }
+}
+
+async fn get(readiness: Readiness, path: &str) -> (StatusCode, String) {
+    let response = ops_routes(readiness)
+        .oneshot(Request::get(path).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+#[tokio::test]
+async fn livez_answers_200_without_checking_dependencies() {
+    let failing = Readiness::new().with(Fixed("database", Err("down".into())));
+    assert_eq!(get(failing, "/livez").await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn readyz_answers_200_when_every_dependency_answers() {
+    let ready = Readiness::new()
+        .with(Fixed("database", Ok(())))
+        .with(Fixed("redis", Ok(())));
+    let (status, body) = get(ready, "/readyz").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains(r#""redis":"ok""#), "{body}");
+}
+
+#[tokio::test]
+async fn readyz_answers_503_naming_the_dependency_that_failed() {
+    let partly = Readiness::new()
+        .with(Fixed("database", Ok(())))
+        .with(Fixed("kafka", Err("connection refused".into())));
+    let (status, body) = get(partly, "/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["checks"]["database"], "ok");
+    assert_eq!(json["checks"]["kafka"], "failed: connection refused");
+}
+
+#[tokio::test]
+async fn metrics_renders_prometheus_text_with_request_counters() {
+    let app = platform::http::service_app(
+        axum::Router::new().route("/x", axum::routing::get(|| async { "x" })),
+        platform::http::ServiceCodes::default(),
+        1024,
+    );
+    app.oneshot(Request::get("/x").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let (status, body) = get(Readiness::new(), "/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("http_requests_total"), "{body}");
+}

@@ -1,0 +1,104 @@
+//! After shutdown starts, in-flight requests finish and new connections are refused.
+
+// Test helpers fail loudly; clippy's test exemption does not reach helper functions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use platform::CancellationToken;
+use tokio::sync::oneshot;
+
+#[tokio::test]
+async fn a_slow_in_flight_request_completes_after_shutdown_starts_and_new_connections_are_refused()
+{
+    let (entered_tx, entered_rx) = oneshot::channel::<()>();
+    let entered = std::sync::Mutex::new(Some(entered_tx));
+    let (release_tx, release_rx) = oneshot::channel::<()>();
+    let release = std::sync::Arc::new(tokio::sync::Mutex::new(Some(release_rx)));
+    let entered = std::sync::Arc::new(entered);
+    let app = Router::new().route(
+        "/slow",
+        get(move || {
+            let entered = entered.clone();
+            let release = release.clone();
+            async move {
+                if let Some(tx) = entered.lock().unwrap().take() {
+                    let _ = tx.send(());
+                }
+                if let Some(rx) = release.lock().await.take() {
+                    let _ = rx.await;
+                }
+                "finished"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(platform::shutdown::serve(
+        listener,
+        app,
+        shutdown.clone(),
+        Duration::from_secs(10),
+    ));
+
+    let in_flight = tokio::spawn(async move {
+        reqwest::get(format!("http://{addr}/slow"))
+            .await?
+            .text()
+            .await
+    });
+    entered_rx.await.unwrap();
+    shutdown.cancel();
+    // Accepting stops as soon as the token is cancelled; wait until the listener is gone.
+    let mut refused = false;
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(addr).await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        refused,
+        "a new connection was still accepted after shutdown"
+    );
+    assert!(
+        !server.is_finished(),
+        "the server stopped before its in-flight request"
+    );
+
+    release_tx.send(()).unwrap();
+    assert_eq!(in_flight.await.unwrap().unwrap(), "finished");
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_gives_up_on_requests_that_outlive_the_grace_period() {
+    let app = Router::new().route(
+        "/stuck",
+        get(|| async {
+            std::future::pending::<()>().await;
+            "never"
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(platform::shutdown::serve(
+        listener,
+        app,
+        shutdown.clone(),
+        Duration::from_millis(200),
+    ));
+    let _stuck = tokio::spawn(reqwest::get(format!("http://{addr}/stuck")));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("serve returned after the grace period")
+        .unwrap()
+        .unwrap();
+}

@@ -1,0 +1,103 @@
+//! Test support: reads the settings that `scripts/dev-services up` wrote, and hands out throwaway
+//! MariaDB databases and unique Kafka topic names so tests never share state.
+//!
+//! Tests that need a server fail (never skip) when the settings are missing: CI always starts the
+//! servers through `scripts/test`.
+
+#![allow(clippy::expect_used, clippy::panic)] // test support: a missing server must stop the test loudly
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use sea_orm::{ConnectionTrait, Database};
+
+/// Where `scripts/dev-services` writes the connection settings.
+pub fn env_file() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/dev-services.env")
+}
+
+/// The settings of the local servers as `KEY=value` pairs.
+pub fn dev_env() -> HashMap<String, String> {
+    let path = env_file();
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "cannot read {} ({e}); start the servers with `scripts/dev-services up`",
+            path.display()
+        )
+    });
+    text.lines()
+        .filter_map(|line| line.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect()
+}
+
+/// One setting of the local servers.
+pub fn dev(key: &str) -> String {
+    dev_env()
+        .remove(key)
+        .unwrap_or_else(|| panic!("{key} is missing from {}", env_file().display()))
+}
+
+/// A short unique suffix for names of databases, topics and keys.
+pub fn unique() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
+}
+
+/// A fresh, empty MariaDB database for one test; dropped by [`MySqlDatabase::drop_now`] or left
+/// behind for inspection when a test fails (names start with `test_`).
+#[derive(Debug)]
+pub struct MySqlDatabase {
+    /// The database's name.
+    pub name: String,
+    /// Environment pairs pointing a service at it (`MYSQL_*`, `KAFKA_SERVER`, `REDIS_*`).
+    pub env: HashMap<String, String>,
+}
+
+fn admin_url() -> String {
+    format!(
+        "mysql://{}:{}@{}",
+        dev("MYSQL_USER"),
+        dev("MYSQL_PASSWORD"),
+        dev("MYSQL_SERVER")
+    )
+}
+
+impl MySqlDatabase {
+    /// Creates `test_<unique>` on the local MariaDB.
+    pub async fn create() -> Self {
+        let name = format!("test_{}", unique());
+        let admin = Database::connect(admin_url())
+            .await
+            .expect("connect to MariaDB (scripts/dev-services up)");
+        admin
+            .execute_unprepared(&format!(
+                "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+            ))
+            .await
+            .expect("create test database");
+        let mut env = dev_env();
+        env.insert("MYSQL_DATABASE".into(), name.clone());
+        Self { name, env }
+    }
+
+    /// A `mysql://` URL for the database.
+    pub fn url(&self) -> String {
+        format!("{}/{}", admin_url(), self.name)
+    }
+
+    /// Drops the database.
+    pub async fn drop_now(self) {
+        let admin = Database::connect(admin_url())
+            .await
+            .expect("connect to MariaDB");
+        admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS `{}`", self.name))
+            .await
+            .expect("drop test database");
+    }
+}
+
+/// A topic name no other test uses.
+pub fn unique_topic(prefix: &str) -> String {
+    format!("test.{prefix}.{}", unique())
+}
