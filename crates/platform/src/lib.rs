@@ -1,6 +1,7 @@
 //! The shared foundation of every thegallery process: configuration, telemetry, HTTP conventions,
 //! health, database, Redis, object storage and graceful shutdown.
 
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod http;

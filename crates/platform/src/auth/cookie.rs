@@ -1,0 +1,66 @@
+//! The `gallery_cookie` that carries the token, and where a request's token comes from.
+
+use axum::http::{HeaderMap, HeaderValue, header};
+
+use super::tokens::TOKEN_TTL;
+
+/// Name of the cookie holding the access token (API.md B §3.1).
+pub const COOKIE_NAME: &str = "gallery_cookie";
+
+/// `Set-Cookie` value for a new session (DESIGN.md §5).
+pub fn session_cookie(token: &str, secure: bool) -> Option<HeaderValue> {
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{COOKIE_NAME}={token}; Max-Age={}; Path=/; HttpOnly; SameSite=Lax{secure}",
+        TOKEN_TTL.as_secs()
+    ))
+    .ok()
+}
+
+/// `Set-Cookie` value that removes the cookie (logout, withdrawal; API.md A.1 Q7).
+pub fn clear_cookie() -> HeaderValue {
+    HeaderValue::from_static("gallery_cookie=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax")
+}
+
+/// Where the request's token is, as the gateway's checks distinguish them (API.md B §3.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource<'a> {
+    /// Neither a bearer token nor the cookie.
+    Missing,
+    /// The cookie (or bearer header) is present but empty.
+    Empty,
+    /// A token to verify.
+    Token(&'a str),
+}
+
+/// Finds the token: `Authorization: Bearer` first, then the `gallery_cookie` cookie.
+pub fn token_from_headers(headers: &HeaderMap) -> TokenSource<'_> {
+    if let Some(bearer) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    {
+        let token = bearer.trim();
+        return if token.is_empty() {
+            TokenSource::Empty
+        } else {
+            TokenSource::Token(token)
+        };
+    }
+    let mut found = TokenSource::Missing;
+    for value in headers.get_all(header::COOKIE) {
+        let Ok(value) = value.to_str() else { continue };
+        for pair in value.split(';') {
+            if let Some((name, token)) = pair.trim().split_once('=')
+                && name == COOKIE_NAME
+            {
+                let token = token.trim().trim_matches('"');
+                if !token.is_empty() {
+                    return TokenSource::Token(token);
+                }
+                found = TokenSource::Empty;
+            }
+        }
+    }
+    found
+}

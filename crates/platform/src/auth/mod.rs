@@ -1,0 +1,14 @@
+//! Authentication shared by member (which issues tokens and sessions), the gateway (which checks
+//! them on every protected request) and the services (which verify tokens themselves).
+
+mod cookie;
+mod extract;
+pub mod keys;
+pub mod sessions;
+mod tokens;
+
+pub use cookie::{COOKIE_NAME, TokenSource, clear_cookie, session_cookie, token_from_headers};
+pub use extract::{AuthMember, auth_keys};
+pub use keys::{KeyError, SigningKey, VerifyingKeys};
+pub use sessions::{DbSessions, RedisSessions, Session, SessionError, SessionStore};
+pub use tokens::{AUDIENCE, Claims, ISSUER, LEEWAY_SECONDS, Role, TOKEN_TTL, TokenError};
