@@ -70,6 +70,11 @@ enum Command {
         /// Whose database.
         service: DbService,
     },
+    /// Manage the token signing keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Inspect configuration.
     Config {
         #[command(subcommand)]
@@ -83,6 +88,17 @@ enum ConfigAction {
     Check {
         /// Which process.
         service: Process,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysAction {
+    /// Write a new Ed25519 key pair: jwt-private.pem (mode 600, for member's JWT_PRIVATE_KEY_FILE)
+    /// and jwt-public.pem (for JWT_PUBLIC_KEYS_FILE of the gateway and services).
+    Generate {
+        /// Directory to write the two files into.
+        #[arg(long, default_value = ".")]
+        dir: std::path::PathBuf,
     },
 }
 
@@ -142,6 +158,9 @@ async fn dispatch(command: Command, env: &dyn Environment) -> ExitCode {
             action: ConfigAction::Check { service },
         } => return check(service, env),
         Command::Migrate { service } => migrate(service, env).await,
+        Command::Keys {
+            action: KeysAction::Generate { dir },
+        } => generate_keys(&dir),
         Command::Standalone => launch(standalone::Config::from_env(env), standalone::run).await,
         Command::Gateway => launch(gateway::Config::from_env(env), gateway::run).await,
         Command::Member => launch(member::Config::from_env(env), member::run).await,
@@ -206,4 +225,30 @@ fn check(process: Process, env: &dyn Environment) -> ExitCode {
         }
         Err(e) => config_failure(&e),
     }
+}
+
+#[allow(clippy::print_stdout)] // the kid is what the operator needs to see
+fn generate_keys(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let key = platform::auth::SigningKey::generate()?;
+    std::fs::create_dir_all(dir)?;
+    let private = dir.join("jwt-private.pem");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&private)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", private.display()))?;
+    file.write_all(key.to_pem()?.as_bytes())?;
+    let public = dir.join("jwt-public.pem");
+    std::fs::write(&public, key.public_pem()?)?;
+    println!(
+        "wrote {} and {} (kid {})",
+        private.display(),
+        public.display(),
+        key.kid()
+    );
+    Ok(ExitCode::SUCCESS)
 }

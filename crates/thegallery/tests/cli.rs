@@ -208,3 +208,30 @@ async fn a_distributed_member_process_is_ready_with_real_servers_and_stops_on_si
     assert!(terminate(child).success());
     database.drop_now().await;
 }
+
+#[test]
+fn keys_generate_writes_a_private_key_only_its_owner_can_read_and_a_public_key() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        &["keys", "generate", "--dir", dir.path().to_str().unwrap()],
+        &HashMap::new(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let private = dir.path().join("jwt-private.pem");
+    let mode = std::fs::metadata(&private).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let key = platform::auth::SigningKey::from_pem(&std::fs::read_to_string(&private).unwrap())
+        .unwrap();
+    let public = std::fs::read_to_string(dir.path().join("jwt-public.pem")).unwrap();
+    assert!(platform::auth::VerifyingKeys::from_pem_bundle(&public).is_ok());
+    assert!(text(&out.stdout).contains(key.kid()));
+}
+
+#[test]
+fn keys_generate_never_overwrites_an_existing_private_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["keys", "generate", "--dir", dir.path().to_str().unwrap()];
+    assert!(run(&args, &HashMap::new()).status.success());
+    assert!(!run(&args, &HashMap::new()).status.success());
+}
