@@ -1,7 +1,39 @@
-//! The event backbone shared by the services: the outbox and inbox tables, and Kafka plumbing.
+//! The event backbone shared by the services (DESIGN §7): the envelope and typed events, the
+//! transactional outbox and its relay, idempotent consumers with retries and dead letters, over
+//! Kafka or the in-process bus of standalone mode. See docs/events.md.
 //!
-//! The envelope, outbox writer, relay and consumer runner arrive with the event-backbone issue;
-//! this crate already owns the tables (so every service migrates them) and the Kafka connection.
+//! Wiring in a service:
+//! ```text
+//! // connect(): migrations include events::migration::migrations()
+//! let relay = bus.relay(db.clone(), &["gallery"]).await?;      // producer side
+//! let outbox = relay.outbox();                                   // keep in AppState
+//! let consumer = bus.consumer(db.clone(), ConsumerOptions::new("gallery", &["member"]),
+//!                             Arc::new(MyHandler { outbox: outbox.clone() })).await?;
+//! let workers = Workers::new().with_relay(relay).with_consumer(consumer);
+//! // run(): let running = workers.spawn(&shutdown); … serve …; running.join().await;
+//! // handler: let txn = db.begin().await?; …; outbox.enqueue(&txn, &event).await?;
+//! //          txn.commit().await?; outbox.wake();
+//! ```
 
+pub mod bus;
+pub mod consumer;
+pub mod context;
+pub mod dlq;
+pub mod envelope;
+pub mod handler;
 pub mod kafka;
 pub mod migration;
+pub mod outbox;
+pub mod relay;
+pub mod typed;
+pub mod workers;
+
+pub use bus::{Bus, BusError, InProcessBus};
+pub use consumer::{Consumer, ConsumerError, ConsumerOptions, RetryPolicy};
+pub use context::TraceContext;
+pub use envelope::{DecodeError, Envelope, Event};
+pub use handler::{Handler, HandlerError};
+pub use outbox::{Outbox, OutboxError};
+pub use relay::{Relay, RelayError, RelayOptions};
+pub use typed::{GALLERY_TOPIC, GalleryEvent, MEMBER_TOPIC, MemberEvent};
+pub use workers::{Running, Workers};

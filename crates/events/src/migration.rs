@@ -2,7 +2,8 @@
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
-    big_pk_auto, char_len, char_len_uniq, string_len, text, text_null, timestamp, timestamp_null,
+    big_integer, big_pk_auto, char_len, char_len_uniq, integer, string_len, string_len_null, text,
+    text_null, timestamp, timestamp_null,
 };
 
 /// Creates `outbox` (events waiting to be published) and `inbox` (events already applied).
@@ -61,4 +62,62 @@ impl MigrationTrait for CreateOutboxAndInbox {
             )
             .await
     }
+}
+
+/// Adds what the consumers keep beside the inbox: `event_cursor` (the in-process bus's committed
+/// position per consumer and topic) and `dead_letter` (messages the in-process bus gave up on).
+#[derive(Debug)]
+pub struct CreateCursorAndDeadLetter;
+
+impl MigrationName for CreateCursorAndDeadLetter {
+    fn name(&self) -> &str {
+        "m20261126_000002_events_create_cursor_and_dead_letter"
+    }
+}
+
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for CreateCursorAndDeadLetter {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("event_cursor")
+                    .if_not_exists()
+                    .col(string_len("consumer", 100))
+                    .col(string_len("topic", 100))
+                    .col(big_integer("position"))
+                    .primary_key(Index::create().col("consumer").col("topic"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("dead_letter")
+                    .if_not_exists()
+                    .col(big_pk_auto("id"))
+                    .col(string_len("consumer", 100))
+                    .col(string_len("topic", 100))
+                    .col(string_len_null("event_id", 36))
+                    .col(string_len_null("aggregate_id", 64))
+                    .col(text("body"))
+                    .col(text_null("headers"))
+                    .col(text("error"))
+                    .col(integer("attempts"))
+                    .col(timestamp("created_at"))
+                    .col(timestamp_null("replay_requested_at"))
+                    .col(timestamp_null("replayed_at"))
+                    .to_owned(),
+            )
+            .await
+    }
+}
+
+/// Every migration of this crate, in order; a service's `Migrator` appends its own after these.
+pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+    vec![
+        Box::new(CreateOutboxAndInbox),
+        Box::new(CreateCursorAndDeadLetter),
+    ]
 }

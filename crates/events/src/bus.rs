@@ -1,0 +1,188 @@
+//! Which bus carries a service's events: Kafka (distributed mode) or the in-process bus shared by
+//! every service of the standalone process. Relays and consumers are built from it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use platform::config::KafkaConfig;
+use rdkafka::producer::FutureProducer;
+use sea_orm::DatabaseConnection;
+use tokio::sync::watch;
+
+use crate::consumer::{Consumer, ConsumerOptions, Source};
+use crate::handler::Handler;
+use crate::kafka::{KafkaError, client_config, ensure_topics};
+use crate::relay::{Relay, RelayOptions, Sink};
+
+/// Where events travel. Clone it into every service of a process.
+#[derive(Debug, Clone)]
+pub enum Bus {
+    /// Kafka: the relay produces, consumers use consumer groups, dead letters go to
+    /// `<topic>.<group>.dlq` topics.
+    Kafka(KafkaConfig),
+    /// In one process: consumers read the producing service's published outbox rows directly,
+    /// keep their position in their own `event_cursor` table and dead letters in `dead_letter`.
+    InProcess(InProcessBus),
+}
+
+/// Why a relay or consumer could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    /// Kafka could not be reached or a topic not created.
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
+}
+
+impl Bus {
+    /// The Kafka bus.
+    pub fn kafka(config: KafkaConfig) -> Self {
+        Self::Kafka(config)
+    }
+
+    /// A new, empty in-process bus; share clones of it among the services of one process.
+    pub fn in_process() -> Self {
+        Self::InProcess(InProcessBus::default())
+    }
+
+    /// Kafka when configured, otherwise `fallback` (the process's shared in-process bus).
+    pub fn from_config(kafka: Option<&KafkaConfig>, fallback: &Bus) -> Self {
+        kafka.map_or_else(|| fallback.clone(), |k| Self::Kafka(k.clone()))
+    }
+
+    /// The relay of a service that publishes `topics`, reading the outbox in `db`. On Kafka the
+    /// topics are created when missing (an error if that fails: never skipped).
+    pub async fn relay(&self, db: DatabaseConnection, topics: &[&str]) -> Result<Relay, BusError> {
+        self.relay_with(db, topics, RelayOptions::default()).await
+    }
+
+    /// As [`Bus::relay`], with explicit tuning.
+    pub async fn relay_with(
+        &self,
+        db: DatabaseConnection,
+        topics: &[&str],
+        options: RelayOptions,
+    ) -> Result<Relay, BusError> {
+        let sink = match self {
+            Self::Kafka(config) => {
+                ensure_topics(config, topics).await?;
+                Sink::Kafka(producer(config)?)
+            }
+            Self::InProcess(bus) => {
+                for topic in topics {
+                    bus.register_producer(topic, db.clone());
+                }
+                Sink::InProcess(bus.clone())
+            }
+        };
+        Ok(Relay::new(db, sink, options))
+    }
+
+    /// A consumer of `options.topics` for `options.group`, applying events with `handler` in
+    /// transactions on `db`. On Kafka the topics and their dead-letter topics are created when
+    /// missing.
+    pub async fn consumer(
+        &self,
+        db: DatabaseConnection,
+        options: ConsumerOptions,
+        handler: Arc<dyn Handler>,
+    ) -> Result<Consumer, BusError> {
+        let source = match self {
+            Self::Kafka(config) => kafka_source(config, &options).await?,
+            Self::InProcess(bus) => Source::InProcess(bus.clone()),
+        };
+        Ok(Consumer::new(db, handler, options, source))
+    }
+}
+
+pub(crate) fn producer(config: &KafkaConfig) -> Result<FutureProducer, KafkaError> {
+    client_config(config)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "2")
+        .set("message.timeout.ms", "15000")
+        .create()
+        .map_err(|source| KafkaError::Client {
+            bootstrap: config.bootstrap.to_string(),
+            source,
+        })
+}
+
+async fn kafka_source(config: &KafkaConfig, options: &ConsumerOptions) -> Result<Source, BusError> {
+    use rdkafka::consumer::Consumer as _;
+    let dead: Vec<String> = options
+        .topics
+        .iter()
+        .map(|t| crate::dlq::dlq_topic(t, &options.group))
+        .collect();
+    let all: Vec<&str> = options
+        .topics
+        .iter()
+        .chain(&dead)
+        .map(String::as_str)
+        .collect();
+    ensure_topics(config, &all).await?;
+    let client_error = |source| KafkaError::Client {
+        bootstrap: config.bootstrap.to_string(),
+        source,
+    };
+    let consumer: rdkafka::consumer::StreamConsumer = client_config(config)
+        .set("group.id", &options.group)
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "200")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "10000")
+        .create()
+        .map_err(client_error)?;
+    let topics: Vec<&str> = options.topics.iter().map(String::as_str).collect();
+    consumer.subscribe(&topics).map_err(client_error)?;
+    Ok(Source::Kafka {
+        consumer,
+        producer: producer(config)?,
+    })
+}
+
+/// The bus of the standalone process: a registry of which service's database publishes which
+/// topic, and a signal consumers wait on. Events themselves stay in the producer's outbox table,
+/// so nothing published is lost when the process stops.
+#[derive(Debug, Clone)]
+pub struct InProcessBus {
+    producers: Arc<Mutex<HashMap<String, DatabaseConnection>>>,
+    published: Arc<watch::Sender<u64>>,
+}
+
+impl Default for InProcessBus {
+    fn default() -> Self {
+        Self {
+            producers: Arc::default(),
+            published: Arc::new(watch::channel(0).0),
+        }
+    }
+}
+
+impl InProcessBus {
+    /// The latest relay of a topic wins: a restarted relay replaces its predecessor.
+    fn register_producer(&self, topic: &str, db: DatabaseConnection) {
+        self.producers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(topic.to_owned(), db);
+        self.published(topic);
+    }
+
+    pub(crate) fn producer(&self, topic: &str) -> Option<DatabaseConnection> {
+        self.producers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(topic)
+            .cloned()
+    }
+
+    pub(crate) fn published(&self, _topic: &str) {
+        self.published.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
+        self.published.subscribe()
+    }
+}

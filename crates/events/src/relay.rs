@@ -1,0 +1,262 @@
+//! The relay: publishes committed outbox rows in batches, in id order, and marks them published.
+//!
+//! Several replicas may run against one MySQL/MariaDB database: each batch is claimed with
+//! `SELECT … FOR UPDATE SKIP LOCKED` inside a transaction held until the broker acknowledged the
+//! batch, so two relays never publish the same rows and a crash just releases the claim. SQLite has
+//! no row locks; there exactly one process (standalone) owns the file and runs the one relay.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use platform::CancellationToken;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait, Value,
+};
+use tokio::sync::Notify;
+
+use crate::bus::InProcessBus;
+use crate::outbox::Outbox;
+
+/// Why a batch was not published (it stays in the outbox and is retried).
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// The outbox could not be read or marked.
+    #[error("outbox database error")]
+    Database(#[from] DbErr),
+    /// The broker did not acknowledge a message.
+    #[error("Kafka did not acknowledge event {event_id} on {topic}")]
+    Publish {
+        /// Topic of the first failed message.
+        topic: String,
+        /// Its event id.
+        event_id: String,
+        /// The cause.
+        source: rdkafka::error::KafkaError,
+    },
+}
+
+/// Tuning of a relay; the defaults suit production.
+#[derive(Debug, Clone)]
+pub struct RelayOptions {
+    /// Rows claimed and published per batch.
+    pub batch_size: u32,
+    /// How long to wait for a wake-up before looking anyway (rows written by other replicas).
+    pub fallback_poll: Duration,
+    /// First delay after a failed batch; doubles up to `max_backoff`.
+    pub initial_backoff: Duration,
+    /// Longest delay between attempts while the broker or database is down.
+    pub max_backoff: Duration,
+}
+
+impl Default for RelayOptions {
+    fn default() -> Self {
+        Self {
+            batch_size: 500,
+            fallback_poll: Duration::from_secs(1),
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+pub(crate) enum Sink {
+    Kafka(FutureProducer),
+    InProcess(InProcessBus),
+}
+
+/// Publishes one service's outbox. Build it with [`crate::Bus::relay`].
+pub struct Relay {
+    db: DatabaseConnection,
+    sink: Sink,
+    wake: Arc<Notify>,
+    options: RelayOptions,
+}
+
+impl std::fmt::Debug for Relay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sink = match self.sink {
+            Sink::Kafka(_) => "kafka",
+            Sink::InProcess(_) => "in-process",
+        };
+        f.debug_struct("Relay")
+            .field("sink", &sink)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Row {
+    id: i64,
+    event_id: String,
+    topic: String,
+    key: String,
+    body: String,
+    headers: Vec<(String, String)>,
+}
+
+impl Relay {
+    pub(crate) fn new(db: DatabaseConnection, sink: Sink, options: RelayOptions) -> Self {
+        Self {
+            db,
+            sink,
+            wake: Arc::new(Notify::new()),
+            options,
+        }
+    }
+
+    /// The writer whose `wake()` reaches this relay; put it in the service state.
+    pub fn outbox(&self) -> Outbox {
+        Outbox::with_notify(self.wake.clone())
+    }
+
+    /// Publishes up to one batch of unpublished rows and marks them; returns how many. On error
+    /// nothing is marked and the rows are tried again by the next batch.
+    pub async fn publish_batch(&self) -> Result<usize, RelayError> {
+        let txn = self.db.begin().await?;
+        let rows = claim(&txn, self.options.batch_size).await?;
+        if rows.is_empty() {
+            txn.commit().await?;
+            return Ok(0);
+        }
+        self.send(&rows).await?;
+        mark_published(&txn, &rows).await?;
+        txn.commit().await?;
+        if let Sink::InProcess(bus) = &self.sink {
+            for row in &rows {
+                bus.published(&row.topic);
+            }
+        }
+        metrics::counter!("events_published_total").increment(rows.len() as u64);
+        Ok(rows.len())
+    }
+
+    async fn send(&self, rows: &[Row]) -> Result<(), RelayError> {
+        let Sink::Kafka(producer) = &self.sink else {
+            return Ok(());
+        };
+        // Enqueue the whole batch before awaiting: the idempotent producer keeps per-partition
+        // order and pipelines the sends.
+        let mut pending = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut headers = OwnedHeaders::new_with_capacity(row.headers.len());
+            for (key, value) in &row.headers {
+                headers = headers.insert(Header {
+                    key,
+                    value: Some(value.as_bytes()),
+                });
+            }
+            let record = FutureRecord::to(&row.topic)
+                .key(&row.key)
+                .payload(&row.body)
+                .headers(headers);
+            pending.push(producer.send_result(record).map_err(|(source, _)| {
+                RelayError::Publish {
+                    topic: row.topic.clone(),
+                    event_id: row.event_id.clone(),
+                    source,
+                }
+            })?);
+        }
+        for (row, delivery) in rows.iter().zip(pending) {
+            let failed = |source| RelayError::Publish {
+                topic: row.topic.clone(),
+                event_id: row.event_id.clone(),
+                source,
+            };
+            match delivery.await {
+                Ok(Ok(_)) => {}
+                Ok(Err((source, _))) => return Err(failed(source)),
+                Err(_) => return Err(failed(rdkafka::error::KafkaError::Canceled)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Publishes until `shutdown`: at once when woken, at least every `fallback_poll`, backing
+    /// off exponentially while the broker or database fails.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut backoff = self.options.initial_backoff;
+        while !shutdown.is_cancelled() {
+            let wait = match self.publish_batch().await {
+                Ok(n) if n as u64 >= u64::from(self.options.batch_size) => continue,
+                Ok(_) => {
+                    backoff = self.options.initial_backoff;
+                    tokio::select! {
+                        () = self.wake.notified() => continue,
+                        () = tokio::time::sleep(self.options.fallback_poll) => continue,
+                        () = shutdown.cancelled() => break,
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(
+                        error = %platform::http::ErrorChain(&error),
+                        retry_in_ms = backoff.as_millis() as u64,
+                        "outbox relay failed; retrying"
+                    );
+                    let wait = backoff;
+                    backoff = (backoff * 2).min(self.options.max_backoff);
+                    wait
+                }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = shutdown.cancelled() => break,
+            }
+        }
+        if let Sink::Kafka(producer) = &self.sink {
+            use rdkafka::producer::Producer;
+            let _ = producer.flush(Duration::from_secs(5));
+        }
+    }
+
+    /// Runs [`Relay::run`] on its own task.
+    pub fn spawn(self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(self.run(shutdown))
+    }
+}
+
+async fn claim<C: ConnectionTrait>(txn: &C, limit: u32) -> Result<Vec<Row>, DbErr> {
+    let backend = txn.get_database_backend();
+    let lock = match backend {
+        DbBackend::Sqlite => "",
+        _ => " FOR UPDATE SKIP LOCKED",
+    };
+    let sql = format!(
+        "SELECT id, event_id, topic, aggregate_id, payload, headers FROM outbox \
+         WHERE published_at IS NULL ORDER BY id LIMIT {limit}{lock}"
+    );
+    let rows = txn
+        .query_all_raw(Statement::from_string(backend, sql))
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let headers: Option<String> = r.try_get("", "headers")?;
+            Ok(Row {
+                id: r.try_get("", "id")?,
+                event_id: r.try_get("", "event_id")?,
+                topic: r.try_get("", "topic")?,
+                key: r.try_get("", "aggregate_id")?,
+                body: r.try_get("", "payload")?,
+                headers: headers
+                    .and_then(|h| serde_json::from_str(&h).ok())
+                    .unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+async fn mark_published<C: ConnectionTrait>(txn: &C, rows: &[Row]) -> Result<(), DbErr> {
+    let placeholders = vec!["?"; rows.len()].join(",");
+    let mut values: Vec<Value> = vec![Utc::now().naive_utc().into()];
+    values.extend(rows.iter().map(|r| Value::from(r.id)));
+    txn.execute_raw(Statement::from_sql_and_values(
+        txn.get_database_backend(),
+        format!("UPDATE outbox SET published_at = ? WHERE id IN ({placeholders})"),
+        values,
+    ))
+    .await
+    .map(drop)
+}
