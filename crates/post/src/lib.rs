@@ -1,19 +1,32 @@
 //! The post service: artwork frames, images, comments and music.
 
 pub mod config;
+pub mod domain;
+pub mod entity;
+pub mod error;
+pub mod images;
+pub mod limit;
 pub mod migration;
+pub mod music;
+pub mod reactions;
+pub mod routes;
+pub mod store;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::get;
-use object_store::ObjectStore;
+use axum::routing::{get, patch, post};
 use platform::CancellationToken;
+use platform::auth::{VerifyingKeys, auth_keys};
+use platform::config::StorageConfig;
 use platform::db::DatabaseProbe;
 use platform::http::{Readiness, ServiceCodes, ops_routes, service_app};
 use sea_orm::DatabaseConnection;
 
-pub use config::Config;
+pub use config::{Config, Settings};
+use images::ImageStore;
+use limit::CommentLimiter;
+use music::MusicClient;
 
 /// Error codes of framework-level rejections in post (GP004/GP005).
 pub const CODES: ServiceCodes = ServiceCodes {
@@ -24,45 +37,96 @@ pub const CODES: ServiceCodes = ServiceCodes {
     internal: "GP001",
 };
 
-/// One request may carry up to 50 MB of images (API.md A.1 "Images").
-const BODY_LIMIT: usize = 50 * 1024 * 1024;
+/// Up to 50 MB of images per request (checked while streaming), plus room for the form's text
+/// parts and multipart framing, so the image limit answers first with its own message.
+const BODY_LIMIT: usize = 51 * 1024 * 1024;
 
 /// What the handlers share.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct AppState {
     /// The post database.
     pub db: DatabaseConnection,
     /// Image storage.
-    pub images: Arc<dyn ObjectStore>,
+    pub images: ImageStore,
+    /// Image URLs, time zone, providers.
+    pub settings: Arc<Settings>,
+    /// Spotify and YouTube.
+    pub music: Arc<MusicClient>,
+    /// Comment-creation limit.
+    pub comment_limit: Arc<CommentLimiter>,
+    /// Public keys that verify members' tokens.
+    pub auth: VerifyingKeys,
 }
 
-impl std::fmt::Debug for AppState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState")
-            .field("db", &self.db)
-            .field("images", &self.images.to_string())
-            .finish()
+impl AppState {
+    /// State over an open database and store; `local` says whether this service serves the images.
+    pub fn new(
+        db: DatabaseConnection,
+        images: Arc<dyn object_store::ObjectStore>,
+        local: bool,
+        settings: Settings,
+        auth: VerifyingKeys,
+    ) -> Self {
+        let music = MusicClient::new(settings.spotify.clone(), settings.youtube.clone());
+        Self {
+            db,
+            images: ImageStore::new(images, local),
+            settings: Arc::new(settings),
+            music: Arc::new(music),
+            comment_limit: Arc::new(CommentLimiter::default()),
+            auth,
+        }
     }
 }
 
 /// The post API routes, without operational endpoints.
 pub fn router(state: AppState) -> Router {
+    let keys = auth_keys(state.auth.clone());
     let routes = Router::new()
         .route("/api/post/health", get(|| async { "게시물 서버 OK !!!" }))
-        .with_state(state);
+        .route("/api/post/openapi.json", get(routes::openapi::document))
+        .route(
+            "/api/post/list/{galleryId}",
+            get(routes::posts::list).patch(routes::posts::update),
+        )
+        .route("/api/post/dummy", post(routes::posts::dummy))
+        .route("/api/post/comment", post(routes::comments::create))
+        .route(
+            "/api/post/comment/list/{postId}",
+            get(routes::comments::list),
+        )
+        .route(
+            "/api/post/comment/{commentId}",
+            patch(routes::comments::edit).delete(routes::comments::delete),
+        )
+        .route("/api/post/music/list", get(routes::music::search))
+        .route("/api/post/music", post(routes::music::lookup))
+        .route("/api/post/image/{key}", get(routes::images::serve))
+        .with_state(state)
+        .layer(keys);
     service_app(routes, CODES, BODY_LIMIT)
 }
 
-/// Connects to the database (migrating it), the image store, and Kafka when configured.
+/// Connects to the database (migrating it), the image store (placing `Default.png`), and Kafka
+/// when configured.
 pub async fn connect(config: &Config) -> anyhow::Result<(AppState, Readiness)> {
     let db = platform::db::connect(&config.database).await?;
     platform::db::migrate::<migration::Migrator>(&db).await?;
-    let images = platform::storage::open(&config.storage)?;
-    let mut readiness = Readiness::new().with(DatabaseProbe(db.clone()));
+    let store = platform::storage::open(&config.storage)?;
+    let local = matches!(config.storage, StorageConfig::Local { .. });
+    let state = AppState::new(
+        db.clone(),
+        store,
+        local,
+        config.settings.clone(),
+        config.auth.clone(),
+    );
+    state.images.ensure_default().await?;
+    let mut readiness = Readiness::new().with(DatabaseProbe(db));
     if let Some(kafka) = &config.kafka {
         readiness = readiness.with(events::kafka::KafkaProbe::new(kafka)?);
     }
-    Ok((AppState { db, images }, readiness))
+    Ok((state, readiness))
 }
 
 /// Runs the post service until `shutdown` is cancelled.

@@ -33,12 +33,13 @@ impl Config {
     }
 
     /// The member service's configuration inside this process.
-    pub fn member(&self) -> member::Config {
+    pub fn member(&self, signing_key: platform::auth::SigningKey) -> member::Config {
         member::Config {
             http: self.http.clone(),
             database: self.database("member"),
             redis: None,
             kafka: None,
+            auth: member::config::AuthConfig::standalone(signing_key),
         }
     }
 
@@ -48,6 +49,10 @@ impl Config {
             http: self.http.clone(),
             database: self.database("gallery"),
             kafka: None,
+            public_base_url: gallery::PublicBaseUrl::default(),
+            timezone: gallery::config::DEFAULT_TIMEZONE,
+            // TODO(lead): the public half of the standalone signing key.
+            keys: platform::auth::VerifyingKeys::default(),
         }
     }
 
@@ -60,6 +65,9 @@ impl Config {
             storage: StorageConfig::Local {
                 root: self.data_dir.join("images"),
             },
+            // TODO(lead): the public half of the standalone signing key.
+            auth: platform::auth::VerifyingKeys::default(),
+            settings: post::Settings::default(),
         }
     }
 }
@@ -72,7 +80,11 @@ fn create_data_dir(dir: &Path) -> anyhow::Result<()> {
 /// Runs every service behind the gateway in this process until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     create_data_dir(&config.data_dir)?;
-    let (member_state, member_ready) = member::connect(&config.member()).await?;
+    let signing_key = member::config::load_or_create_key(&config.data_dir)?;
+    let bus = events::Bus::in_process();
+    let member = member::connect(&config.member(signing_key), &bus).await?;
+    let member_workers = member.workers.spawn(&shutdown);
+    let (member_state, member_ready) = (member.state, member.readiness);
     let (gallery_state, gallery_ready) = gallery::connect(&config.gallery()).await?;
     let (post_state, post_ready) = post::connect(&config.post()).await?;
     let app = gateway::in_process(gateway::InProcess {
@@ -88,7 +100,13 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "thegallery standalone is ready");
     announce(addr);
-    platform::shutdown::serve(listener, app, shutdown, platform::shutdown::DEFAULT_GRACE).await?;
+    let served =
+        platform::shutdown::serve(listener, app, shutdown.clone(), platform::shutdown::DEFAULT_GRACE)
+            .await;
+    // The event workers stop with the token; a server that failed must stop them too.
+    shutdown.cancel();
+    member_workers.join().await;
+    served?;
     tracing::info!("thegallery standalone stopped");
     Ok(())
 }

@@ -1,0 +1,133 @@
+//! C1–C4: comments, with ownership on edit and delete and nicknames from the local projection.
+
+use std::time::Instant;
+
+use axum::extract::State;
+use platform::auth::AuthMember;
+use platform::http::{ApiResponse, Json, Path, Query};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::PageQuery;
+use crate::AppState;
+use crate::domain::{CommentText, Invalid, messages, render_time};
+use crate::error::PostError;
+use crate::store;
+
+/// Shown when the projection has not heard of the author yet.
+const UNKNOWN_NICKNAME: &str = "알 수 없음";
+
+/// A comment as C2 lists it (B §6 CommentInfo).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CommentInfo {
+    /// Comment id.
+    pub comment_id: i64,
+    /// Author's current nickname.
+    pub nickname: String,
+    /// Text.
+    pub content: String,
+    /// Created, offset-less in `APP_TIMEZONE`.
+    pub created_date: String,
+}
+
+/// C1 body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NewComment {
+    /// The post commented on.
+    pub post_id: Option<i64>,
+    /// 1–100 characters, the first not whitespace.
+    pub content: Option<String>,
+}
+
+/// C3 body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EditComment {
+    /// 1–100 characters, the first not whitespace.
+    pub content: Option<String>,
+}
+
+/// C1: comments on a post, within the per-member rate limit.
+#[utoipa::path(post, path = "/api/post/comment", tag = "comment", request_body = NewComment,
+    responses((status = 200, description = "댓글이 생성되었습니다"),
+        (status = 400, description = "GP005"), (status = 404, description = "GP007 post"),
+        (status = 429, description = "rate limit")))]
+pub async fn create(
+    State(state): State<AppState>,
+    member: AuthMember,
+    Json(body): Json<NewComment>,
+) -> Result<ApiResponse<()>, PostError> {
+    let post_id = body.post_id.ok_or(Invalid(messages::POST_ID))?;
+    let content = CommentText::parse(body.content.unwrap_or_default())?;
+    if store::find_post(&state.db, post_id).await?.is_none() {
+        return Err(PostError::PostNotFound);
+    }
+    state
+        .comment_limit
+        .try_take(member.member_id, Instant::now())
+        .map_err(|retry_after| PostError::TooManyComments { retry_after })?;
+    store::insert_comment(&state.db, post_id, member.member_id, content).await?;
+    Ok(ApiResponse::message("댓글이 생성되었습니다"))
+}
+
+/// C2: a post's comments, oldest first.
+#[utoipa::path(get, path = "/api/post/comment/list/{postId}", tag = "comment",
+    params(("postId" = i64, Path, description = "post id"), PageQuery),
+    responses((status = 200, description = "댓글 목록 조회 성공", body = [CommentInfo])))]
+pub async fn list(
+    State(state): State<AppState>,
+    Path(post_id): Path<i64>,
+    Query(page): Query<PageQuery>,
+) -> Result<ApiResponse<Vec<CommentInfo>>, PostError> {
+    let (page, size) = page.resolve();
+    let zone = state.settings.timezone;
+    let comments = store::list_comments(&state.db, post_id, page, size)
+        .await?
+        .into_iter()
+        .map(|(c, nickname)| CommentInfo {
+            comment_id: c.id,
+            nickname: nickname.unwrap_or_else(|| UNKNOWN_NICKNAME.to_owned()),
+            content: c.content,
+            created_date: render_time(c.created_date, zone),
+        })
+        .collect();
+    Ok(ApiResponse::data("댓글 목록 조회 성공", comments))
+}
+
+/// C3: edits one's own comment.
+#[utoipa::path(patch, path = "/api/post/comment/{commentId}", tag = "comment",
+    params(("commentId" = i64, Path, description = "comment id")), request_body = EditComment,
+    responses((status = 200, description = "댓글이 수정되었습니다"),
+        (status = 400, description = "GP005"),
+        (status = 404, description = "GP007 comment not found or not owned")))]
+pub async fn edit(
+    State(state): State<AppState>,
+    member: AuthMember,
+    Path(comment_id): Path<i64>,
+    Json(body): Json<EditComment>,
+) -> Result<ApiResponse<()>, PostError> {
+    let content = CommentText::parse(body.content.unwrap_or_default())?;
+    let comment = store::find_own_comment(&state.db, comment_id, member.member_id)
+        .await?
+        .ok_or(PostError::CommentNotFound)?;
+    store::update_comment(&state.db, comment, content).await?;
+    Ok(ApiResponse::message("댓글이 수정되었습니다"))
+}
+
+/// C4: deletes one's own comment.
+#[utoipa::path(delete, path = "/api/post/comment/{commentId}", tag = "comment",
+    params(("commentId" = i64, Path, description = "comment id")),
+    responses((status = 200, description = "댓글이 삭제되었습니다"),
+        (status = 404, description = "GP007 comment not found or not owned")))]
+pub async fn delete(
+    State(state): State<AppState>,
+    member: AuthMember,
+    Path(comment_id): Path<i64>,
+) -> Result<ApiResponse<()>, PostError> {
+    store::find_own_comment(&state.db, comment_id, member.member_id)
+        .await?
+        .ok_or(PostError::CommentNotFound)?;
+    store::delete_comment(&state.db, comment_id).await?;
+    Ok(ApiResponse::message("댓글이 삭제되었습니다"))
+}

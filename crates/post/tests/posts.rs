@@ -1,0 +1,512 @@
+//! P1–P3 against MariaDB, with images in a local directory.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use axum::http::{Method, StatusCode};
+use common::{Form, Harness, PostPart, form_for, jpeg, png};
+use post::store::{self, NewMusic};
+use serde_json::{Value, json};
+
+const OWNER: i64 = 7;
+const GALLERY: i64 = 100;
+
+async fn gallery_of_ten() -> (Harness, Vec<i64>) {
+    let h = Harness::mysql().await;
+    h.gallery(GALLERY, OWNER, 10).await;
+    let ids = h.post_ids(GALLERY).await;
+    (h, ids)
+}
+
+fn error(status: u16, code: &str, message: &str) -> (StatusCode, Value) {
+    let status = StatusCode::from_u16(status).unwrap();
+    let body = json!({
+        "errorType": status.canonical_reason().unwrap(),
+        "errorCode": code,
+        "message": message,
+    });
+    (status, body)
+}
+
+async fn list(h: &Harness) -> Vec<Value> {
+    let (status, body) = h
+        .call(
+            Method::GET,
+            &format!("/api/post/list/{GALLERY}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    body["data"].as_array().unwrap().clone()
+}
+
+async fn music(h: &Harness, title: &str) -> i64 {
+    store::insert_music(
+        &h.state.db,
+        NewMusic {
+            title: title.into(),
+            artist: "아이유".into(),
+            video_id: format!("vid-{title}"),
+            cover_url: Some("https://covers/1.jpg".into()),
+            released_date: "2020-05-06".into(),
+        },
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+#[tokio::test]
+async fn a_new_gallery_lists_ten_blank_frames_in_order() {
+    let (h, ids) = gallery_of_ten().await;
+    let (status, body) = h
+        .call(
+            Method::GET,
+            &format!("/api/post/list/{GALLERY}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["message"], "게시물 목록 조회 성공");
+    let posts = body["data"].as_array().unwrap();
+    assert_eq!(posts.len(), 10);
+    for (i, post) in posts.iter().enumerate() {
+        assert_eq!(post["postId"], ids[i]);
+        assert_eq!(post["order"], i as i64 + 1);
+        assert_eq!(post["title"], "");
+        assert_eq!(post["content"], "");
+        assert_eq!(post["imageURL"], "/api/post/image/Default.png");
+        assert_eq!(post["music"], Value::Null);
+        assert_eq!(post["isActive"], true);
+        let created = post["createdDate"].as_str().unwrap();
+        assert!(created.len() >= 19 && !created.ends_with('Z') && !created.contains('+'));
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_gallery_lists_nothing() {
+    let h = Harness::mysql().await;
+    let (status, body) = h.call(Method::GET, "/api/post/list/999", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body,
+        json!({"message": "게시물 목록 조회 성공", "data": []})
+    );
+}
+
+#[tokio::test]
+async fn a_non_numeric_gallery_id_is_a_bad_request() {
+    let h = Harness::mysql().await;
+    let (status, body) = h.call(Method::GET, "/api/post/list/abc", None, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["errorCode"], "GP005");
+}
+
+#[tokio::test]
+async fn editing_posts_saves_text_order_visibility_and_a_new_image() {
+    let (h, ids) = gallery_of_ten().await;
+    let image = png(2000);
+    let mut first = PostPart::new(ids[0], 2);
+    first.title = "봄날의 정원 🌸";
+    first.content = "줄바꿈도\n특수문자도 <ok> & 됩니다";
+    first.image = Some(image.clone());
+    let mut second = PostPart::new(ids[1], 1);
+    second.is_active = false;
+    let form = Form::default().post(0, &first).post(1, &second);
+    let (status, body) = h.patch_posts(GALLERY, OWNER, form).await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, json!({"message": "게시물 목록 수정 성공"}))
+    );
+
+    let posts = list(&h).await;
+    assert_eq!(posts[0]["postId"], ids[1]);
+    assert_eq!(posts[0]["isActive"], false);
+    assert_eq!(posts[1]["postId"], ids[0]);
+    assert_eq!(posts[1]["order"], 2);
+    assert_eq!(posts[1]["title"], "봄날의 정원 🌸");
+    assert_eq!(posts[1]["content"], "줄바꿈도\n특수문자도 <ok> & 됩니다");
+    let url = posts[1]["imageURL"].as_str().unwrap();
+    let key = url.strip_prefix("/api/post/image/").unwrap();
+    assert!(key.ends_with(".png") && key != "Default.png");
+    assert_eq!(h.stored(key), image);
+}
+
+#[tokio::test]
+async fn an_empty_file_part_keeps_the_current_image() {
+    let (h, ids) = gallery_of_ten().await;
+    let mut part = PostPart::new(ids[0], 1);
+    part.image = Some(jpeg(500));
+    h.patch_posts(GALLERY, OWNER, Form::default().post(0, &part))
+        .await;
+    let before = list(&h).await[0]["imageURL"].clone();
+
+    part.image = None;
+    part.title = "새 제목";
+    let (status, _) = h
+        .patch_posts(GALLERY, OWNER, Form::default().post(0, &part))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let after = &list(&h).await[0];
+    assert_eq!(after["imageURL"], before);
+    assert_eq!(after["title"], "새 제목");
+}
+
+#[tokio::test]
+async fn a_text_image_part_also_keeps_the_current_image() {
+    let (h, ids) = gallery_of_ten().await;
+    let form = Form::default()
+        .text("posts[0].postId", &ids[0].to_string())
+        .text("posts[0].order", "1")
+        .text("posts[0].isActive", "true")
+        .text("posts[0].image", "https://old/url.png")
+        .text("posts[0].title", "")
+        .text("posts[0].content", "");
+    let (status, _) = h.patch_posts(GALLERY, OWNER, form).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list(&h).await[0]["imageURL"], "/api/post/image/Default.png");
+}
+
+#[tokio::test]
+async fn replacing_an_image_deletes_the_old_one_but_never_the_default() {
+    let (h, ids) = gallery_of_ten().await;
+    let mut part = PostPart::new(ids[0], 1);
+    part.image = Some(png(100));
+    h.patch_posts(GALLERY, OWNER, Form::default().post(0, &part))
+        .await;
+    let first_key = h
+        .stored_files()
+        .into_iter()
+        .find(|f| f != "Default.png")
+        .unwrap();
+
+    part.image = Some(png(200));
+    let (status, _) = h
+        .patch_posts(GALLERY, OWNER, Form::default().post(0, &part))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let files = h.stored_files();
+    assert!(files.contains("Default.png"));
+    assert!(!files.contains(&first_key), "the replaced image is deleted");
+    assert_eq!(files.len(), 2);
+}
+
+#[tokio::test]
+async fn music_is_set_by_id_and_an_empty_music_id_leaves_it() {
+    let (h, ids) = gallery_of_ten().await;
+    let music_id = music(&h, "밤편지").await;
+    let mut part = PostPart::new(ids[0], 1);
+    let id = music_id.to_string();
+    part.music_id = &id;
+    h.patch_posts(GALLERY, OWNER, Form::default().post(0, &part))
+        .await;
+    let expected = json!({
+        "musicId": music_id, "title": "밤편지", "artist": "아이유", "releasedDate": "2020-05-06",
+        "videoId": "vid-밤편지", "coverURL": "https://covers/1.jpg",
+    });
+    assert_eq!(list(&h).await[0]["music"], expected);
+
+    part.music_id = "";
+    let (status, _) = h
+        .patch_posts(GALLERY, OWNER, Form::default().post(0, &part))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list(&h).await[0]["music"], expected);
+}
+
+/// Sends `form` and checks the answer, and that neither the database nor the storage changed.
+async fn refused(h: &Harness, member: i64, form: Form, expected: (StatusCode, Value)) {
+    let before = (h.snapshot(GALLERY).await, h.stored_files());
+    let answer = h.patch_posts(GALLERY, member, form).await;
+    assert_eq!(answer, expected);
+    assert_eq!(before, (h.snapshot(GALLERY).await, h.stored_files()));
+}
+
+/// A form whose first post brings a valid new image (which must not remain), then `rest`.
+fn with_valid_image_first(ids: &[i64]) -> Form {
+    let mut part = PostPart::new(ids[0], 1);
+    part.image = Some(png(3000));
+    Form::default().post(0, &part)
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_an_image_is_refused_and_nothing_changes() {
+    let (h, ids) = gallery_of_ten().await;
+    let mut part = PostPart::new(ids[1], 2);
+    part.image = Some(b"GIF89a not accepted at all".to_vec());
+    let form = with_valid_image_first(&ids).post(1, &part);
+    let expected = error(
+        400,
+        "GP005",
+        "이미지는 PNG, JPEG, WebP 형식만 업로드할 수 있습니다",
+    );
+    refused(&h, OWNER, form, expected).await;
+}
+
+#[tokio::test]
+async fn an_image_over_ten_megabytes_is_refused_and_nothing_changes() {
+    let (h, ids) = gallery_of_ten().await;
+    let mut part = PostPart::new(ids[1], 2);
+    part.image = Some(png(10 * 1024 * 1024 + 1));
+    let form = with_valid_image_first(&ids).post(1, &part);
+    let expected = error(
+        413,
+        "GP005",
+        "이미지는 한 장에 10MB 이하만 업로드할 수 있습니다",
+    );
+    refused(&h, OWNER, form, expected).await;
+}
+
+#[tokio::test]
+async fn images_over_fifty_megabytes_in_one_request_are_refused_and_nothing_changes() {
+    let (h, ids) = gallery_of_ten().await;
+    let form = (0..6).fold(Form::default(), |form, i| {
+        let mut part = PostPart::new(ids[i], i as i64 + 1);
+        part.image = Some(png(9 * 1024 * 1024));
+        form.post(i, &part)
+    });
+    let expected = error(
+        413,
+        "GP005",
+        "한 번에 업로드하는 이미지는 모두 합쳐 50MB 이하여야 합니다",
+    );
+    refused(&h, OWNER, form, expected).await;
+}
+
+#[tokio::test]
+async fn a_post_of_another_gallery_is_not_found_and_nothing_changes() {
+    let (h, ids) = gallery_of_ten().await;
+    h.gallery(GALLERY + 1, OWNER, 1).await;
+    let foreign = h.post_ids(GALLERY + 1).await[0];
+    let form = with_valid_image_first(&ids).post(1, &PostPart::new(foreign, 2));
+    refused(
+        &h,
+        OWNER,
+        form,
+        error(404, "GP007", "존재하지 않는 게시물입니다"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_unknown_post_id_is_not_found_and_nothing_changes() {
+    let (h, ids) = gallery_of_ten().await;
+    let form = with_valid_image_first(&ids).post(1, &PostPart::new(999_999, 2));
+    refused(
+        &h,
+        OWNER,
+        form,
+        error(404, "GP007", "존재하지 않는 게시물입니다"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn another_members_gallery_is_not_found_and_nothing_changes() {
+    let (h, ids) = gallery_of_ten().await;
+    let form = with_valid_image_first(&ids);
+    refused(
+        &h,
+        OWNER + 1,
+        form,
+        error(404, "GP007", "존재하지 않는 갤러리입니다"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_unknown_music_id_is_not_found_and_nothing_changes() {
+    let (h, ids) = gallery_of_ten().await;
+    let mut part = PostPart::new(ids[1], 2);
+    part.music_id = "424242";
+    let form = with_valid_image_first(&ids).post(1, &part);
+    refused(
+        &h,
+        OWNER,
+        form,
+        error(404, "GP001", "음악 정보가 존재하지 않습니다."),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_title_over_fifty_characters_is_refused_and_nothing_changes() {
+    let (h, ids) = gallery_of_ten().await;
+    let long = "가".repeat(51);
+    let mut part = PostPart::new(ids[1], 2);
+    part.title = &long;
+    let form = with_valid_image_first(&ids).post(1, &part);
+    refused(
+        &h,
+        OWNER,
+        form,
+        error(400, "GP005", "게시물 제목은 50자 이내로 작성해주세요"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn content_over_five_hundred_characters_is_refused_and_nothing_changes() {
+    let (h, ids) = gallery_of_ten().await;
+    let long = "a".repeat(501);
+    let mut part = PostPart::new(ids[1], 2);
+    part.content = &long;
+    let form = with_valid_image_first(&ids).post(1, &part);
+    refused(
+        &h,
+        OWNER,
+        form,
+        error(400, "GP005", "게시물 내용은 500자 이내로 작성해주세요"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_malformed_is_active_is_refused_and_nothing_changes() {
+    let (h, ids) = gallery_of_ten().await;
+    let form = with_valid_image_first(&ids)
+        .text("posts[1].postId", &ids[1].to_string())
+        .text("posts[1].order", "2")
+        .text("posts[1].isActive", "maybe");
+    refused(
+        &h,
+        OWNER,
+        form,
+        error(400, "GP005", "게시물 공개 여부를 확인해주세요"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_missing_post_id_is_refused_and_nothing_changes() {
+    let (h, ids) = gallery_of_ten().await;
+    let form = with_valid_image_first(&ids)
+        .text("posts[1].order", "2")
+        .text("posts[1].isActive", "true");
+    refused(
+        &h,
+        OWNER,
+        form,
+        error(400, "GP005", "게시물 아이디를 확인해주세요"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_form_without_posts_is_refused() {
+    let (h, _) = gallery_of_ten().await;
+    let form = Form::default().text("name", "갤러리");
+    refused(
+        &h,
+        OWNER,
+        form,
+        error(400, "GP005", "수정할 게시물 정보가 없습니다"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_json_body_instead_of_a_form_is_refused() {
+    let (h, _) = gallery_of_ten().await;
+    let (status, body) = h
+        .call(
+            Method::PATCH,
+            &format!("/api/post/list/{GALLERY}"),
+            Some(OWNER),
+            Some(json!({"posts": []})),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        error(400, "GP005", "multipart/form-data 요청을 확인해주세요")
+    );
+}
+
+#[tokio::test]
+async fn editing_without_a_token_is_refused() {
+    let (h, ids) = gallery_of_ten().await;
+    let (content_type, body) = form_for(&ids[..1]).finish();
+    let request = axum::http::Request::builder()
+        .method(Method::PATCH)
+        .uri(format!("/api/post/list/{GALLERY}"))
+        .header("content-type", content_type)
+        .body(axum::body::Body::from(body))
+        .unwrap();
+    let (status, _, bytes) = h.send(request).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(body["errorCode"], "GATE004");
+}
+
+#[tokio::test]
+async fn all_ten_posts_as_the_frontend_sends_them_are_saved() {
+    let (h, ids) = gallery_of_ten().await;
+    let (status, _) = h.patch_posts(GALLERY, OWNER, form_for(&ids)).await;
+    assert_eq!(status, StatusCode::OK);
+    let posts = list(&h).await;
+    assert!(
+        posts
+            .iter()
+            .all(|p| p["title"] == "제목" && p["content"] == "내용")
+    );
+}
+
+#[tokio::test]
+async fn dummy_posts_are_created_once_for_the_owner() {
+    let h = Harness::mysql().await;
+    h.gallery(GALLERY, OWNER, 0).await;
+    let uri = format!("/api/post/dummy?galleryId={GALLERY}");
+    let (status, body) = h.call(Method::POST, &uri, Some(OWNER), None).await;
+    assert_eq!((status, body), (StatusCode::OK, Value::Null));
+    assert_eq!(list(&h).await.len(), 2);
+
+    let (status, body) = h.call(Method::POST, &uri, Some(OWNER), None).await;
+    assert_eq!(
+        (status, body),
+        error(409, "GP006", "이미 존재하는 갤러리입니다")
+    );
+}
+
+#[tokio::test]
+async fn dummy_posts_are_refused_to_another_member() {
+    let h = Harness::mysql().await;
+    h.gallery(GALLERY, OWNER, 0).await;
+    let uri = format!("/api/post/dummy?galleryId={GALLERY}");
+    let answer = h.call(Method::POST, &uri, Some(OWNER + 1), None).await;
+    assert_eq!(answer, error(404, "GP007", "존재하지 않는 갤러리입니다"));
+    assert!(list(&h).await.is_empty());
+}
+
+#[tokio::test]
+async fn dummy_posts_without_a_gallery_id_is_a_missing_parameter() {
+    let h = Harness::mysql().await;
+    let answer = h
+        .call(Method::POST, "/api/post/dummy", Some(OWNER), None)
+        .await;
+    assert_eq!(answer, error(400, "GP004", "필수 파라미터 누락"));
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_post_route() {
+    let h = Harness::mysql().await;
+    let (status, body) = h
+        .call(Method::GET, "/api/post/openapi.json", None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let paths = body["paths"].as_object().unwrap();
+    for path in [
+        "/api/post/list/{galleryId}",
+        "/api/post/dummy",
+        "/api/post/comment",
+        "/api/post/comment/list/{postId}",
+        "/api/post/comment/{commentId}",
+        "/api/post/music/list",
+        "/api/post/music",
+        "/api/post/image/{key}",
+    ] {
+        assert!(paths.contains_key(path), "{path}");
+    }
+}
