@@ -1,9 +1,18 @@
 //! Configuration of the gallery service.
 
+use std::str::FromStr;
+
+use platform::auth::VerifyingKeys;
 use platform::config::{ConfigError, DatabaseConfig, Environment, HttpConfig, KafkaConfig, Vars};
 
 /// Default port of the gallery service.
 pub const DEFAULT_PORT: u16 = 8002;
+
+/// Default of `PUBLIC_BASE_URL`: the gateway of a local standalone run.
+pub const DEFAULT_PUBLIC_BASE_URL: &str = "http://localhost:8000";
+
+/// Default of `APP_TIMEZONE`.
+pub const DEFAULT_TIMEZONE: chrono_tz::Tz = chrono_tz::Asia::Seoul;
 
 /// Everything the gallery service reads at start-up.
 #[derive(Debug, Clone)]
@@ -14,6 +23,12 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// Event bus; `None` in standalone mode, where the in-process bus carries events.
     pub kafka: Option<KafkaConfig>,
+    /// What browsers see in front of the service; place image URIs are absolute from it.
+    pub public_base_url: PublicBaseUrl,
+    /// Zone of the offset-less timestamps in responses.
+    pub timezone: chrono_tz::Tz,
+    /// `JWT_PUBLIC_KEYS`: keys that verify members' tokens.
+    pub keys: VerifyingKeys,
 }
 
 impl Config {
@@ -23,12 +38,56 @@ impl Config {
         let http = HttpConfig::read(&mut vars, DEFAULT_PORT);
         let database = DatabaseConfig::read(&mut vars, "gallery");
         let kafka = KafkaConfig::read(&mut vars);
+        let (public_base_url, timezone) = read_presentation(&mut vars);
+        let keys = VerifyingKeys::read(&mut vars);
         vars.finish(|| {
             Some(Self {
                 http,
                 database: database?,
                 kafka: Some(kafka?),
+                public_base_url,
+                timezone,
+                keys: keys?,
             })
         })
+    }
+}
+
+/// Reads `PUBLIC_BASE_URL` and `APP_TIMEZONE`, which standalone mode reads the same way.
+pub fn read_presentation(vars: &mut Vars<'_>) -> (PublicBaseUrl, chrono_tz::Tz) {
+    let base = vars.or("PUBLIC_BASE_URL", PublicBaseUrl::default());
+    let zone = vars.or("APP_TIMEZONE", DEFAULT_TIMEZONE);
+    (base, zone)
+}
+
+/// An `http(s)://host[:port][/prefix]` origin without a trailing slash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicBaseUrl(String);
+
+impl PublicBaseUrl {
+    /// `self` followed by `path`, which starts with `/`.
+    pub fn join(&self, path: &str) -> String {
+        format!("{}{path}", self.0)
+    }
+}
+
+impl Default for PublicBaseUrl {
+    fn default() -> Self {
+        Self(DEFAULT_PUBLIC_BASE_URL.to_owned())
+    }
+}
+
+impl FromStr for PublicBaseUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let url = url::Url::parse(s).map_err(|e| format!("not a URL ({e})"))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err("expected http(s)://host[:port][/prefix]".into());
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err("must not carry a query or fragment".into());
+        }
+        Ok(Self(url.as_str().trim_end_matches('/').to_owned()))
     }
 }

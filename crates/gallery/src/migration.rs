@@ -1,5 +1,10 @@
 //! The gallery database's migrations, applied at start-up and by `thegallery migrate gallery`.
 
+use sea_orm::DbBackend;
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::{
+    big_integer, big_pk_auto, date_time, integer, string_len, string_len_null, text_null,
+};
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 /// Every migration of the gallery database, oldest first.
@@ -8,6 +13,167 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(events::migration::CreateOutboxAndInbox)]
+        vec![
+            Box::new(events::migration::CreateOutboxAndInbox),
+            Box::new(CreateGalleryTables),
+            Box::new(SeedPlaces),
+        ]
+    }
+}
+
+/// Creates `place`, `gallery` and the `member_nickname` projection with their indexes.
+#[derive(Debug)]
+pub struct CreateGalleryTables;
+
+impl MigrationName for CreateGalleryTables {
+    fn name(&self) -> &str {
+        "m20261126_000101_gallery_create_tables"
+    }
+}
+
+/// A datetime column holding UTC with microseconds (`datetime(6)` on MySQL).
+fn utc_time(backend: DbBackend, name: &'static str) -> ColumnDef {
+    match backend {
+        DbBackend::MySql => ColumnDef::new(name)
+            .custom(Alias::new("datetime(6)"))
+            .not_null()
+            .to_owned(),
+        _ => date_time(name),
+    }
+}
+
+/// Text compared byte for byte, so uniqueness and equality treat every character (emoji
+/// included) as distinct, the same on MySQL as on SQLite.
+fn exact_text(backend: DbBackend, name: &'static str, chars: u32) -> ColumnDef {
+    match backend {
+        DbBackend::MySql => ColumnDef::new(name)
+            .custom(Alias::new(format!(
+                "varchar({chars}) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+            )))
+            .not_null()
+            .to_owned(),
+        _ => string_len(name, chars),
+    }
+}
+
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for CreateGalleryTables {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let backend = manager.get_database_backend();
+        manager
+            .create_table(
+                Table::create()
+                    .table("place")
+                    .if_not_exists()
+                    .col(big_integer("place_id").primary_key())
+                    .col(string_len("name", 50))
+                    .col(integer("maximum_frame_number"))
+                    .col(string_len_null("two_dimension_image_uri", 255))
+                    .col(string_len_null("three_dimension_image_uri", 255))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("gallery")
+                    .if_not_exists()
+                    .col(big_pk_auto("gallery_id"))
+                    .col(big_integer("member_id"))
+                    .col(big_integer("place_id"))
+                    .col(exact_text(backend, "name", 50))
+                    .col(text_null("content"))
+                    .col(utc_time(backend, "created_date"))
+                    .col(utc_time(backend, "modified_date"))
+                    .to_owned(),
+            )
+            .await?;
+        // Race-safe per-member uniqueness; also serves "galleries of member X".
+        create_index(
+            manager,
+            "gallery_member_name",
+            "gallery",
+            &["member_id", "name"],
+            true,
+        )
+        .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("member_nickname")
+                    .if_not_exists()
+                    .col(big_integer("member_id").primary_key())
+                    .col(exact_text(backend, "nickname", 64))
+                    .to_owned(),
+            )
+            .await?;
+        create_index(
+            manager,
+            "member_nickname_nickname",
+            "member_nickname",
+            &["nickname"],
+            false,
+        )
+        .await
+    }
+}
+
+async fn create_index(
+    manager: &SchemaManager<'_>,
+    name: &'static str,
+    table: &'static str,
+    columns: &[&'static str],
+    unique: bool,
+) -> Result<(), DbErr> {
+    let mut index = Index::create();
+    index.if_not_exists().name(name).table(table);
+    for column in columns {
+        index.col(*column);
+    }
+    if unique {
+        index.unique();
+    }
+    manager.create_index(index.to_owned()).await
+}
+
+/// Seeds the three places of API.md A.1 with the images this service bundles.
+#[derive(Debug)]
+pub struct SeedPlaces;
+
+impl MigrationName for SeedPlaces {
+    fn name(&self) -> &str {
+        "m20261126_000102_gallery_seed_places"
+    }
+}
+
+/// The seeded places: id, name; each has 10 frames and the bundled images `<id>-2d/3d.png`.
+pub const PLACES: [(i64, &str); 3] = [(1, "초원"), (2, "갤러리"), (3, "교토")];
+
+/// Frames of every seeded place.
+pub const FRAMES_PER_PLACE: i32 = 10;
+
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for SeedPlaces {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let mut insert = Query::insert();
+        insert.into_table("place").columns([
+            "place_id",
+            "name",
+            "maximum_frame_number",
+            "two_dimension_image_uri",
+            "three_dimension_image_uri",
+        ]);
+        for (id, name) in PLACES {
+            insert.values_panic([
+                id.into(),
+                name.into(),
+                FRAMES_PER_PLACE.into(),
+                crate::routes::places::image_path(id, "2d").into(),
+                crate::routes::places::image_path(id, "3d").into(),
+            ]);
+        }
+        manager.exec_stmt(insert.to_owned()).await
     }
 }

@@ -1,0 +1,148 @@
+//! G2–G7: create, list mine, check a name, get, update and delete galleries.
+
+use axum::extract::State;
+use platform::auth::AuthMember;
+use platform::http::{ApiResponse, Json, Path, Query};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::GalleryInfo;
+use crate::domain::{GalleryDraft, GalleryId, GalleryName, MemberId};
+use crate::error::{GalleryError, Result};
+use crate::time::now_utc;
+use crate::{AppState, events, store};
+
+/// The body of G2 and G6.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GalleryForm {
+    /// An existing place.
+    pub place_id: Option<i64>,
+    /// 1–50 characters, no leading or trailing whitespace, unique among the member's galleries.
+    pub name: Option<String>,
+    /// At most 500 characters.
+    pub content: Option<String>,
+}
+
+impl GalleryForm {
+    fn parse(self) -> Result<GalleryDraft> {
+        Ok(GalleryDraft::parse(
+            self.place_id,
+            self.name.as_deref(),
+            self.content,
+        )?)
+    }
+}
+
+/// G2's data.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedGallery {
+    /// The new gallery's id.
+    pub gallery_id: i64,
+}
+
+/// G4's query.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+pub struct NameQuery {
+    /// The name to check.
+    pub name: String,
+}
+
+fn member(auth: &AuthMember) -> MemberId {
+    MemberId(auth.member_id)
+}
+
+/// G2: opens a gallery; `gallery.created` is written in the same transaction.
+#[utoipa::path(post, path = "/api/gallery", tag = "gallery", request_body = GalleryForm,
+    responses((status = 200, description = "`{message: \"갤러리가 생성되었습니다.\", data: {galleryId}}`", body = CreatedGallery),
+        (status = 400, description = "GG005 validation"), (status = 404, description = "GG007 unknown place"),
+        (status = 409, description = "GG006 name taken")))]
+pub async fn create(
+    State(state): State<AppState>,
+    auth: AuthMember,
+    Json(form): Json<GalleryForm>,
+) -> Result<ApiResponse<CreatedGallery>> {
+    let draft = form.parse()?;
+    let created = events::create_gallery(&state, member(&auth), draft, now_utc()).await?;
+    let data = CreatedGallery {
+        gallery_id: created.gallery.0,
+    };
+    Ok(ApiResponse::data("갤러리가 생성되었습니다.", data))
+}
+
+/// G3: the caller's galleries, newest first.
+#[utoipa::path(get, path = "/api/gallery/list", tag = "gallery",
+    responses((status = 200, description = "`{message: \"갤러리 목록 조회를 성공했습니다\", data: [GalleryInfo]}`", body = [GalleryInfo])))]
+pub async fn mine(
+    State(state): State<AppState>,
+    auth: AuthMember,
+) -> Result<ApiResponse<Vec<GalleryInfo>>> {
+    let views = store::galleries_of(&state.db, member(&auth)).await?;
+    let body = views.into_iter().map(|v| state.gallery_info(v)).collect();
+    Ok(ApiResponse::data("갤러리 목록 조회를 성공했습니다", body))
+}
+
+/// G4: whether the caller can use `name`.
+#[utoipa::path(get, path = "/api/gallery/check/name", tag = "gallery", params(NameQuery),
+    responses((status = 200, description = "`{message: \"사용 가능한 갤러리 이름입니다\"}`"),
+        (status = 400, description = "GG005 validation"), (status = 409, description = "GG006 name taken")))]
+pub async fn check_name(
+    State(state): State<AppState>,
+    auth: AuthMember,
+    Query(query): Query<NameQuery>,
+) -> Result<ApiResponse<()>> {
+    let name = GalleryName::parse(Some(&query.name))?;
+    if store::name_taken(&state.db, member(&auth), &name).await? {
+        return Err(GalleryError::NameTakenCheck);
+    }
+    Ok(ApiResponse::message("사용 가능한 갤러리 이름입니다"))
+}
+
+/// G5: one gallery, public.
+#[utoipa::path(get, path = "/api/gallery/{galleryId}", tag = "gallery",
+    params(("galleryId" = i64, Path, description = "gallery id")),
+    responses((status = 200, description = "`{message: \"갤러리 조회에 성공했습니다\", data: GalleryInfo}`", body = GalleryInfo),
+        (status = 400, description = "non-numeric id"), (status = 404, description = "GG007")))]
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<ApiResponse<GalleryInfo>> {
+    let view = store::gallery(&state.db, GalleryId(id)).await?;
+    Ok(ApiResponse::data(
+        "갤러리 조회에 성공했습니다",
+        state.gallery_info(view),
+    ))
+}
+
+/// G6: overwrites the caller's gallery.
+#[utoipa::path(patch, path = "/api/gallery/{galleryId}", tag = "gallery", request_body = GalleryForm,
+    params(("galleryId" = i64, Path, description = "gallery id")),
+    responses((status = 200, description = "`{message: \"갤러리 정보 수정을 성공했습니다\"}`"),
+        (status = 400, description = "GG005 validation"),
+        (status = 404, description = "GG007 unknown place, or no such gallery of the caller"),
+        (status = 409, description = "GG006 name taken")))]
+pub async fn update(
+    State(state): State<AppState>,
+    auth: AuthMember,
+    Path(id): Path<i64>,
+    Json(form): Json<GalleryForm>,
+) -> Result<ApiResponse<()>> {
+    let draft = form.parse()?;
+    store::update(&state.db, member(&auth), GalleryId(id), draft, now_utc()).await?;
+    Ok(ApiResponse::message("갤러리 정보 수정을 성공했습니다"))
+}
+
+/// G7: deletes the caller's gallery; `gallery.deleted` is written in the same transaction.
+#[utoipa::path(delete, path = "/api/gallery/{galleryId}", tag = "gallery",
+    params(("galleryId" = i64, Path, description = "gallery id")),
+    responses((status = 200, description = "`{message: \"갤러리가 삭제되었습니다\"}`"),
+        (status = 404, description = "GG007 no such gallery of the caller")))]
+pub async fn delete(
+    State(state): State<AppState>,
+    auth: AuthMember,
+    Path(id): Path<i64>,
+) -> Result<ApiResponse<()>> {
+    events::delete_gallery(&state, member(&auth), GalleryId(id)).await?;
+    Ok(ApiResponse::message("갤러리가 삭제되었습니다"))
+}

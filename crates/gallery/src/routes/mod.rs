@@ -1,0 +1,83 @@
+//! HTTP routes of the gallery service, one file per resource, and the response shapes.
+
+pub mod galleries;
+pub mod openapi;
+pub mod places;
+pub mod search;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::entity::place;
+use crate::store::GalleryView;
+
+/// A place as the contract shows it (B §5 "Place").
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlaceBody {
+    /// Place id.
+    pub place_id: i64,
+    /// Display name.
+    pub name: String,
+    /// Frames of a gallery in this place.
+    pub maximum_frame_number: i32,
+    /// Absolute URL of the floor plan image.
+    pub two_dimension_image_uri: Option<String>,
+    /// Absolute URL of the preview image.
+    pub three_dimension_image_uri: Option<String>,
+}
+
+/// A gallery as G3 and G5 show it (B §5 "GalleryInfo").
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GalleryInfo {
+    /// Gallery id.
+    pub gallery_id: i64,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub content: Option<String>,
+    /// Creation time, offset-less in `APP_TIMEZONE`.
+    #[schema(example = "2024-02-01T11:54:22.123456")]
+    pub created_date: String,
+    /// Last change, offset-less in `APP_TIMEZONE`.
+    pub modified_date: String,
+    /// The place.
+    pub place: PlaceBody,
+}
+
+impl AppState {
+    /// `uri` as browsers reach it: paths served here get the public base in front.
+    fn absolute(&self, uri: Option<String>) -> Option<String> {
+        uri.map(|u| {
+            if u.starts_with('/') {
+                self.public_base_url.join(&u)
+            } else {
+                u
+            }
+        })
+    }
+
+    pub(crate) fn place_body(&self, row: place::Model) -> PlaceBody {
+        PlaceBody {
+            place_id: row.place_id,
+            name: row.name,
+            maximum_frame_number: row.maximum_frame_number,
+            two_dimension_image_uri: self.absolute(row.two_dimension_image_uri),
+            three_dimension_image_uri: self.absolute(row.three_dimension_image_uri),
+        }
+    }
+
+    pub(crate) fn gallery_info(&self, view: GalleryView) -> GalleryInfo {
+        let GalleryView { gallery, place } = view;
+        GalleryInfo {
+            gallery_id: gallery.gallery_id,
+            name: gallery.name,
+            content: gallery.content,
+            created_date: crate::time::render(self.timezone, gallery.created_date),
+            modified_date: crate::time::render(self.timezone, gallery.modified_date),
+            place: self.place_body(place),
+        }
+    }
+}

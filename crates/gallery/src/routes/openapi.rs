@@ -1,0 +1,39 @@
+//! The OpenAPI 3.1 document of the gallery service, served at `/api/gallery/openapi.json`.
+
+use axum::Json;
+use utoipa::OpenApi;
+
+use super::{GalleryInfo, PlaceBody, galleries, places, search};
+
+/// The gallery API description.
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "thegallery gallery service",
+        description = "Places, galleries and search (API.md B §5 with Part A)."
+    ),
+    paths(
+        places::list,
+        places::image,
+        galleries::create,
+        galleries::mine,
+        galleries::check_name,
+        galleries::get,
+        galleries::update,
+        galleries::delete,
+        search::search
+    ),
+    components(schemas(
+        PlaceBody,
+        GalleryInfo,
+        galleries::GalleryForm,
+        galleries::CreatedGallery,
+        search::GallerySearchItem
+    ))
+)]
+pub struct ApiDoc;
+
+/// Serves the document.
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,310 @@
+//! Persistence of places, galleries and the nickname projection; every query is written once and
+//! runs on MySQL/MariaDB and SQLite.
+
+use chrono::NaiveDateTime;
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+
+use crate::domain::{
+    GalleryDraft, GalleryId, GalleryName, LIKE_ESCAPE, MemberId, PageRequest, PlaceId, SearchType,
+    like_contains,
+};
+use crate::entity::{gallery, member_nickname, place};
+use crate::error::{GalleryError, Result};
+
+/// A gallery with its place, as G3 and G5 show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GalleryView {
+    /// The gallery.
+    pub gallery: gallery::Model,
+    /// Its place.
+    pub place: place::Model,
+}
+
+/// One search result: a gallery and its author's nickname, when known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchHit {
+    /// The gallery.
+    pub gallery: gallery::Model,
+    /// The author's nickname from the projection.
+    pub nickname: Option<String>,
+}
+
+/// A gallery that was created or deleted, for the events that announce it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Changed {
+    /// The gallery.
+    pub gallery: GalleryId,
+    /// Its owner.
+    pub member: MemberId,
+    /// Its place.
+    pub place: PlaceId,
+    /// Frames of the place.
+    pub frames: i32,
+}
+
+/// Starts a transaction that will write; on SQLite it takes the write lock at once, so two
+/// writers queue (busy timeout) instead of failing when one upgrades a read lock.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction> {
+    let options = TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    };
+    Ok(db.begin_with_options(options).await?)
+}
+
+/// Every place, in id order.
+pub async fn places(db: &impl ConnectionTrait) -> Result<Vec<place::Model>> {
+    Ok(place::Entity::find()
+        .order_by_asc(place::Column::PlaceId)
+        .all(db)
+        .await?)
+}
+
+async fn existing_place(db: &impl ConnectionTrait, id: PlaceId) -> Result<place::Model> {
+    place::Entity::find_by_id(id.0)
+        .one(db)
+        .await?
+        .ok_or(GalleryError::PlaceNotFound)
+}
+
+fn name_conflict(err: DbErr) -> GalleryError {
+    match err.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => GalleryError::NameTaken,
+        _ => GalleryError::Database(err),
+    }
+}
+
+/// Inserts a gallery inside `txn` after checking its place; a taken name is refused by the
+/// unique index, so two racing requests cannot both win.
+pub async fn create(
+    txn: &impl ConnectionTrait,
+    member: MemberId,
+    draft: GalleryDraft,
+    now: NaiveDateTime,
+) -> Result<Changed> {
+    let place = existing_place(txn, draft.place).await?;
+    let row = gallery::ActiveModel {
+        member_id: Set(member.0),
+        place_id: Set(place.place_id),
+        name: Set(draft.name.as_str().to_owned()),
+        content: Set(draft.content.into_inner()),
+        created_date: Set(now),
+        modified_date: Set(now),
+        ..Default::default()
+    };
+    let inserted = gallery::Entity::insert(row)
+        .exec(txn)
+        .await
+        .map_err(name_conflict)?;
+    Ok(Changed {
+        gallery: GalleryId(inserted.last_insert_id),
+        member,
+        place: PlaceId(place.place_id),
+        frames: place.maximum_frame_number,
+    })
+}
+
+/// The member's galleries with their places, newest first.
+pub async fn galleries_of(db: &impl ConnectionTrait, member: MemberId) -> Result<Vec<GalleryView>> {
+    let rows = gallery::Entity::find()
+        .filter(gallery::Column::MemberId.eq(member.0))
+        .find_also_related(place::Entity)
+        .order_by_desc(gallery::Column::GalleryId)
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().filter_map(view).collect())
+}
+
+fn view((gallery, place): (gallery::Model, Option<place::Model>)) -> Option<GalleryView> {
+    place.map(|place| GalleryView { gallery, place })
+}
+
+/// Whether the member already has a gallery called `name`.
+pub async fn name_taken(
+    db: &impl ConnectionTrait,
+    member: MemberId,
+    name: &GalleryName,
+) -> Result<bool> {
+    let found = gallery::Entity::find()
+        .filter(gallery::Column::MemberId.eq(member.0))
+        .filter(gallery::Column::Name.eq(name.as_str()))
+        .one(db)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// One gallery with its place; missing when the id or its place is unknown.
+pub async fn gallery(db: &impl ConnectionTrait, id: GalleryId) -> Result<GalleryView> {
+    gallery::Entity::find_by_id(id.0)
+        .find_also_related(place::Entity)
+        .one(db)
+        .await?
+        .and_then(view)
+        .ok_or(GalleryError::GalleryNotFound)
+}
+
+/// Overwrites the member's gallery with `draft`; checks run place, ownership, then name.
+pub async fn update(
+    db: &DatabaseConnection,
+    member: MemberId,
+    id: GalleryId,
+    draft: GalleryDraft,
+    now: NaiveDateTime,
+) -> Result<()> {
+    let txn = begin_write(db).await?;
+    let place = existing_place(&txn, draft.place).await?;
+    let current = owned(&txn, member, id).await?;
+    let mut row: gallery::ActiveModel = current.into();
+    row.place_id = Set(place.place_id);
+    row.name = Set(draft.name.as_str().to_owned());
+    row.content = Set(draft.content.into_inner());
+    row.modified_date = Set(now);
+    row.update(&txn).await.map_err(name_conflict)?;
+    txn.commit().await?;
+    Ok(())
+}
+
+async fn owned(
+    db: &impl ConnectionTrait,
+    member: MemberId,
+    id: GalleryId,
+) -> Result<gallery::Model> {
+    gallery::Entity::find_by_id(id.0)
+        .filter(gallery::Column::MemberId.eq(member.0))
+        .one(db)
+        .await?
+        .ok_or(GalleryError::GalleryNotFound)
+}
+
+/// Deletes the member's gallery inside `txn`; someone else's gallery is "not found".
+pub async fn delete(
+    txn: &impl ConnectionTrait,
+    member: MemberId,
+    id: GalleryId,
+) -> Result<Changed> {
+    let current = owned(txn, member, id).await?;
+    gallery::Entity::delete_by_id(current.gallery_id)
+        .exec(txn)
+        .await?;
+    Ok(changed(&current))
+}
+
+fn changed(row: &gallery::Model) -> Changed {
+    Changed {
+        gallery: GalleryId(row.gallery_id),
+        member: MemberId(row.member_id),
+        place: PlaceId(row.place_id),
+        frames: 0,
+    }
+}
+
+/// Deletes every gallery of `member` inside `txn`, returning what was deleted.
+pub async fn delete_all_of(txn: &impl ConnectionTrait, member: MemberId) -> Result<Vec<Changed>> {
+    let rows = gallery::Entity::find()
+        .filter(gallery::Column::MemberId.eq(member.0))
+        .order_by_asc(gallery::Column::GalleryId)
+        .all(txn)
+        .await?;
+    gallery::Entity::delete_many()
+        .filter(gallery::Column::MemberId.eq(member.0))
+        .exec(txn)
+        .await?;
+    Ok(rows.iter().map(changed).collect())
+}
+
+/// Records (or replaces) the member's nickname in the projection.
+pub async fn set_nickname(
+    txn: &impl ConnectionTrait,
+    member: MemberId,
+    nickname: &str,
+) -> Result<()> {
+    let row = member_nickname::ActiveModel {
+        member_id: Set(member.0),
+        nickname: Set(nickname.to_owned()),
+    };
+    member_nickname::Entity::insert(row)
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::column(member_nickname::Column::MemberId)
+                .update_column(member_nickname::Column::Nickname)
+                .to_owned(),
+        )
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// Forgets the member's nickname, so a withdrawn member's nickname no longer finds anything.
+pub async fn forget_member(txn: &impl ConnectionTrait, member: MemberId) -> Result<()> {
+    member_nickname::Entity::delete_by_id(member.0)
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// The projection's nickname of `member`.
+pub async fn nickname(db: &impl ConnectionTrait, member: MemberId) -> Result<Option<String>> {
+    Ok(member_nickname::Entity::find_by_id(member.0)
+        .one(db)
+        .await?
+        .map(|row| row.nickname))
+}
+
+async fn members_named(db: &impl ConnectionTrait, nickname: &str) -> Result<Vec<i64>> {
+    Ok(member_nickname::Entity::find()
+        .filter(member_nickname::Column::Nickname.eq(nickname))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| row.member_id)
+        .collect())
+}
+
+/// G8: galleries whose title contains `query` (wildcards literal, ASCII case ignored) and/or
+/// whose author's nickname equals it, newest first, one page.
+pub async fn search(
+    db: &impl ConnectionTrait,
+    kind: SearchType,
+    query: &str,
+    page: PageRequest,
+) -> Result<Vec<SearchHit>> {
+    let title = || {
+        Expr::expr(Func::lower(Expr::col((
+            gallery::Entity,
+            gallery::Column::Name,
+        ))))
+        .like(LikeExpr::new(like_contains(query)).escape(LIKE_ESCAPE))
+    };
+    let authors = if kind == SearchType::Title {
+        Vec::new()
+    } else {
+        members_named(db, query).await?
+    };
+    let by_author = || gallery::Column::MemberId.is_in(authors.iter().copied());
+    let condition = match kind {
+        SearchType::Title => Condition::all().add(title()),
+        SearchType::Author if authors.is_empty() => return Ok(Vec::new()),
+        SearchType::Author => Condition::all().add(by_author()),
+        SearchType::All if authors.is_empty() => Condition::all().add(title()),
+        SearchType::All => Condition::any().add(title()).add(by_author()),
+    };
+    let rows = gallery::Entity::find()
+        .filter(condition)
+        .find_also_related(member_nickname::Entity)
+        .order_by_desc(gallery::Column::GalleryId)
+        .limit(page.size)
+        .offset(page.offset())
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(gallery, author)| SearchHit {
+            gallery,
+            nickname: author.map(|a| a.nickname),
+        })
+        .collect())
+}

@@ -1,0 +1,181 @@
+//! Shared test support: a gallery service on a fresh MariaDB database (or a SQLite file), tokens
+//! for members, and one-shot requests through the router.
+
+#![allow(dead_code, unreachable_pub)]
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use gallery::{AppState, Config, PublicBaseUrl};
+use http_body_util::BodyExt;
+use platform::auth::{Claims, Role, SigningKey};
+use platform::config::{DatabaseConfig, HttpConfig};
+use serde_json::Value;
+use tower::ServiceExt;
+
+/// The public base every test configures.
+pub const BASE: &str = "https://gallery.test";
+
+/// A running gallery service (router and state) with a key to sign members' tokens.
+pub struct Service {
+    pub state: AppState,
+    pub app: Router,
+    pub key: SigningKey,
+    pub mysql: Option<testkit::MySqlDatabase>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// One answer: status and JSON body (`Value::Null` when the body is not JSON).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+fn config(database: DatabaseConfig, key: &SigningKey) -> Config {
+    Config {
+        http: HttpConfig {
+            bind_addr: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            port: 0,
+        },
+        database,
+        kafka: None,
+        public_base_url: BASE.parse::<PublicBaseUrl>().unwrap(),
+        timezone: chrono_tz::Asia::Seoul,
+        keys: key.verifying_keys(),
+    }
+}
+
+impl Service {
+    /// On a fresh MariaDB database.
+    pub async fn mysql() -> Self {
+        let db = testkit::MySqlDatabase::create().await;
+        let database = DatabaseConfig::from_url(&db.url()).unwrap();
+        Self::start(database, Some(db), None).await
+    }
+
+    /// On a fresh SQLite file.
+    pub async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let database = DatabaseConfig::sqlite(dir.path().join("gallery.db"));
+        Self::start(database, None, Some(dir)).await
+    }
+
+    async fn start(
+        database: DatabaseConfig,
+        mysql: Option<testkit::MySqlDatabase>,
+        dir: Option<tempfile::TempDir>,
+    ) -> Self {
+        let key = SigningKey::generate().unwrap();
+        let (state, _ready) = gallery::connect(&config(database, &key)).await.unwrap();
+        let app = gallery::router(state.clone());
+        Self {
+            state,
+            app,
+            key,
+            mysql,
+            _dir: dir,
+        }
+    }
+
+    /// A valid token of `member`.
+    pub fn token(&self, member: i64) -> String {
+        let now = chrono::Utc::now().timestamp();
+        self.key
+            .sign(&Claims::new(member, Role::User, "sid-test", now))
+            .unwrap()
+    }
+
+    /// Sends one request; `member` signs it with a bearer token.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        member: Option<i64>,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(member) = member {
+            request = request.header(
+                header::COOKIE,
+                format!("gallery_cookie={}", self.token(member)),
+            );
+        }
+        let request = match body {
+            Some(json) => request
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(json.to_string())),
+            None => request.body(Body::empty()),
+        }
+        .unwrap();
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Answer {
+            status,
+            body,
+            content_type,
+            bytes,
+        }
+    }
+
+    pub async fn get(&self, path: &str, member: Option<i64>) -> Answer {
+        self.send(Method::GET, path, member, None).await
+    }
+
+    /// Creates a gallery for `member` and returns its id.
+    pub async fn create(&self, member: i64, place: i64, name: &str) -> i64 {
+        let answer = self
+            .send(
+                Method::POST,
+                "/api/gallery",
+                Some(member),
+                Some(serde_json::json!({"placeId": place, "name": name, "content": "소개"})),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+        answer.body["data"]["galleryId"].as_i64().unwrap()
+    }
+
+    /// Sets a nickname in the projection directly, as the member events would.
+    pub async fn nickname(&self, member: i64, nickname: &str) {
+        gallery::store::set_nickname(&self.state.db, gallery::domain::MemberId(member), nickname)
+            .await
+            .unwrap();
+    }
+
+    /// Drops the MariaDB database, if any.
+    pub async fn finish(self) {
+        if let Some(db) = self.mysql {
+            db.drop_now().await;
+        }
+    }
+}
+
+/// Asserts the contract's error shape, status, code and message.
+pub fn assert_error(answer: &Answer, status: StatusCode, code: &str, message: &str) {
+    assert_eq!(answer.status, status, "{:?}", answer.body);
+    assert_eq!(answer.body["errorCode"], code, "{:?}", answer.body);
+    assert_eq!(answer.body["message"], message, "{:?}", answer.body);
+    assert_eq!(
+        answer.body["errorType"],
+        status.canonical_reason().unwrap(),
+        "{:?}",
+        answer.body
+    );
+}
+pub mod both;
