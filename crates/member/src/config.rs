@@ -1,11 +1,183 @@
 //! Configuration of the member service.
 
+use platform::SecretString;
+use platform::auth::SigningKey;
 use platform::config::{
-    ConfigError, DatabaseConfig, Environment, HttpConfig, KafkaConfig, RedisConfig, Vars,
+    ConfigError, DatabaseConfig, Environment, Flag, HttpConfig, KafkaConfig, RedisConfig, Vars,
 };
+use url::Url;
+
+use crate::oauth::parse_endpoint;
 
 /// Default port of the member service.
 pub const DEFAULT_PORT: u16 = 8001;
+
+/// One OAuth provider's client settings and endpoints.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    /// `<P>_CLIENT_ID`.
+    pub client_id: String,
+    /// `<P>_CLIENT_SECRET` (required for Google, optional for Kakao).
+    pub client_secret: Option<SecretString>,
+    /// `<P>_REDIRECT_URI`: the SPA route the provider sends the browser back to.
+    pub redirect_uri: String,
+    /// `<P>_AUTHORIZE_URL`.
+    pub authorize_url: Url,
+    /// `<P>_TOKEN_URL`.
+    pub token_url: Url,
+    /// `<P>_PROFILE_URL`.
+    pub profile_url: Url,
+}
+
+/// Default endpoints of a provider.
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoints {
+    /// Authorize page.
+    pub authorize: &'static str,
+    /// Code exchange.
+    pub token: &'static str,
+    /// Profile.
+    pub profile: &'static str,
+}
+
+/// Kakao's endpoints.
+pub const KAKAO: Endpoints = Endpoints {
+    authorize: "https://kauth.kakao.com/oauth/authorize",
+    token: "https://kauth.kakao.com/oauth/token",
+    profile: "https://kapi.kakao.com/v2/user/me",
+};
+
+/// Google's endpoints.
+pub const GOOGLE: Endpoints = Endpoints {
+    authorize: "https://accounts.google.com/o/oauth2/v2/auth",
+    token: "https://oauth2.googleapis.com/token",
+    profile: "https://www.googleapis.com/oauth2/v3/userinfo",
+};
+
+impl ProviderConfig {
+    /// Reads `<prefix>_*`; `None` when `<prefix>_CLIENT_ID` is unset (the provider is off).
+    pub fn read(
+        vars: &mut Vars<'_>,
+        prefix: &str,
+        defaults: Endpoints,
+        secret_required: bool,
+    ) -> Option<Self> {
+        let client_id = vars.raw(&format!("{prefix}_CLIENT_ID"))?;
+        let redirect_uri = vars.required(&format!("{prefix}_REDIRECT_URI"));
+        let secret_key = format!("{prefix}_CLIENT_SECRET");
+        let client_secret = if secret_required {
+            vars.required_secret(&secret_key)
+        } else {
+            vars.secret(&secret_key)
+        };
+        let authorize_url = endpoint(vars, &format!("{prefix}_AUTHORIZE_URL"), defaults.authorize);
+        let token_url = endpoint(vars, &format!("{prefix}_TOKEN_URL"), defaults.token);
+        let profile_url = endpoint(vars, &format!("{prefix}_PROFILE_URL"), defaults.profile);
+        if secret_required && client_secret.is_none() {
+            return None;
+        }
+        Some(Self {
+            client_id,
+            client_secret,
+            redirect_uri: redirect_uri?,
+            authorize_url: authorize_url?,
+            token_url: token_url?,
+            profile_url: profile_url?,
+        })
+    }
+}
+
+fn endpoint(vars: &mut Vars<'_>, key: &str, default: &str) -> Option<Url> {
+    let raw = vars.raw(key).unwrap_or_else(|| default.to_owned());
+    match parse_endpoint(&raw) {
+        Ok(url) => Some(url),
+        Err(reason) => {
+            vars.problem(key, reason);
+            None
+        }
+    }
+}
+
+/// What the member service needs besides its stores: keys, cookie policy, providers, time zone.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// `JWT_PRIVATE_KEY[_FILE]`: signs tokens.
+    pub signing_key: SigningKey,
+    /// `COOKIE_SECURE`, default true.
+    pub cookie_secure: bool,
+    /// Kakao, when `KAKAO_CLIENT_ID` is set.
+    pub kakao: Option<ProviderConfig>,
+    /// Google, when `GOOGLE_CLIENT_ID` is set.
+    pub google: Option<ProviderConfig>,
+    /// `APP_TIMEZONE`, default `Asia/Seoul`: zone of rendered timestamps.
+    pub timezone: chrono_tz::Tz,
+}
+
+impl AuthConfig {
+    /// Reads the providers, `COOKIE_SECURE` and `APP_TIMEZONE` around a given key.
+    pub fn read_with_key(
+        vars: &mut Vars<'_>,
+        signing_key: Option<SigningKey>,
+        cookie_default: bool,
+    ) -> Option<Self> {
+        let cookie_secure = vars.or("COOKIE_SECURE", Flag(cookie_default)).0;
+        let kakao = ProviderConfig::read(vars, "KAKAO", KAKAO, false);
+        let google = ProviderConfig::read(vars, "GOOGLE", GOOGLE, true);
+        let timezone = vars.or("APP_TIMEZONE", chrono_tz::Asia::Seoul);
+        Some(Self {
+            signing_key: signing_key?,
+            cookie_secure,
+            kakao,
+            google,
+            timezone,
+        })
+    }
+}
+
+impl AuthConfig {
+    /// Standalone defaults around `signing_key`: plain-HTTP cookie (no `Secure`, the process
+    /// serves `http://localhost`), no OAuth providers, `Asia/Seoul`.
+    pub fn standalone(signing_key: SigningKey) -> Self {
+        Self {
+            signing_key,
+            cookie_secure: false,
+            kakao: None,
+            google: None,
+            timezone: chrono_tz::Asia::Seoul,
+        }
+    }
+}
+
+/// Private key file of standalone mode, as `thegallery keys generate` names it.
+pub const PRIVATE_KEY_FILE: &str = "jwt-private.pem";
+/// Public key file of standalone mode.
+pub const PUBLIC_KEY_FILE: &str = "jwt-public.pem";
+
+/// Reads `dir/jwt-private.pem`, or generates it (mode 0600) with `dir/jwt-public.pem` on first
+/// start, so standalone tokens survive restarts.
+pub fn load_or_create_key(dir: &std::path::Path) -> anyhow::Result<SigningKey> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let private = dir.join(PRIVATE_KEY_FILE);
+    if private.exists() {
+        let pem = std::fs::read_to_string(&private)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", private.display()))?;
+        return Ok(SigningKey::from_pem(&pem)?);
+    }
+    std::fs::create_dir_all(dir)?;
+    let key = SigningKey::generate()?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&private)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", private.display()))?;
+    file.write_all(key.to_pem()?.as_bytes())?;
+    std::fs::write(dir.join(PUBLIC_KEY_FILE), key.public_pem()?)?;
+    tracing::info!(kid = key.kid(), path = %private.display(), "generated the token signing key");
+    Ok(key)
+}
 
 /// Everything the member service reads at start-up.
 #[derive(Debug, Clone)]
@@ -18,6 +190,8 @@ pub struct Config {
     pub redis: Option<RedisConfig>,
     /// Event bus; `None` in standalone mode, where the in-process bus carries events.
     pub kafka: Option<KafkaConfig>,
+    /// Keys, cookie, OAuth providers.
+    pub auth: AuthConfig,
 }
 
 impl Config {
@@ -28,13 +202,66 @@ impl Config {
         let database = DatabaseConfig::read(&mut vars, "member");
         let redis = RedisConfig::read(&mut vars);
         let kafka = KafkaConfig::read(&mut vars);
+        let key = SigningKey::read(&mut vars);
+        let auth = AuthConfig::read_with_key(&mut vars, key, true);
         vars.finish(|| {
             Some(Self {
                 http,
                 database: database?,
                 redis: Some(redis?),
                 kafka: Some(kafka?),
+                auth: auth?,
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bad_member_variable_is_reported_at_once() {
+        let env = [
+            ("KAKAO_CLIENT_ID", "abc"),
+            ("KAKAO_TOKEN_URL", "ftp://nope"),
+            ("GOOGLE_CLIENT_ID", "g"),
+            ("COOKIE_SECURE", "maybe"),
+        ];
+        let error = Config::from_env(&env).unwrap_err();
+        let variables = error.variables();
+        for expected in [
+            "MYSQL_SERVER",
+            "REDIS_HOST",
+            "KAFKA_SERVER",
+            "JWT_PRIVATE_KEY",
+            "COOKIE_SECURE",
+            "KAKAO_REDIRECT_URI",
+            "KAKAO_TOKEN_URL",
+            "GOOGLE_REDIRECT_URI",
+            "GOOGLE_CLIENT_SECRET",
+        ] {
+            assert!(
+                variables.contains(&expected),
+                "{expected} missing from {variables:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_standalone_key_is_created_once_and_then_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = load_or_create_key(dir.path()).unwrap();
+        let second = load_or_create_key(dir.path()).unwrap();
+        assert_eq!(first.kid(), second.kid());
+        assert!(dir.path().join(PUBLIC_KEY_FILE).exists());
+    }
+
+    #[test]
+    fn providers_are_off_without_a_client_id() {
+        let env: [(&str, &str); 0] = [];
+        let mut vars = Vars::new(&env);
+        assert!(ProviderConfig::read(&mut vars, "KAKAO", KAKAO, false).is_none());
+        assert!(vars.finish(|| Some(())).is_ok());
     }
 }

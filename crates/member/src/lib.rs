@@ -1,17 +1,35 @@
-//! The member service: accounts, sessions, tokens, profile and withdrawal.
+//! The member service: accounts (Kakao, Google, e-mail and password), sessions, tokens, profile
+//! and withdrawal.
 
 pub mod config;
+pub mod domain;
+pub mod entity;
+pub mod error;
 pub mod migration;
+pub mod oauth;
+pub mod password;
+pub mod routes;
+pub mod store;
+pub mod throttle;
+
+use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::get;
+use events::{Bus, MEMBER_TOPIC, Outbox, Workers};
 use platform::CancellationToken;
+use platform::auth::{DbSessions, RedisSessions, SessionStore, SigningKey};
 use platform::db::DatabaseProbe;
 use platform::http::{Readiness, ServiceCodes, ops_routes, service_app};
 use platform::redis_client::RedisProbe;
 use sea_orm::DatabaseConnection;
 
 pub use config::Config;
+
+use crate::config::AuthConfig;
+use crate::oauth::OAuth;
+use crate::password::Passwords;
+use crate::store::MemberStore;
+use crate::throttle::{Ephemeral, MemoryEphemeral, RedisEphemeral, Throttle};
 
 /// Error codes of framework-level rejections in member (API.md E3, GA004/GA005).
 pub const CODES: ServiceCodes = ServiceCodes {
@@ -27,38 +45,110 @@ const BODY_LIMIT: usize = 64 * 1024;
 /// What the handlers share.
 #[derive(Clone, Debug)]
 pub struct AppState {
-    /// The member database.
-    pub db: DatabaseConnection,
+    /// Members and their outbox.
+    pub store: MemberStore,
+    /// Sessions (Redis, or the database in standalone mode).
+    pub sessions: Arc<dyn SessionStore>,
+    /// Sign-in throttling and OAuth `state` values.
+    pub throttle: Throttle,
+    /// The bounded password-hashing pool.
+    pub passwords: Passwords,
+    /// OAuth providers.
+    pub oauth: OAuth,
+    /// Signs tokens.
+    pub signing_key: Arc<SigningKey>,
+    /// Whether the cookie carries `Secure`.
+    pub cookie_secure: bool,
+    /// Zone of rendered timestamps.
+    pub timezone: chrono_tz::Tz,
+}
+
+impl AppState {
+    /// Assembles the state from its parts.
+    pub fn new(
+        db: DatabaseConnection,
+        outbox: Outbox,
+        sessions: Arc<dyn SessionStore>,
+        ephemeral: Arc<dyn Ephemeral>,
+        auth: AuthConfig,
+    ) -> Self {
+        Self {
+            store: MemberStore::new(db, outbox),
+            sessions,
+            throttle: Throttle::new(ephemeral),
+            passwords: Passwords::default(),
+            oauth: OAuth::new(auth.kakao, auth.google),
+            signing_key: Arc::new(auth.signing_key),
+            cookie_secure: auth.cookie_secure,
+            timezone: auth.timezone,
+        }
+    }
 }
 
 /// The member API routes, without operational endpoints.
 pub fn router(state: AppState) -> Router {
-    let routes = Router::new()
-        .route("/api/member/health", get(|| async { "member 서버 ok" }))
-        .with_state(state);
+    let keys = state.signing_key.verifying_keys();
+    let routes = routes::routes()
+        .with_state(state)
+        .layer(platform::auth::auth_keys(keys));
     service_app(routes, CODES, BODY_LIMIT)
 }
 
-/// Connects to the database (migrating it) and to Redis and Kafka when configured.
-pub async fn connect(config: &Config) -> anyhow::Result<(AppState, Readiness)> {
+/// A connected member service: its state, its probes, and its relay (not yet started).
+#[derive(Debug)]
+pub struct Connected {
+    /// Handler state.
+    pub state: AppState,
+    /// Readiness probes.
+    pub readiness: Readiness,
+    /// The outbox relay, to start with the server.
+    pub workers: Workers,
+}
+
+/// Connects to the database (migrating it), to Redis when configured, and builds the outbox relay
+/// on `bus`. Without Redis, sessions live in the database and throttles in memory (standalone).
+pub async fn connect(config: &Config, bus: &Bus) -> anyhow::Result<Connected> {
     let db = platform::db::connect(&config.database).await?;
     platform::db::migrate::<migration::Migrator>(&db).await?;
     let mut readiness = Readiness::new().with(DatabaseProbe(db.clone()));
-    if let Some(redis) = &config.redis {
-        let redis = platform::redis_client::connect(redis).await?;
-        readiness = readiness.with(RedisProbe(redis));
-    }
+    let (sessions, ephemeral): (Arc<dyn SessionStore>, Arc<dyn Ephemeral>) = match &config.redis {
+        Some(redis) => {
+            let redis = platform::redis_client::connect(redis).await?;
+            readiness = readiness.with(RedisProbe(redis.clone()));
+            (
+                Arc::new(RedisSessions(redis.clone())),
+                Arc::new(RedisEphemeral(redis)),
+            )
+        }
+        None => (
+            Arc::new(DbSessions::open(db.clone()).await?),
+            Arc::new(MemoryEphemeral::default()),
+        ),
+    };
     if let Some(kafka) = &config.kafka {
-        events::kafka::ensure_topics(kafka, &["member"]).await?;
         readiness = readiness.with(events::kafka::KafkaProbe::new(kafka)?);
     }
-    Ok((AppState { db }, readiness))
+    let relay = bus.relay(db.clone(), &[MEMBER_TOPIC]).await?;
+    let outbox = relay.outbox();
+    let state = AppState::new(db, outbox, sessions, ephemeral, config.auth.clone());
+    Ok(Connected {
+        state,
+        readiness,
+        workers: Workers::new().with_relay(relay),
+    })
 }
 
 /// Runs the member service until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let (state, readiness) = connect(&config).await?;
-    let app = router(state).merge(ops_routes(readiness));
-    platform::shutdown::run_http("member", config.http.addr(), app, shutdown).await?;
+    let bus = Bus::from_config(config.kafka.as_ref(), &Bus::in_process());
+    let connected = connect(&config, &bus).await?;
+    let running = connected.workers.spawn(&shutdown);
+    let app = router(connected.state).merge(ops_routes(connected.readiness));
+    let stop = shutdown.clone();
+    let served = platform::shutdown::run_http("member", config.http.addr(), app, shutdown).await;
+    // A server that failed to start must still stop the relay.
+    stop.cancel();
+    running.join().await;
+    served?;
     Ok(())
 }

@@ -1,0 +1,84 @@
+//! Lookups kept for compatibility (M8–M10); thegallery's own services use event projections.
+//! They include withdrawn members, as the original did.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use platform::http::{ApiResponse, Json, Query};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::AppState;
+use crate::error::MemberError;
+
+const FOUND: &str = "닉네임 조회 성공";
+/// Most ids one M10 request may ask for.
+const MAX_IDS: usize = 1000;
+
+/// Query of M8.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct MemberIdQuery {
+    /// Member id.
+    member_id: Option<i64>,
+}
+
+/// M8: the nickname of a member id.
+#[utoipa::path(get, path = "/api/member/nickname", params(MemberIdQuery), tag = "internal",
+    responses((status = 200, description = "`{message, data: nickname}`")))]
+pub(super) async fn nickname(
+    State(state): State<AppState>,
+    Query(query): Query<MemberIdQuery>,
+) -> Result<ApiResponse<String>, MemberError> {
+    let id = query.member_id.ok_or(MemberError::MissingParameter)?;
+    let member = state
+        .store
+        .find_any(id)
+        .await?
+        .ok_or(MemberError::MemberNotFound)?;
+    Ok(ApiResponse::data(FOUND, member.nickname))
+}
+
+/// Query of M9.
+#[derive(Debug, Deserialize, IntoParams)]
+pub(super) struct NicknameQuery {
+    /// Exact nickname.
+    nickname: Option<String>,
+}
+
+/// M9: the member id of a nickname.
+#[utoipa::path(get, path = "/api/member/memberId", params(NicknameQuery), tag = "internal",
+    responses((status = 200, description = "`{message, data: memberId}`")))]
+pub(super) async fn member_id(
+    State(state): State<AppState>,
+    Query(query): Query<NicknameQuery>,
+) -> Result<ApiResponse<i64>, MemberError> {
+    let nickname = query
+        .nickname
+        .filter(|n| !n.trim().is_empty())
+        .ok_or(MemberError::MissingParameter)?;
+    let member = state
+        .store
+        .find_by_nickname(&nickname)
+        .await?
+        .ok_or(MemberError::MemberNotFound)?;
+    Ok(ApiResponse::data(FOUND, member.member_id))
+}
+
+/// M10: nicknames of several ids, keyed by the id as a string; unknown ids are left out.
+#[utoipa::path(post, path = "/api/member/nickname/list", request_body = Vec<i64>, tag = "internal",
+    responses((status = 200, description = "`{message, data: {\"<id>\": nickname}}`")))]
+pub(super) async fn nicknames(
+    State(state): State<AppState>,
+    Json(ids): Json<Vec<i64>>,
+) -> Result<ApiResponse<BTreeMap<String, String>>, MemberError> {
+    if ids.len() > MAX_IDS {
+        return Err(MemberError::InvalidBody);
+    }
+    let found = state.store.nicknames(&ids).await?;
+    let map = found
+        .into_iter()
+        .map(|(id, nickname)| (id.to_string(), nickname))
+        .collect();
+    Ok(ApiResponse::data(FOUND, map))
+}

@@ -1,0 +1,110 @@
+//! The member API: one file per resource, the authenticated caller, and the OpenAPI document.
+
+mod auth;
+mod internal;
+mod openapi;
+mod profile;
+
+use axum::Router;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::routing::{get, post};
+use chrono::{NaiveDateTime, Timelike};
+use platform::auth::AuthMember;
+use platform::http::ApiError;
+
+use crate::AppState;
+use crate::error::MemberError;
+
+/// Every member route.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/member/health", get(|| async { "member 서버 ok" }))
+        .route("/api/member/login", post(auth::login))
+        .route("/api/member/callback", post(auth::callback))
+        .route("/api/member/signup", post(auth::signup))
+        .route("/api/member/signin", post(auth::signin))
+        .route("/api/member/logout", post(auth::logout))
+        .route("/api/member/logout/all", post(auth::logout_all))
+        .route(
+            "/api/member",
+            get(profile::me)
+                .patch(profile::rename)
+                .delete(profile::withdraw),
+        )
+        .route("/api/member/check/nickname", get(profile::check_nickname))
+        .route("/api/member/nickname", get(internal::nickname))
+        .route("/api/member/memberId", get(internal::member_id))
+        .route("/api/member/nickname/list", post(internal::nicknames))
+        .route("/api/member/openapi.json", get(openapi::document))
+}
+
+/// The caller: a token verified with our key whose session still exists, so a logged-out or
+/// withdrawn token is refused even when it reaches member directly.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Member id.
+    pub member_id: i64,
+    /// Session id.
+    pub sid: String,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = axum::response::Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        use axum::response::IntoResponse;
+        let member = AuthMember::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let live = state
+            .sessions
+            .exists(&member.sid)
+            .await
+            .map_err(|e| MemberError::from(e).into_response())?;
+        if !live {
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNAUTHORIZED,
+                "GATE003",
+                "invalid token",
+            )
+            .into_response());
+        }
+        Ok(Self {
+            member_id: member.member_id,
+            sid: member.sid,
+        })
+    }
+}
+
+/// Renders UTC `at` in `zone` as `yyyy-MM-ddTHH:mm:ss` plus a fraction without trailing zeros
+/// (API.md B §2.3, A.1 Q8).
+pub fn render_local(zone: chrono_tz::Tz, at: NaiveDateTime) -> String {
+    let local = at.and_utc().with_timezone(&zone);
+    let mut text = local.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let nanos = local.nanosecond() % 1_000_000_000;
+    if nanos != 0 {
+        text.push('.');
+        text.push_str(format!("{nanos:09}").trim_end_matches('0'));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_times_are_rendered_in_the_zone_without_offset_or_trailing_zeros() {
+        let at =
+            NaiveDateTime::parse_from_str("2024-02-01 02:54:22.120000", "%Y-%m-%d %H:%M:%S%.f")
+                .unwrap();
+        assert_eq!(
+            render_local(chrono_tz::Asia::Seoul, at),
+            "2024-02-01T11:54:22.12"
+        );
+    }
+}

@@ -1,0 +1,127 @@
+//! The caller's profile: M3 (read), M4 (nickname check), M5 (rename), M6 (withdraw).
+
+use axum::extract::State;
+use axum::response::Response;
+use platform::http::{ApiResponse, Json, Query};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::with_cleared_cookie;
+use super::{Caller, render_local};
+use crate::AppState;
+use crate::domain::Nickname;
+use crate::error::MemberError;
+use crate::store::{Conflict, WriteError};
+
+/// Data of M3.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct MemberData {
+    /// Nickname.
+    nickname: String,
+    /// `ROLE_USER` or `ROLE_ADMIN`.
+    role: String,
+    /// Registration time, offset-less in `APP_TIMEZONE`.
+    created_date: String,
+}
+
+/// M3: the caller's profile.
+#[utoipa::path(get, path = "/api/member", tag = "profile",
+    responses((status = 200, body = MemberData)))]
+pub(super) async fn me(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<ApiResponse<MemberData>, MemberError> {
+    let member = state
+        .store
+        .find_active(caller.member_id)
+        .await?
+        .ok_or(MemberError::MemberNotFound)?;
+    Ok(ApiResponse::data(
+        "회원 정보 조회 성공",
+        MemberData {
+            nickname: member.nickname,
+            role: member.role,
+            created_date: render_local(state.timezone, member.created_date),
+        },
+    ))
+}
+
+/// Query of M4.
+#[derive(Debug, Deserialize, IntoParams)]
+pub(super) struct NicknameQuery {
+    /// The nickname to check.
+    nickname: Option<String>,
+}
+
+/// M4: whether a nickname is valid and free among active members.
+#[utoipa::path(get, path = "/api/member/check/nickname", params(NicknameQuery), tag = "profile",
+    responses((status = 200, description = "`{message}`")))]
+pub(super) async fn check_nickname(
+    State(state): State<AppState>,
+    Query(query): Query<NicknameQuery>,
+) -> Result<ApiResponse<()>, MemberError> {
+    let nickname = Nickname::parse(query.nickname.as_deref().unwrap_or_default())?;
+    if !state.store.nickname_free(&nickname).await? {
+        return Err(MemberError::NicknameTaken);
+    }
+    Ok(ApiResponse::message("사용 가능한 닉네임 입니다"))
+}
+
+/// Body of M5.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(super) struct RenameBody {
+    /// The new nickname.
+    nickname: Option<String>,
+}
+
+/// M5: renames the caller; the unique index decides between concurrent requests.
+#[utoipa::path(patch, path = "/api/member", request_body = RenameBody, tag = "profile",
+    responses((status = 200, description = "`{message}`")))]
+pub(super) async fn rename(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<RenameBody>,
+) -> Result<ApiResponse<()>, MemberError> {
+    let raw = body
+        .nickname
+        .filter(|n| !n.trim().is_empty())
+        .ok_or(MemberError::InvalidBody)?;
+    let nickname = Nickname::parse(&raw)?;
+    if !state.store.nickname_free(&nickname).await? {
+        return Err(MemberError::NicknameTaken);
+    }
+    match state
+        .store
+        .change_nickname(caller.member_id, &nickname)
+        .await
+    {
+        Ok(true) => Ok(ApiResponse::message("성공적으로 변경되었습니다")),
+        Ok(false) => Err(MemberError::MemberNotFound),
+        Err(WriteError::Conflict(Conflict::Nickname)) => Err(MemberError::NicknameTaken),
+        Err(WriteError::Conflict(_)) => Err(MemberError::NicknameTaken),
+        Err(WriteError::Store(e)) => Err(e.into()),
+    }
+}
+
+/// M6: withdraws the caller: sessions revoked, row soft-deleted, nickname freed, cookie cleared.
+///
+/// Sessions are revoked before the row changes so an unreachable session store (503) leaves the
+/// account untouched, and again afterwards to catch a login that raced the withdrawal.
+#[utoipa::path(delete, path = "/api/member", tag = "profile",
+    responses((status = 200, description = "`{message}`, cookie cleared")))]
+pub(super) async fn withdraw(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response, MemberError> {
+    state.sessions.delete_all(caller.member_id).await?;
+    if !state.store.withdraw(caller.member_id).await? {
+        return Err(MemberError::DeleteTargetNotFound);
+    }
+    if let Err(e) = state.sessions.delete_all(caller.member_id).await {
+        tracing::warn!(error = %platform::http::ErrorChain(&e), "second session sweep failed");
+    }
+    Ok(with_cleared_cookie(ApiResponse::message(
+        "성공적으로 삭제되었습니다",
+    )))
+}

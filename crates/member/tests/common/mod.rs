@@ -1,0 +1,413 @@
+//! Shared test support: a member app on a real database (MariaDB or SQLite) with real Redis or
+//! database sessions, a local stand-in for Kakao and Google, and request helpers.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code, unreachable_pub)]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use events::Outbox;
+use http_body_util::BodyExt;
+use member::AppState;
+use member::config::{AuthConfig, ProviderConfig};
+use member::throttle::{Ephemeral, MemoryEphemeral, RedisEphemeral};
+use platform::auth::{DbSessions, RedisSessions, SessionStore, SigningKey};
+use platform::config::RedisConfig;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use serde_json::Value;
+use tower::ServiceExt;
+
+/// Which database and session store a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// MariaDB with Redis sessions (distributed mode).
+    MariaDb,
+    /// SQLite with database sessions and in-memory throttles (standalone mode).
+    Sqlite,
+}
+
+/// The local Redis of `scripts/dev-services`.
+pub fn redis_config() -> RedisConfig {
+    let env = testkit::dev_env();
+    RedisConfig {
+        host: env["REDIS_HOST"].clone(),
+        port: env["REDIS_PORT"].parse().unwrap(),
+        password: env
+            .get("REDIS_PASSWORD")
+            .map(|p| platform::SecretString::from(p.clone())),
+    }
+}
+
+/// A fresh, migrated database of the given backend.
+pub async fn database(backend: Backend) -> (DatabaseConnection, Option<tempfile::TempDir>) {
+    match backend {
+        Backend::MariaDb => {
+            let mysql = testkit::MySqlDatabase::create().await;
+            let config = platform::config::DatabaseConfig::from_url(&mysql.url()).unwrap();
+            let db = platform::db::connect(&config).await.unwrap();
+            platform::db::migrate::<member::migration::Migrator>(&db)
+                .await
+                .unwrap();
+            // Member ids key Redis session sets shared by every test; start each database's
+            // ids somewhere else so parallel tests never touch each other's sessions.
+            let start = rand_start();
+            db.execute_unprepared(&format!("ALTER TABLE members AUTO_INCREMENT = {start}"))
+                .await
+                .unwrap();
+            (db, None)
+        }
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let config = platform::config::DatabaseConfig::sqlite(dir.path().join("member.db"));
+            let db = platform::db::connect(&config).await.unwrap();
+            platform::db::migrate::<member::migration::Migrator>(&db)
+                .await
+                .unwrap();
+            (db, Some(dir))
+        }
+    }
+}
+
+fn rand_start() -> u64 {
+    let hex = testkit::unique();
+    1_000_000 + u64::from_str_radix(&hex[..8], 16).unwrap() % 1_000_000_000
+}
+
+/// What the provider stand-in received.
+#[derive(Debug, Default)]
+pub struct ProviderLog {
+    /// Token requests (form fields), in order.
+    pub token_forms: Vec<HashMap<String, String>>,
+}
+
+/// A local stand-in for Kakao and Google. Codes are `good:<id>:<name>`; `boom` fails with 500;
+/// anything else is refused with 400, as a provider refuses a bad code.
+pub struct Providers {
+    /// Base URL, e.g. `http://127.0.0.1:1234`.
+    pub base: String,
+    /// What it received.
+    pub log: Arc<Mutex<ProviderLog>>,
+}
+
+async fn token(
+    State(log): State<Arc<Mutex<ProviderLog>>>,
+    Form(form): Form<HashMap<String, String>>,
+) -> axum::response::Response {
+    let code = form.get("code").cloned().unwrap_or_default();
+    log.lock().unwrap().token_forms.push(form);
+    if code == "boom" {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    match code.strip_prefix("good:") {
+        // Real tokens are ASCII; the name travels percent-encoded.
+        Some(rest) => {
+            axum::Json(serde_json::json!({ "access_token": format!("at:{}", enc(rest)) }))
+                .into_response()
+        }
+        None => (
+            StatusCode::BAD_REQUEST,
+            axum::Json(serde_json::json!({"error": "invalid_grant"})),
+        )
+            .into_response(),
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let rest = value.strip_prefix("Bearer at:")?;
+    let rest: String = url::form_urlencoded::parse(format!("v={rest}").as_bytes())
+        .next()?
+        .1
+        .into_owned();
+    let (id, name) = rest.split_once(':')?;
+    Some((id.to_owned(), name.to_owned()))
+}
+
+async fn kakao_me(headers: HeaderMap) -> axum::response::Response {
+    match bearer(&headers) {
+        Some((id, name)) => axum::Json(serde_json::json!({
+            "id": id.parse::<i64>().unwrap_or(0),
+            "kakao_account": { "profile": { "nickname": name } }
+        }))
+        .into_response(),
+        None => StatusCode::UNAUTHORIZED.into_response(),
+    }
+}
+
+async fn google_me(headers: HeaderMap) -> axum::response::Response {
+    match bearer(&headers) {
+        Some((id, name)) => {
+            axum::Json(serde_json::json!({ "sub": id, "name": name })).into_response()
+        }
+        None => StatusCode::UNAUTHORIZED.into_response(),
+    }
+}
+
+impl Providers {
+    /// Starts the stand-in on a free port.
+    pub async fn start() -> Self {
+        let log = Arc::new(Mutex::new(ProviderLog::default()));
+        let app = axum::Router::new()
+            .route("/kakao/token", post(token))
+            .route("/kakao/me", get(kakao_me))
+            .route("/google/token", post(token))
+            .route("/google/me", get(google_me))
+            .with_state(log.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { base, log }
+    }
+
+    fn provider(&self, name: &str, secret: Option<&str>) -> ProviderConfig {
+        ProviderConfig {
+            client_id: format!("{name}-client"),
+            client_secret: secret.map(|s| platform::SecretString::from(s.to_owned())),
+            redirect_uri: format!("https://thegallery.test/oauth/{name}"),
+            authorize_url: format!("{}/{name}/authorize", self.base).parse().unwrap(),
+            token_url: format!("{}/{name}/token", self.base).parse().unwrap(),
+            profile_url: format!("{}/{name}/me", self.base).parse().unwrap(),
+        }
+    }
+
+    /// Settings pointing both providers here.
+    pub fn auth_config(&self, key: SigningKey) -> AuthConfig {
+        AuthConfig {
+            signing_key: key,
+            cookie_secure: true,
+            kakao: Some(self.provider("kakao", None)),
+            google: Some(self.provider("google", Some("google-secret"))),
+            timezone: chrono_tz::Asia::Seoul,
+        }
+    }
+}
+
+/// A member app under test.
+pub struct TestApp {
+    /// The router.
+    pub router: axum::Router,
+    /// Its state (store, sessions, …).
+    pub state: AppState,
+    /// The key that signs its tokens.
+    pub key: SigningKey,
+    /// The provider stand-in.
+    pub providers: Providers,
+    /// The Redis connection, in MariaDB mode.
+    pub redis: Option<redis::aio::ConnectionManager>,
+    /// Keeps the SQLite directory alive.
+    pub _dir: Option<tempfile::TempDir>,
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Answer {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body as JSON (`Value::Null` when not JSON).
+    pub json: Value,
+    /// Body as text.
+    pub text: String,
+}
+
+impl Answer {
+    /// The `Set-Cookie` header.
+    pub fn set_cookie(&self) -> String {
+        self.headers
+            .get(header::SET_COOKIE)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    }
+
+    /// The token in `Set-Cookie`.
+    pub fn token(&self) -> String {
+        let cookie = self.set_cookie();
+        let value = cookie.split(';').next().unwrap();
+        value.strip_prefix("gallery_cookie=").unwrap().to_owned()
+    }
+
+    /// Asserts an error answer.
+    pub fn assert_error(&self, status: u16, code: &str, message: &str) {
+        assert_eq!(self.status.as_u16(), status, "{}", self.text);
+        assert_eq!(self.json["errorCode"], code, "{}", self.text);
+        assert_eq!(self.json["message"], message, "{}", self.text);
+        assert_eq!(
+            self.json["errorType"],
+            self.status.canonical_reason().unwrap(),
+            "{}",
+            self.text
+        );
+    }
+
+    /// Asserts a 200 with this message.
+    pub fn assert_ok(&self, message: &str) {
+        assert_eq!(self.status, StatusCode::OK, "{}", self.text);
+        assert_eq!(self.json["message"], message, "{}", self.text);
+    }
+}
+
+/// Decodes the header and claims of a JWT without verifying it.
+pub fn jwt_parts(token: &str) -> (Value, Value) {
+    let mut parts = token.split('.');
+    let decode =
+        |p: &str| -> Value { serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).unwrap()).unwrap() };
+    let header = decode(parts.next().unwrap());
+    let claims = decode(parts.next().unwrap());
+    (header, claims)
+}
+
+/// Percent-encodes a query value.
+pub fn enc(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+impl TestApp {
+    /// An app on `backend`.
+    pub async fn start(backend: Backend) -> Self {
+        let (db, dir) = database(backend).await;
+        let providers = Providers::start().await;
+        let key = SigningKey::generate().unwrap();
+        let (sessions, ephemeral, redis): (Arc<dyn SessionStore>, Arc<dyn Ephemeral>, _) =
+            match backend {
+                Backend::MariaDb => {
+                    let redis = platform::redis_client::connect(&redis_config())
+                        .await
+                        .unwrap();
+                    (
+                        Arc::new(RedisSessions(redis.clone())),
+                        Arc::new(RedisEphemeral(redis.clone())),
+                        Some(redis),
+                    )
+                }
+                Backend::Sqlite => (
+                    Arc::new(DbSessions::open(db.clone()).await.unwrap()),
+                    Arc::new(MemoryEphemeral::default()),
+                    None,
+                ),
+            };
+        let state = AppState::new(
+            db,
+            Outbox::default(),
+            sessions,
+            ephemeral,
+            providers.auth_config(key.clone()),
+        );
+        Self {
+            router: member::router(state.clone()),
+            state,
+            key,
+            providers,
+            redis,
+            _dir: dir,
+        }
+    }
+
+    /// Sends a request with an optional token (as the cookie) and JSON body.
+    pub async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            request = request.header(header::COOKIE, format!("gallery_cookie={token}"));
+        }
+        let body = match body {
+            Some(json) => {
+                request = request.header(header::CONTENT_TYPE, "application/json");
+                Body::from(json.to_string())
+            }
+            None => Body::empty(),
+        };
+        let response = self
+            .router
+            .clone()
+            .oneshot(request.body(body).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        Answer {
+            status,
+            headers,
+            json: serde_json::from_str(&text).unwrap_or(Value::Null),
+            text,
+        }
+    }
+
+    /// Logs in through Kakao as `kakao_id` with display name `name`; returns the answer.
+    pub async fn kakao_login(&self, kakao_id: i64, name: &str) -> Answer {
+        let code = enc(&format!("good:{kakao_id}:{name}"));
+        self.call(
+            Method::POST,
+            &format!("/api/member/callback?type=kakao&code={code}"),
+            None,
+            None,
+        )
+        .await
+    }
+
+    /// Logs in a new Kakao member and returns the token.
+    pub async fn member_token(&self) -> String {
+        let answer = self.kakao_login(unique_id(), "tester").await;
+        answer.assert_ok("로그인 성공");
+        answer.token()
+    }
+
+    /// The member id a token names.
+    pub fn member_id(token: &str) -> i64 {
+        jwt_parts(token).1["sub"].as_str().unwrap().parse().unwrap()
+    }
+
+    /// The session id a token names.
+    pub fn sid(token: &str) -> String {
+        jwt_parts(token).1["sid"].as_str().unwrap().to_owned()
+    }
+
+    /// Outbox rows as `(event_type, aggregate_id, payload)`, oldest first.
+    pub async fn outbox(&self) -> Vec<(String, String, Value)> {
+        let rows = self
+            .state
+            .store
+            .db()
+            .query_all_raw(sea_orm::Statement::from_string(
+                self.state.store.db().get_database_backend(),
+                "SELECT event_type, aggregate_id, payload FROM outbox ORDER BY id",
+            ))
+            .await
+            .unwrap();
+        rows.into_iter()
+            .map(|row| {
+                let payload: String = row.try_get("", "payload").unwrap();
+                let envelope: Value = serde_json::from_str(&payload).unwrap();
+                (
+                    row.try_get("", "event_type").unwrap(),
+                    row.try_get("", "aggregate_id").unwrap(),
+                    envelope["payload"].clone(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// A Kakao id no other test uses.
+pub fn unique_id() -> i64 {
+    i64::from_str_radix(&testkit::unique()[..12], 16).unwrap()
+}
+
+/// An e-mail address no other test uses.
+pub fn unique_email() -> String {
+    format!("user{}@example.com", testkit::unique())
+}
