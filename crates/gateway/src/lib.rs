@@ -1,17 +1,33 @@
-//! The gateway: the single entry point in front of member, gallery and post.
+//! The gateway: the single entry point in front of member, gallery and post (DESIGN.md §5).
 //!
-//! Routing, authentication and rate limits arrive with the gateway issue; for now it serves its
-//! health text and, in standalone mode, dispatches `/api/<service>` to in-process routers.
+//! Every request is classified by path ([`routes`]), authenticated when protected ([`auth`]),
+//! rate-limited ([`limit`]) and forwarded with streaming bodies ([`proxy`]). The same code fronts
+//! HTTP upstreams in distributed mode and in-process routers in standalone mode.
 
+pub mod auth;
 pub mod config;
+pub mod cors;
+pub mod limit;
+pub mod proxy;
+pub mod redis_link;
+pub mod routes;
+
+mod handler;
+
+use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::get;
 use platform::CancellationToken;
-use platform::http::{Readiness, ServiceCodes, ops_routes, service_app};
-use platform::redis_client::RedisProbe;
+use platform::auth::{SessionStore, VerifyingKeys};
+use platform::http::{Probe, Readiness, ServiceCodes, ops_routes};
 
-pub use config::Config;
+pub use config::{Config, Policy};
+pub use handler::{Gateway, GatewayError};
+
+use crate::auth::{Authenticator, Sessions};
+use crate::limit::{Limiter, MemoryBuckets};
+use crate::proxy::{Upstream, Upstreams};
+use crate::redis_link::LazyRedis;
 
 /// Error codes of the gateway's own rejections.
 pub const CODES: ServiceCodes = ServiceCodes {
@@ -25,10 +41,9 @@ pub const CODES: ServiceCodes = ServiceCodes {
 /// The text of `GET /health` (API.md B §1).
 pub const HEALTH_TEXT: &str = "게이트웨이 서버 ok";
 
-/// The gateway's own routes.
-pub fn router() -> Router {
-    let routes = Router::new().route("/health", get(|| async { HEALTH_TEXT }));
-    service_app(routes, CODES, 0)
+/// The gateway as a router: `GET /health` and everything under `/api/<service>/**`.
+pub fn router(gateway: Arc<Gateway>) -> Router {
+    Router::new().fallback(handler::handle).with_state(gateway)
 }
 
 /// In-process services mounted under their prefixes, as standalone mode runs them.
@@ -40,29 +55,71 @@ pub struct InProcess {
     pub gallery: Router,
     /// Routes of post (`/api/post/**`).
     pub post: Router,
+    /// Public keys of the tokens member signs.
+    pub keys: VerifyingKeys,
+    /// The session store member writes (the database one in standalone).
+    pub sessions: Arc<dyn SessionStore>,
 }
 
-/// The gateway in front of in-process services: paths are passed on unchanged.
+/// The gateway in front of in-process services: the same checks, limits in memory.
 pub fn in_process(services: InProcess) -> Router {
-    let mut app = Router::new().route("/health", get(|| async { HEALTH_TEXT }));
-    for (prefix, service) in [
-        ("/api/member", services.member),
-        ("/api/gallery", services.gallery),
-        ("/api/post", services.post),
-    ] {
-        // As services, not nested routers, so that paths reach them unchanged.
-        let service = service.into_service::<axum::body::Body>();
-        app = app
-            .route_service(prefix, service.clone())
-            .route_service(&format!("{prefix}/{{*rest}}"), service);
-    }
-    service_app(app, CODES, 0)
+    let policy = Policy::default();
+    let upstreams = Upstreams::new(
+        Upstream::Local(services.member),
+        Upstream::Local(services.gallery),
+        Upstream::Local(services.post),
+        &policy,
+    );
+    let auth = Authenticator::new(services.keys, Sessions::Store(services.sessions));
+    let limiter = Limiter::Memory(MemoryBuckets::default());
+    router(Arc::new(Gateway::new(upstreams, auth, limiter, policy)))
+}
+
+/// Builds the distributed gateway from its configuration; connects to nothing yet, so it starts
+/// (and serves public routes) while Redis is down.
+pub fn connect(config: &Config) -> anyhow::Result<(Arc<Gateway>, Readiness)> {
+    let authority = |hp: &platform::config::HostPort| -> anyhow::Result<http::uri::Authority> {
+        hp.to_string()
+            .parse()
+            .map_err(|e| anyhow::anyhow!("upstream {hp} is not a valid authority: {e}"))
+    };
+    let upstreams = Upstreams::http(
+        authority(&config.member)?,
+        authority(&config.gallery)?,
+        authority(&config.post)?,
+        &config.policy,
+    );
+    let redis = Arc::new(LazyRedis::new(config.redis.clone()));
+    let auth = Authenticator::new(config.keys.clone(), Sessions::Redis(Arc::clone(&redis)));
+    let limiter = Limiter::Redis(Arc::clone(&redis));
+    let gateway = Gateway::new(upstreams, auth, limiter, config.policy.clone());
+    Ok((Arc::new(gateway), Readiness::new().with(RedisReady(redis))))
 }
 
 /// Runs the gateway until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let redis = platform::redis_client::connect(&config.redis).await?;
-    let app = router().merge(ops_routes(Readiness::new().with(RedisProbe(redis))));
+    let (gateway, readiness) = connect(&config)?;
+    let app = router(gateway).merge(ops_routes(readiness));
     platform::shutdown::run_http("gateway", config.http.addr(), app, shutdown).await?;
     Ok(())
+}
+
+/// Readiness: Redis answers `PING` (connecting on demand).
+#[derive(Debug)]
+struct RedisReady(Arc<LazyRedis>);
+
+#[async_trait::async_trait]
+impl Probe for RedisReady {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        let mut connection = self.0.connection().await.map_err(|e| e.to_string())?;
+        redis::cmd("PING")
+            .query_async::<String>(&mut connection)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
 }

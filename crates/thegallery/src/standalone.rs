@@ -81,13 +81,17 @@ fn create_data_dir(dir: &Path) -> anyhow::Result<()> {
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     create_data_dir(&config.data_dir)?;
     let signing_key = member::config::load_or_create_key(&config.data_dir)?;
+    let gateway_keys = signing_key.verifying_keys();
     let bus = events::Bus::in_process();
     let member = member::connect(&config.member(signing_key), &bus).await?;
     let member_workers = member.workers.spawn(&shutdown);
     let (member_state, member_ready) = (member.state, member.readiness);
     let (gallery_state, gallery_ready) = gallery::connect(&config.gallery()).await?;
     let (post_state, post_ready) = post::connect(&config.post()).await?;
+    let gateway_sessions = std::sync::Arc::clone(&member_state.sessions);
     let app = gateway::in_process(gateway::InProcess {
+        keys: gateway_keys,
+        sessions: gateway_sessions,
         member: member::router(member_state),
         gallery: gallery::router(gallery_state),
         post: post::router(post_state),

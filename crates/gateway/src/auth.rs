@@ -1,0 +1,152 @@
+//! The gateway's token check (API.md B §3.3, DESIGN.md §5): find the token, verify it with
+//! `platform::auth`, then require its session to exist.
+//!
+//! Signature checks are cached per token string until the token expires: a token's content cannot
+//! change, so re-verifying it on every request would only burn CPU. Revocation is unaffected
+//! because the session is looked up on every request.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use http::HeaderMap;
+use platform::auth::{
+    Claims, LEEWAY_SECONDS, RedisSessions, SessionError, SessionStore, TokenSource, VerifyingKeys,
+    token_from_headers,
+};
+
+use crate::redis_link::LazyRedis;
+
+/// Who a request comes from, as a verified token with a live session says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The token's claims.
+    pub claims: Arc<Claims>,
+    /// The token itself, forwarded to the service.
+    pub token: String,
+}
+
+/// Why a request was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Neither the cookie nor a bearer token (400 GATE004).
+    #[error("missing cookie")]
+    MissingCookie,
+    /// Cookie or bearer present but empty (401 GATE002).
+    #[error("missing token")]
+    MissingToken,
+    /// Bad, expired or revoked token (401 GATE003).
+    #[error("invalid token")]
+    InvalidToken,
+    /// The session store did not answer (503).
+    #[error("session store unavailable")]
+    Unavailable(#[source] SessionError),
+}
+
+/// Where sessions are looked up.
+#[derive(Debug, Clone)]
+pub enum Sessions {
+    /// Redis, connected on first use (distributed mode).
+    Redis(Arc<LazyRedis>),
+    /// Any store, e.g. the database-backed one of standalone mode.
+    Store(Arc<dyn SessionStore>),
+}
+
+impl Sessions {
+    async fn exists(&self, sid: &str) -> Result<bool, SessionError> {
+        match self {
+            Self::Redis(redis) => {
+                let connection = redis
+                    .connection()
+                    .await
+                    .map_err(|e| SessionError(Box::new(e)))?;
+                RedisSessions(connection).exists(sid).await
+            }
+            Self::Store(store) => store.exists(sid).await,
+        }
+    }
+}
+
+/// Bound on cached verifications; the cache is emptied when full (cheap, and tokens re-verify).
+const CACHE_LIMIT: usize = 4096;
+
+/// Verifies tokens and sessions.
+#[derive(Debug)]
+pub struct Authenticator {
+    keys: VerifyingKeys,
+    sessions: Sessions,
+    verified: RwLock<HashMap<String, Arc<Claims>>>,
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn leeway() -> i64 {
+    i64::try_from(LEEWAY_SECONDS).unwrap_or(0)
+}
+
+impl Authenticator {
+    /// Checks tokens against `keys` and sessions in `sessions`.
+    pub fn new(keys: VerifyingKeys, sessions: Sessions) -> Self {
+        Self {
+            keys,
+            sessions,
+            verified: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The identity of a request to a protected route, or why it is refused.
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Identity, AuthError> {
+        let token = match token_from_headers(headers) {
+            TokenSource::Missing => return Err(AuthError::MissingCookie),
+            TokenSource::Empty => return Err(AuthError::MissingToken),
+            TokenSource::Token(token) => token,
+        };
+        let claims = self.verify(token)?;
+        match self.sessions.exists(&claims.sid).await {
+            Ok(true) => Ok(Identity {
+                claims,
+                token: token.to_owned(),
+            }),
+            Ok(false) => Err(AuthError::InvalidToken),
+            Err(e) => Err(AuthError::Unavailable(e)),
+        }
+    }
+
+    fn verify(&self, token: &str) -> Result<Arc<Claims>, AuthError> {
+        let now = now();
+        let cached = self
+            .verified
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(token)
+            .cloned();
+        if let Some(claims) = cached {
+            return if claims.exp + leeway() >= now {
+                Ok(claims)
+            } else {
+                Err(AuthError::InvalidToken)
+            };
+        }
+        let claims = self
+            .keys
+            .verify(token)
+            .map_err(|_| AuthError::InvalidToken)?;
+        // A token issued in the future was not made by our clock-synchronised member service.
+        if claims.iat > now + leeway() || claims.member_id().is_err() || claims.sid.is_empty() {
+            return Err(AuthError::InvalidToken);
+        }
+        let claims = Arc::new(claims);
+        let mut cache = self
+            .verified
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.len() >= CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(token.to_owned(), Arc::clone(&claims));
+        Ok(claims)
+    }
+}

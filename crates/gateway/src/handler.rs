@@ -1,0 +1,322 @@
+//! One request through the gateway: classify, authenticate, limit, forward; then the request id,
+//! CORS headers, one access-log line and the metrics.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::{IntoResponse, Response};
+use http::header::{self, HeaderName, HeaderValue};
+use http::{HeaderMap, StatusCode};
+use platform::http::{ApiError, REQUEST_ID};
+
+use crate::auth::{AuthError, Authenticator, Identity};
+use crate::config::Policy;
+use crate::limit::{Decision, Limiter, rate_of};
+use crate::proxy::{self, IDENTITY_HEADERS, ProxyError, Upstreams};
+use crate::routes::{Access, LimitRule, Route, Target, classify};
+use crate::{CODES, HEALTH_TEXT};
+
+/// The gateway's parts, shared by every request.
+#[derive(Debug)]
+pub struct Gateway {
+    upstreams: Upstreams,
+    auth: Authenticator,
+    limiter: Limiter,
+    policy: Policy,
+}
+
+/// Why the gateway answered itself instead of forwarding.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// Token or session refused, or the session store is down.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// Outside `/api/<service>/**`.
+    #[error("no such route")]
+    NotFound,
+    /// Dot segments or encoded separators.
+    #[error("ambiguous path")]
+    BadPath,
+    /// Over a rate limit.
+    #[error("rate limited")]
+    RateLimited(LimitRule, Decision),
+    /// The upstream failed.
+    #[error(transparent)]
+    Proxy(#[from] ProxyError),
+}
+
+const COMMENT_LIMIT_MESSAGE: &str =
+    "짧은 시간에 많은 댓글을 작성할 수 없습니다. \n잠시후 다시 시도해주세요.";
+
+impl GatewayError {
+    /// The one place mapping a gateway error to status, code and message (API.md B §3.3, A.2).
+    pub fn to_api_error(&self) -> ApiError {
+        use StatusCode as S;
+        match self {
+            Self::Auth(AuthError::MissingCookie) => {
+                ApiError::new(S::BAD_REQUEST, "GATE004", "missing cookie")
+            }
+            Self::Auth(AuthError::MissingToken) => {
+                ApiError::new(S::UNAUTHORIZED, "GATE002", "missing token")
+            }
+            Self::Auth(AuthError::InvalidToken) => {
+                ApiError::new(S::UNAUTHORIZED, "GATE003", "invalid token")
+            }
+            Self::Auth(AuthError::Unavailable(e)) => ApiError::unavailable("GATE503", e),
+            Self::NotFound => CODES.not_found(),
+            Self::BadPath => ApiError::new(S::BAD_REQUEST, "GATE001", "잘못된 경로입니다"),
+            Self::RateLimited(rule, _) => {
+                let message = if *rule == LimitRule::Comment {
+                    COMMENT_LIMIT_MESSAGE
+                } else {
+                    "요청이 너무 많습니다. 잠시 후 다시 시도해주세요."
+                };
+                ApiError::new(S::TOO_MANY_REQUESTS, "GATE005", message)
+            }
+            Self::Proxy(e @ ProxyError::Unreachable(_)) => {
+                tracing::warn!(error = %platform::http::ErrorChain(e), "upstream unreachable");
+                ApiError::new(S::BAD_GATEWAY, "GATE502", "서비스에 연결할 수 없습니다")
+            }
+            Self::Proxy(e @ ProxyError::TimedOut(_)) => {
+                tracing::warn!(error = %platform::http::ErrorChain(e), "upstream timed out");
+                ApiError::new(
+                    S::GATEWAY_TIMEOUT,
+                    "GATE504",
+                    "서비스가 제때 응답하지 않았습니다",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for GatewayError {
+    fn into_response(self) -> Response {
+        let mut response = self.to_api_error().into_response();
+        if let Self::RateLimited(_, decision) = self {
+            let retry = decision.retry_after.as_secs_f64().ceil().max(1.0) as u64;
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry));
+            limit_headers(response.headers_mut(), &decision);
+        }
+        response
+    }
+}
+
+fn limit_headers(headers: &mut HeaderMap, decision: &Decision) {
+    let reset = decision.retry_after.as_secs_f64().ceil() as u64;
+    headers.insert(
+        HeaderName::from_static("x-ratelimit-limit"),
+        decision.limit.into(),
+    );
+    headers.insert(
+        HeaderName::from_static("x-ratelimit-remaining"),
+        decision.remaining.into(),
+    );
+    headers.insert(HeaderName::from_static("x-ratelimit-reset"), reset.into());
+}
+
+/// What the access log and metrics need from one request.
+struct Outcome {
+    response: Response,
+    route: &'static str,
+    member: Option<String>,
+}
+
+impl Outcome {
+    fn new(response: Response, route: &'static str) -> Self {
+        Self {
+            response,
+            route,
+            member: None,
+        }
+    }
+}
+
+/// The axum entry point of every gateway request.
+pub(crate) async fn handle(State(gateway): State<Arc<Gateway>>, mut request: Request) -> Response {
+    let started = Instant::now();
+    let request_id = request_id(request.headers());
+    request.headers_mut().insert(REQUEST_ID, request_id.clone());
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let origin = request.headers().get(header::ORIGIN).cloned();
+
+    let outcome = gateway.process(request).await;
+    let mut response = outcome.response;
+    gateway
+        .policy
+        .cors
+        .decorate(origin.as_ref(), response.headers_mut());
+    response
+        .headers_mut()
+        .insert(REQUEST_ID, request_id.clone());
+
+    let status = response.status();
+    let elapsed = started.elapsed();
+    tracing::info!(
+        target: "gateway::access",
+        request_id = request_id.to_str().unwrap_or_default(),
+        %method,
+        path,
+        status = status.as_u16(),
+        duration_ms = elapsed.as_secs_f64() * 1000.0,
+        member_id = outcome.member.as_deref().unwrap_or("-"),
+        route = outcome.route,
+    );
+    metrics::counter!("gateway_requests_total", "route" => outcome.route, "status" => status.as_str().to_owned())
+        .increment(1);
+    metrics::histogram!("gateway_request_duration_seconds", "route" => outcome.route)
+        .record(elapsed.as_secs_f64());
+    response
+}
+
+/// A sane client `x-request-id`, or a new one (process prefix + counter: unique, no syscall).
+fn request_id(headers: &HeaderMap) -> HeaderValue {
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let acceptable = |v: &&HeaderValue| {
+        (1..=128).contains(&v.len())
+            && v.as_bytes()
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
+    };
+    if let Some(value) = headers.get(REQUEST_ID).filter(acceptable) {
+        return value.clone();
+    }
+    let prefix = PREFIX.get_or_init(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_owned());
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    HeaderValue::from_str(&format!("{prefix}-{n:x}")).unwrap_or(HeaderValue::from_static("gateway"))
+}
+
+impl Gateway {
+    /// Assembles a gateway.
+    pub fn new(
+        upstreams: Upstreams,
+        auth: Authenticator,
+        limiter: Limiter,
+        policy: Policy,
+    ) -> Self {
+        Self {
+            upstreams,
+            auth,
+            limiter,
+            policy,
+        }
+    }
+
+    async fn process(&self, request: Request) -> Outcome {
+        if crate::config::Cors::is_preflight(request.method(), request.headers()) {
+            return Outcome::new(self.policy.cors.preflight(request.headers()), "preflight");
+        }
+        match classify(request.method(), request.uri().path()) {
+            Target::Health => Outcome::new(health(), "GET /health"),
+            Target::NotFound => Outcome::new(GatewayError::NotFound.into_response(), "unmatched"),
+            Target::BadPath => Outcome::new(GatewayError::BadPath.into_response(), "unmatched"),
+            Target::Upstream(route) => {
+                let mut member = None;
+                let response = match self.forward(route, request, &mut member).await {
+                    Ok(response) => response,
+                    Err(e) => e.into_response(),
+                };
+                Outcome {
+                    response,
+                    route: route.name,
+                    member,
+                }
+            }
+        }
+    }
+
+    async fn forward(
+        &self,
+        route: Route,
+        mut request: Request,
+        member: &mut Option<String>,
+    ) -> Result<Response, GatewayError> {
+        let peer = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let identity = match route.access {
+            Access::Public => None,
+            Access::Protected => Some(self.auth.authenticate(request.headers()).await?),
+        };
+        *member = identity.as_ref().map(|i| i.claims.sub.clone());
+        let hops = self.policy.forwarded_hops;
+        let client = proxy::client_address(request.headers(), peer, hops);
+        let decision = self.limit(route, identity.as_ref(), client).await?;
+        let headers = request.headers_mut();
+        proxy::set_forwarded(headers, peer, hops);
+        set_identity(headers, identity.as_ref());
+        let mut response = self.upstreams.send(route.service, request).await?;
+        if let Some(decision) = decision {
+            limit_headers(response.headers_mut(), &decision);
+        }
+        Ok(response)
+    }
+
+    /// Takes a token for `route`; fails open (unlimited) when the store is down, see [`crate::limit`].
+    async fn limit(
+        &self,
+        route: Route,
+        identity: Option<&Identity>,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<Option<Decision>, GatewayError> {
+        let Some((rule, rate)) = route
+            .limit
+            .and_then(|rule| rate_of(&self.policy.limits, rule).map(|rate| (rule, rate)))
+        else {
+            return Ok(None);
+        };
+        let subject = match (identity, rule) {
+            (Some(identity), LimitRule::Write | LimitRule::Comment) => identity.claims.sub.clone(),
+            _ => client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()),
+        };
+        match self.limiter.take(rule, rate, &subject).await {
+            Ok(decision) if decision.allowed => Ok(Some(decision)),
+            Ok(decision) => Err(GatewayError::RateLimited(rule, decision)),
+            Err(e) => {
+                tracing::warn!(error = %platform::http::ErrorChain(&e), "rate limit not checked");
+                metrics::counter!("gateway_rate_limit_unavailable_total").increment(1);
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// Removes client-sent identity headers; on protected routes sets them (and the token) from the
+/// verified identity.
+fn set_identity(headers: &mut HeaderMap, identity: Option<&Identity>) {
+    for name in &IDENTITY_HEADERS {
+        headers.remove(name);
+    }
+    let Some(identity) = identity else { return };
+    let claims = &identity.claims;
+    let pairs = [
+        ("x-member-id", claims.sub.as_str()),
+        ("x-member-role", claims.role.as_str()),
+        ("x-session-id", claims.sid.as_str()),
+    ];
+    for (name, value) in pairs {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    }
+    if let Ok(bearer) = HeaderValue::from_str(&format!("Bearer {}", identity.token)) {
+        headers.insert(header::AUTHORIZATION, bearer);
+    }
+}
+
+fn health() -> Response {
+    let mut response = Response::new(Body::from(HEALTH_TEXT));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}

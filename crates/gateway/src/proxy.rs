@@ -1,0 +1,280 @@
+//! Forwarding to an upstream: a pooled keep-alive HTTP/1.1 client (or an in-process router in
+//! standalone mode), bodies streamed both ways, hop-by-hop headers removed, `X-Forwarded-*` set.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{Request, Response, Uri, Version};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use tower::ServiceExt;
+
+use crate::config::Policy;
+use crate::routes::Service;
+
+/// Where one prefix is served.
+#[derive(Debug, Clone)]
+pub enum Upstream {
+    /// A service over HTTP (`host:port`).
+    Http(Authority),
+    /// A router in this process (standalone mode).
+    Local(Router),
+}
+
+/// The three upstreams and the shared client.
+#[derive(Debug, Clone)]
+pub struct Upstreams {
+    member: Upstream,
+    gallery: Upstream,
+    post: Upstream,
+    client: Client<HttpConnector, Body>,
+    response_timeout: Duration,
+}
+
+/// Why forwarding failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// Refused, reset or closed before answering (502).
+    #[error("upstream unreachable")]
+    Unreachable(#[source] hyper_util::client::legacy::Error),
+    /// No connection or no response head in time (504).
+    #[error("upstream timed out")]
+    TimedOut(#[source] Option<hyper_util::client::legacy::Error>),
+}
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1) plus the non-standard ones proxies still see.
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+/// Identity headers only the gateway may set; whatever a client sends under these names is dropped.
+pub const IDENTITY_HEADERS: [HeaderName; 5] = [
+    HeaderName::from_static("x-member-id"),
+    HeaderName::from_static("x-member-role"),
+    HeaderName::from_static("x-session-id"),
+    HeaderName::from_static("x-access-token"),
+    HeaderName::from_static("x-access-token-exp"),
+];
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+/// Removes hop-by-hop headers, including those the `Connection` header names.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named.iter().chain(&HOP_BY_HOP) {
+        headers.remove(name);
+    }
+    headers.remove("proxy-connection");
+}
+
+/// Sets `X-Forwarded-For/-Proto/-Host`. With no trusted proxy in front (`hops == 0`) client
+/// values are replaced; behind trusted proxies the chain is extended.
+pub fn set_forwarded(headers: &mut HeaderMap, peer: Option<IpAddr>, hops: usize) {
+    let trusted = hops > 0;
+    let host = headers.get(header::HOST).cloned();
+    let peer = peer.map(|ip| ip.to_string());
+    let earlier = headers
+        .get_all(&X_FORWARDED_FOR)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let chain = match (trusted && !earlier.is_empty(), peer) {
+        (true, Some(peer)) => Some(format!("{earlier}, {peer}")),
+        (true, None) => Some(earlier),
+        (false, peer) => peer,
+    };
+    headers.remove(&X_FORWARDED_FOR);
+    if let Some(value) = chain.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        headers.insert(X_FORWARDED_FOR, value);
+    }
+    if !trusted || !headers.contains_key(&X_FORWARDED_PROTO) {
+        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    }
+    if !trusted || !headers.contains_key(&X_FORWARDED_HOST) {
+        headers.remove(&X_FORWARDED_HOST);
+        if let Some(host) = host {
+            headers.insert(X_FORWARDED_HOST, host);
+        }
+    }
+}
+
+/// The client's address: the peer, or the entry `hops` places from the right of
+/// `X-Forwarded-For` when trusted proxies stand in front.
+pub fn client_address(headers: &HeaderMap, peer: Option<IpAddr>, hops: usize) -> Option<IpAddr> {
+    if hops == 0 {
+        return peer;
+    }
+    let chain: Vec<&str> = headers
+        .get_all(&X_FORWARDED_FOR)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    chain
+        .len()
+        .checked_sub(hops)
+        .and_then(|i| chain.get(i))
+        .and_then(|s| s.parse().ok())
+        .or(peer)
+}
+
+impl Upstreams {
+    /// HTTP upstreams at these addresses.
+    pub fn http(member: Authority, gallery: Authority, post: Authority, policy: &Policy) -> Self {
+        Self::new(
+            Upstream::Http(member),
+            Upstream::Http(gallery),
+            Upstream::Http(post),
+            policy,
+        )
+    }
+
+    /// Any mix of upstreams.
+    pub fn new(member: Upstream, gallery: Upstream, post: Upstream, policy: &Policy) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(policy.connect_timeout));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(512)
+            .build(connector);
+        Self {
+            member,
+            gallery,
+            post,
+            client,
+            response_timeout: policy.response_timeout,
+        }
+    }
+
+    fn of(&self, service: Service) -> &Upstream {
+        match service {
+            Service::Member => &self.member,
+            Service::Gallery => &self.gallery,
+            Service::Post => &self.post,
+        }
+    }
+
+    /// Sends `request` (headers already prepared) and returns the upstream's answer, streaming.
+    pub async fn send(
+        &self,
+        service: Service,
+        mut request: Request<Body>,
+    ) -> Result<Response<Body>, ProxyError> {
+        strip_hop_by_hop(request.headers_mut());
+        let response = match self.of(service) {
+            Upstream::Local(router) => match router.clone().oneshot(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            },
+            Upstream::Http(authority) => self.send_http(authority, request).await?,
+        };
+        let (mut parts, body) = response.into_parts();
+        strip_hop_by_hop(&mut parts.headers);
+        Ok(Response::from_parts(parts, body))
+    }
+
+    async fn send_http(
+        &self,
+        authority: &Authority,
+        mut request: Request<Body>,
+    ) -> Result<Response<Body>, ProxyError> {
+        let path = request
+            .uri()
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/"));
+        let mut uri = Uri::builder()
+            .scheme(Scheme::HTTP)
+            .authority(authority.clone())
+            .path_and_query(path)
+            .build()
+            .unwrap_or_default();
+        std::mem::swap(request.uri_mut(), &mut uri);
+        *request.version_mut() = Version::HTTP_11;
+        // The client sets `Host` to the upstream; the original one travels as X-Forwarded-Host.
+        request.headers_mut().remove(header::HOST);
+        let sent = tokio::time::timeout(self.response_timeout, self.client.request(request));
+        match sent.await {
+            Err(_elapsed) => Err(ProxyError::TimedOut(None)),
+            Ok(Err(e)) if is_timeout(&e) => Err(ProxyError::TimedOut(Some(e))),
+            Ok(Err(e)) => Err(ProxyError::Unreachable(e)),
+            Ok(Ok(response)) => Ok(response.map(Body::new)),
+        }
+    }
+}
+
+fn is_timeout(error: &hyper_util::client::legacy::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::TimedOut
+        {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| (HeaderName::from_static(k), HeaderValue::from_static(v)))
+            .collect()
+    }
+
+    #[test]
+    fn headers_named_by_connection_are_removed_with_the_standard_hop_by_hop_ones() {
+        let mut map = headers(&[
+            ("connection", "keep-alive, x-secret-hop"),
+            ("x-secret-hop", "1"),
+            ("te", "trailers"),
+            ("accept", "*/*"),
+        ]);
+        strip_hop_by_hop(&mut map);
+        assert_eq!(map.keys().collect::<Vec<_>>(), ["accept"]);
+    }
+
+    #[test]
+    fn without_trusted_proxies_a_client_forwarded_for_is_replaced_by_the_peer() {
+        let mut map = headers(&[("x-forwarded-for", "6.6.6.6"), ("host", "thegallery.site")]);
+        set_forwarded(&mut map, "10.0.0.7".parse().ok(), 0);
+        assert_eq!(map["x-forwarded-for"], "10.0.0.7");
+        assert_eq!(map["x-forwarded-host"], "thegallery.site");
+        assert_eq!(map["x-forwarded-proto"], "http");
+    }
+
+    #[test]
+    fn behind_one_trusted_proxy_the_client_is_the_last_forwarded_entry() {
+        let map = headers(&[("x-forwarded-for", "6.6.6.6, 203.0.113.9")]);
+        let client = client_address(&map, "10.0.0.2".parse().ok(), 1);
+        assert_eq!(client, "203.0.113.9".parse().ok());
+    }
+}

@@ -1,0 +1,325 @@
+//! Test support: recording upstreams on port 0, a gateway in front of them, tokens and sessions on
+//! the local Redis, a raw HTTP client that sends paths exactly as written, and a switchable TCP
+//! relay to Redis for outage tests.
+
+#![allow(dead_code, unreachable_pub)] // each test file uses a different part
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
+use gateway::config::{Config, Limits, Policy};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use platform::CancellationToken;
+use platform::auth::{Claims, RedisSessions, Role, Session, SessionStore, SigningKey, TOKEN_TTL};
+use platform::config::{HostPort, HttpConfig, RedisConfig, Vars};
+use tokio::net::TcpListener;
+
+/// What an upstream received.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub upstream: &'static str,
+    pub method: Method,
+    pub uri: String,
+    pub headers: HeaderMap,
+}
+
+pub type Log = Arc<Mutex<Vec<Seen>>>;
+
+/// Starts `app` on 127.0.0.1:0 with connection info, until `stop` is cancelled.
+pub async fn serve(app: Router, stop: &CancellationToken) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = stop.clone();
+    tokio::spawn(platform::shutdown::serve(
+        listener,
+        app,
+        stop,
+        Duration::from_secs(1),
+    ));
+    addr
+}
+
+/// An upstream that records every request and answers 200 `{"message":"ok"}`; a path ending in
+/// `/slow` answers after two seconds.
+pub fn recorder(name: &'static str, log: Log) -> Router {
+    Router::new().fallback(move |request: Request| {
+        let log = Arc::clone(&log);
+        async move {
+            log.lock().unwrap().push(Seen {
+                upstream: name,
+                method: request.method().clone(),
+                uri: request.uri().to_string(),
+                headers: request.headers().clone(),
+            });
+            if request.uri().path().ends_with("/slow") {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            (
+                [("content-type", "application/json"), ("x-upstream", name)],
+                r#"{"message":"ok"}"#,
+            )
+        }
+    })
+}
+
+pub fn redis_config() -> RedisConfig {
+    let env = testkit::dev_env();
+    let mut vars = Vars::new(&env);
+    RedisConfig::read(&mut vars).expect("REDIS_HOST in dev-services.env")
+}
+
+/// A port nothing listens on.
+pub async fn closed_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+fn host_port(addr: SocketAddr) -> HostPort {
+    HostPort {
+        host: addr.ip().to_string(),
+        port: addr.port(),
+    }
+}
+
+/// Policy for tests: limits off unless a test turns one on.
+pub fn quiet_policy() -> Policy {
+    Policy {
+        limits: Limits::off(),
+        ..Policy::default()
+    }
+}
+
+/// A gateway in front of three recording upstreams.
+pub struct Harness {
+    pub addr: SocketAddr,
+    pub log: Log,
+    pub key: SigningKey,
+    pub stop: CancellationToken,
+}
+
+/// How to build a harness.
+pub struct Setup {
+    pub policy: Policy,
+    pub redis: RedisConfig,
+    /// Replaces the member upstream's address (e.g. a closed port).
+    pub member: Option<HostPort>,
+    pub post: Option<HostPort>,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self {
+            policy: quiet_policy(),
+            redis: redis_config(),
+            member: None,
+            post: None,
+        }
+    }
+}
+
+impl Harness {
+    pub async fn start() -> Self {
+        Self::with(Setup::default()).await
+    }
+
+    pub async fn with(setup: Setup) -> Self {
+        let stop = CancellationToken::new();
+        let log: Log = Arc::default();
+        let member = serve(recorder("member", Arc::clone(&log)), &stop).await;
+        let gallery = serve(recorder("gallery", Arc::clone(&log)), &stop).await;
+        let post = serve(recorder("post", Arc::clone(&log)), &stop).await;
+        let key = SigningKey::generate().unwrap();
+        let config = Config {
+            http: HttpConfig {
+                bind_addr: [127, 0, 0, 1].into(),
+                port: 0,
+            },
+            redis: setup.redis,
+            member: setup.member.unwrap_or_else(|| host_port(member)),
+            gallery: host_port(gallery),
+            post: setup.post.unwrap_or_else(|| host_port(post)),
+            keys: key.verifying_keys(),
+            policy: setup.policy,
+        };
+        let (gw, readiness) = gateway::connect(&config).unwrap();
+        let app = gateway::router(gw).merge(platform::http::ops_routes(readiness));
+        let addr = serve(app, &stop).await;
+        Self {
+            addr,
+            log,
+            key,
+            stop,
+        }
+    }
+
+    /// Signs in `member_id`: a session in Redis and a token naming it.
+    pub async fn login(&self, member_id: i64) -> (String, Session) {
+        let session = Session::start(member_id, Role::User, TOKEN_TTL);
+        sessions().await.create(&session).await.unwrap();
+        let claims = Claims::new(member_id, Role::User, session.sid.clone(), now());
+        (self.key.sign(&claims).unwrap(), session)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn send(&self, method: Method, path: &str, headers: &[(&str, &str)]) -> Answer {
+        send(&self.url(path), method, headers, Body::empty()).await
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.send(Method::GET, path, &[]).await
+    }
+
+    pub async fn with_cookie(&self, method: Method, path: &str, token: &str) -> Answer {
+        let cookie = format!("gallery_cookie={token}");
+        self.send(method, path, &[("cookie", &cookie)]).await
+    }
+
+    /// Everything the upstreams received so far, then forgets it.
+    pub fn take_seen(&self) -> Vec<Seen> {
+        std::mem::take(&mut *self.log.lock().unwrap())
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+pub async fn sessions() -> RedisSessions {
+    RedisSessions(
+        platform::redis_client::connect(&redis_config())
+            .await
+            .unwrap(),
+    )
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+    }
+
+    pub fn code(&self) -> String {
+        self.json()["errorCode"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+pub fn client() -> Client<HttpConnector, Body> {
+    Client::builder(TokioExecutor::new()).build(HttpConnector::new())
+}
+
+/// Sends a request with the URI exactly as written (no normalisation of `..` or `%2F`).
+pub async fn send(url: &str, method: Method, headers: &[(&str, &str)], body: Body) -> Answer {
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(url)
+        .body(body)
+        .unwrap();
+    for (name, value) in headers {
+        request.headers_mut().append(
+            HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            HeaderValue::from_str(value).unwrap(),
+        );
+    }
+    let response = client().request(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes();
+    Answer {
+        status: parts.status,
+        headers: parts.headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+/// A TCP relay in front of the real Redis that can refuse service and come back, to simulate an
+/// outage without stopping the shared server.
+pub struct RedisSwitch {
+    pub port: u16,
+    up: Arc<std::sync::atomic::AtomicBool>,
+    cut: Arc<Mutex<CancellationToken>>,
+}
+
+impl RedisSwitch {
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let target = redis_config();
+        let target = format!("{}:{}", target.host, target.port);
+        let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let cut = Arc::new(Mutex::new(CancellationToken::new()));
+        let (up2, cut2) = (Arc::clone(&up), Arc::clone(&cut));
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !up2.load(std::sync::atomic::Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let cancel = cut2.lock().unwrap().clone();
+                let target = target.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        () = cancel.cancelled() => {}
+                    }
+                });
+            }
+        });
+        Self { port, up, cut }
+    }
+
+    /// Drops every relayed connection and refuses new ones.
+    pub fn down(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        let mut cut = self.cut.lock().unwrap();
+        cut.cancel();
+        *cut = CancellationToken::new();
+    }
+
+    pub fn up(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn config(&self) -> RedisConfig {
+        RedisConfig {
+            port: self.port,
+            ..redis_config()
+        }
+    }
+}

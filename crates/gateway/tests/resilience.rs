@@ -1,0 +1,145 @@
+//! Failures around the gateway: Redis unreachable (503 on protected routes only, recovery without
+//! restart), an upstream that refuses (502) or is too slow (504), all in the error shape.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Harness, RedisSwitch, Setup, closed_port, quiet_policy, redis_config};
+use gateway::config::{Limits, Policy};
+use http::{Method, StatusCode};
+use platform::config::{HostPort, RedisConfig};
+
+fn unreachable_redis(port: u16) -> RedisConfig {
+    RedisConfig {
+        port,
+        ..redis_config()
+    }
+}
+
+#[tokio::test]
+async fn with_redis_unreachable_protected_routes_answer_503_and_public_routes_200() {
+    let gw = Harness::with(Setup {
+        redis: unreachable_redis(closed_port().await),
+        policy: Policy::default(), // limits on: they must fail open, not break public routes
+        ..Setup::default()
+    })
+    .await;
+    let (token, _) = gw.login(21).await;
+    let protected = gw.with_cookie(Method::GET, "/api/member", &token).await;
+    assert_eq!(protected.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(protected.json()["errorType"], "Service Unavailable");
+    assert_eq!(protected.code(), "GATE503");
+    assert_eq!(
+        gw.get("/api/gallery/place/list").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        gw.send(Method::POST, "/api/member/signin", &[])
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        gw.get("/readyz").await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+}
+
+#[tokio::test]
+async fn after_a_redis_outage_protected_routes_recover_without_a_restart() {
+    let switch = RedisSwitch::start().await;
+    let gw = Harness::with(Setup {
+        redis: switch.config(),
+        ..Setup::default()
+    })
+    .await;
+    let (token, _) = gw.login(22).await;
+    assert_eq!(
+        gw.with_cookie(Method::GET, "/api/member", &token)
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    switch.down();
+    let during = gw.with_cookie(Method::GET, "/api/member", &token).await;
+    assert_eq!(during.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(gw.get("/api/post/list/1").await.status, StatusCode::OK);
+
+    switch.up();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let status = gw
+            .with_cookie(Method::GET, "/api/member", &token)
+            .await
+            .status;
+        if status == StatusCode::OK {
+            break;
+        }
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(Instant::now() < deadline, "no recovery within 15 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_upstream_that_refuses_connections_gives_502_in_the_error_shape() {
+    let gw = Harness::with(Setup {
+        member: Some(HostPort {
+            host: "127.0.0.1".into(),
+            port: closed_port().await,
+        }),
+        ..Setup::default()
+    })
+    .await;
+    let answer = gw.get("/api/member/health").await;
+    assert_eq!(answer.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(answer.json()["errorType"], "Bad Gateway");
+    assert_eq!(answer.code(), "GATE502");
+    assert!(answer.header("x-request-id").is_some());
+}
+
+#[tokio::test]
+async fn an_upstream_slower_than_the_response_timeout_gives_504_in_the_error_shape() {
+    let gw = Harness::with(Setup {
+        policy: Policy {
+            response_timeout: Duration::from_millis(300),
+            limits: Limits::off(),
+            ..quiet_policy()
+        },
+        ..Setup::default()
+    })
+    .await;
+    let answer = gw.get("/api/post/list/1/slow").await;
+    assert_eq!(answer.status, StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(answer.json()["errorType"], "Gateway Timeout");
+    assert_eq!(answer.code(), "GATE504");
+}
+
+#[tokio::test]
+async fn an_upstream_that_resets_the_connection_gives_502() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            // A zero linger turns the close into a reset; it cannot block, which is the deprecation's worry.
+            #[allow(deprecated)]
+            socket.set_linger(Some(Duration::ZERO)).unwrap();
+            drop(socket);
+        }
+    });
+    let gw = Harness::with(Setup {
+        post: Some(HostPort {
+            host: "127.0.0.1".into(),
+            port,
+        }),
+        ..Setup::default()
+    })
+    .await;
+    let answer = gw.get("/api/post/list/1").await;
+    assert_eq!(answer.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(answer.code(), "GATE502");
+}
