@@ -31,6 +31,9 @@ pub enum GalleryError {
     /// The database failed.
     #[error("database failure")]
     Database(#[from] DbErr),
+    /// An event could not be written to the outbox.
+    #[error(transparent)]
+    Outbox(#[from] events::OutboxError),
 }
 
 /// Result of gallery operations.
@@ -68,6 +71,8 @@ impl GalleryError {
             ),
             Self::Database(err) if is_unavailable(err) => ApiError::unavailable("GG001", err),
             Self::Database(err) => ApiError::internal("GG001", err),
+            Self::Outbox(err) if is_unavailable(&err.source) => ApiError::unavailable("GG001", err),
+            Self::Outbox(err) => ApiError::internal("GG001", err),
         }
     }
 }

@@ -1,12 +1,24 @@
-//! What the gallery service publishes (`gallery.created`, `gallery.deleted`, through the outbox in
-//! the same transaction as the change) and how it reacts to member events.
+//! What the gallery service publishes (`gallery.created`, `gallery.deleted`, written to the outbox
+//! in the same transaction as the change) and how it reacts to member events (the nickname
+//! projection and the withdrawal cascade).
 
+use std::sync::Arc;
+
+use async_trait::async_trait;
 use chrono::NaiveDateTime;
+use events::{
+    Bus, BusError, Consumer, ConsumerOptions, Envelope, GalleryEvent, Handler, HandlerError,
+    MEMBER_TOPIC, MemberEvent, Outbox,
+};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction};
 
 use crate::AppState;
 use crate::domain::{GalleryDraft, GalleryId, MemberId};
-use crate::error::Result;
+use crate::error::{GalleryError, Result};
 use crate::store::{self, Changed};
+
+/// Consumer group of the gallery service on the `member` topic.
+pub const CONSUMER_GROUP: &str = "gallery";
 
 /// Creates a gallery and records `gallery.created` in one transaction.
 pub async fn create_gallery(
@@ -17,7 +29,9 @@ pub async fn create_gallery(
 ) -> Result<Changed> {
     let txn = store::begin_write(&state.db).await?;
     let created = store::create(&txn, member, draft, now).await?;
+    announce(&state.outbox, &txn, &created_event(&created)).await?;
     txn.commit().await?;
+    state.outbox.wake();
     Ok(created)
 }
 
@@ -25,12 +39,100 @@ pub async fn create_gallery(
 pub async fn delete_gallery(state: &AppState, member: MemberId, id: GalleryId) -> Result<Changed> {
     let txn = store::begin_write(&state.db).await?;
     let deleted = store::delete(&txn, member, id).await?;
+    announce(&state.outbox, &txn, &deleted_event(&deleted)).await?;
     txn.commit().await?;
+    state.outbox.wake();
     Ok(deleted)
 }
 
-/// Creates the topics the service writes to and reads from when they are missing.
-pub async fn kafka_topics(kafka: &platform::config::KafkaConfig) -> anyhow::Result<()> {
-    ::events::kafka::ensure_topics(kafka, &["gallery", "member"]).await?;
+fn created_event(created: &Changed) -> GalleryEvent {
+    GalleryEvent::Created {
+        gallery_id: created.gallery.0,
+        member_id: created.member.0,
+        place_id: created.place.0,
+        frame_count: created.frames,
+    }
+}
+
+fn deleted_event(deleted: &Changed) -> GalleryEvent {
+    GalleryEvent::Deleted {
+        gallery_id: deleted.gallery.0,
+        member_id: deleted.member.0,
+    }
+}
+
+async fn announce(outbox: &Outbox, txn: &impl ConnectionTrait, event: &GalleryEvent) -> Result<()> {
+    outbox
+        .enqueue(txn, event)
+        .await
+        .map_err(GalleryError::from)?;
     Ok(())
+}
+
+/// Applies member events to the gallery database.
+#[derive(Debug, Clone)]
+pub struct MemberEvents {
+    outbox: Outbox,
+}
+
+impl MemberEvents {
+    /// A handler announcing cascaded deletions through `outbox`.
+    pub fn new(outbox: Outbox) -> Self {
+        Self { outbox }
+    }
+
+    async fn apply(&self, txn: &DatabaseTransaction, event: MemberEvent) -> Result<()> {
+        match event {
+            MemberEvent::Registered {
+                member_id,
+                nickname,
+            }
+            | MemberEvent::NicknameChanged {
+                member_id,
+                nickname,
+            } => store::set_nickname(txn, MemberId(member_id), &nickname).await,
+            MemberEvent::Withdrawn { member_id } => self.withdraw(txn, MemberId(member_id)).await,
+        }
+    }
+
+    /// Deletes every gallery of the member, one `gallery.deleted` each, and forgets the nickname.
+    async fn withdraw(&self, txn: &DatabaseTransaction, member: MemberId) -> Result<()> {
+        for deleted in store::delete_all_of(txn, member).await? {
+            announce(&self.outbox, txn, &deleted_event(&deleted)).await?;
+        }
+        store::forget_member(txn, member).await?;
+        // Woken before the consumer commits: the relay then finds the rows at its next poll.
+        self.outbox.wake();
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Handler for MemberEvents {
+    async fn handle(
+        &self,
+        txn: &DatabaseTransaction,
+        envelope: &Envelope,
+    ) -> std::result::Result<(), HandlerError> {
+        let event: MemberEvent = envelope.decode()?;
+        self.apply(txn, event)
+            .await
+            .map_err(HandlerError::transient)
+    }
+}
+
+/// Options of the member-event consumer: group `gallery`, topic `member`.
+pub fn consumer_options() -> ConsumerOptions {
+    ConsumerOptions::new(CONSUMER_GROUP, &[MEMBER_TOPIC])
+}
+
+/// The consumer applying member events with [`MemberEvents`].
+pub async fn member_consumer(
+    bus: &Bus,
+    db: DatabaseConnection,
+    outbox: Outbox,
+    options: ConsumerOptions,
+) -> std::result::Result<Consumer, BusError> {
+    bus.consumer(db, options, Arc::new(MemberEvents::new(outbox)))
+        .await
 }

@@ -10,6 +10,7 @@ pub mod routes;
 pub mod store;
 pub mod time;
 
+use ::events::{Bus, Consumer, GALLERY_TOPIC, Outbox, Relay, Workers};
 use axum::Router;
 use axum::routing::get;
 use platform::CancellationToken;
@@ -36,6 +37,8 @@ const BODY_LIMIT: usize = 64 * 1024;
 pub struct AppState {
     /// The gallery database.
     pub db: DatabaseConnection,
+    /// Writes `gallery.*` events inside the handlers' transactions.
+    pub outbox: Outbox,
     /// Prefix of the place image URIs.
     pub public_base_url: PublicBaseUrl,
     /// Zone of rendered timestamps.
@@ -68,28 +71,69 @@ pub fn router(state: AppState) -> Router {
     service_app(routes, CODES, BODY_LIMIT)
 }
 
-/// Connects to the database (migrating it) and to Kafka when configured.
-pub async fn connect(config: &Config) -> anyhow::Result<(AppState, Readiness)> {
+/// A connected gallery service: its state, probes, outbox relay and member-event consumer (the
+/// last two not yet started, so tests can step them).
+#[derive(Debug)]
+pub struct Connected {
+    /// Handler state.
+    pub state: AppState,
+    /// Readiness probes.
+    pub readiness: Readiness,
+    /// Publishes `gallery.*` events from the outbox.
+    pub relay: Relay,
+    /// Applies `member.*` events.
+    pub consumer: Consumer,
+}
+
+impl Connected {
+    /// The state, the probes, and the relay and consumer as workers to start.
+    pub fn split(self) -> (AppState, Readiness, Workers) {
+        let workers = Workers::new()
+            .with_relay(self.relay)
+            .with_consumer(self.consumer);
+        (self.state, self.readiness, workers)
+    }
+}
+
+/// Connects to the database (migrating it) and builds the relay and consumer on `bus` (Kafka in
+/// distributed mode, the process's in-process bus in standalone mode).
+pub async fn connect(config: &Config, bus: &Bus) -> anyhow::Result<Connected> {
     let db = platform::db::connect(&config.database).await?;
     platform::db::migrate::<migration::Migrator>(&db).await?;
     let mut readiness = Readiness::new().with(DatabaseProbe(db.clone()));
     if let Some(kafka) = &config.kafka {
-        events::kafka_topics(kafka).await?;
         readiness = readiness.with(::events::kafka::KafkaProbe::new(kafka)?);
     }
+    let relay = bus.relay(db.clone(), &[GALLERY_TOPIC]).await?;
+    let outbox = relay.outbox();
+    let options = events::consumer_options();
+    let consumer = events::member_consumer(bus, db.clone(), outbox.clone(), options).await?;
     let state = AppState {
         db,
+        outbox,
         public_base_url: config.public_base_url.clone(),
         timezone: config.timezone,
         keys: config.keys.clone(),
     };
-    Ok((state, readiness))
+    Ok(Connected {
+        state,
+        readiness,
+        relay,
+        consumer,
+    })
 }
 
 /// Runs the gallery service until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let (state, readiness) = connect(&config).await?;
+    let bus = Bus::from_config(config.kafka.as_ref(), &Bus::in_process());
+    let (state, readiness, workers) = connect(&config, &bus).await?.split();
+    let running = workers.spawn(&shutdown);
     let app = router(state).merge(ops_routes(readiness));
-    platform::shutdown::run_http("gallery", config.http.addr(), app, shutdown).await?;
+    let stop = shutdown.clone();
+    let served = platform::shutdown::run_http("gallery", config.http.addr(), app, shutdown).await;
+    // A server that failed to start must still stop the workers.
+    stop.cancel();
+    running.join().await;
+    served?;
     Ok(())
 }

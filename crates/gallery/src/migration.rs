@@ -13,11 +13,10 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![
-            Box::new(events::migration::CreateOutboxAndInbox),
-            Box::new(CreateGalleryTables),
-            Box::new(SeedPlaces),
-        ]
+        let mut all = events::migration::migrations();
+        all.push(Box::new(CreateGalleryTables));
+        all.push(Box::new(SeedPlaces));
+        all
     }
 }
 

@@ -86,7 +86,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let member = member::connect(&config.member(signing_key), &bus).await?;
     let member_workers = member.workers.spawn(&shutdown);
     let (member_state, member_ready) = (member.state, member.readiness);
-    let (gallery_state, gallery_ready) = gallery::connect(&config.gallery()).await?;
+    let (gallery_state, gallery_ready, gallery_workers) =
+        gallery::connect(&config.gallery(), &bus).await?.split();
+    let gallery_workers = gallery_workers.spawn(&shutdown);
     let (post_state, post_ready) = post::connect(&config.post()).await?;
     let gateway_sessions = std::sync::Arc::clone(&member_state.sessions);
     let app = gateway::in_process(gateway::InProcess {
@@ -110,6 +112,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     // The event workers stop with the token; a server that failed must stop them too.
     shutdown.cancel();
     member_workers.join().await;
+    gallery_workers.join().await;
     served?;
     tracing::info!("thegallery standalone stopped");
     Ok(())

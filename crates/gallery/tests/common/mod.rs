@@ -19,6 +19,9 @@ pub const BASE: &str = "https://gallery.test";
 /// A running gallery service (router and state) with a key to sign members' tokens.
 pub struct Service {
     pub state: AppState,
+    pub bus: events::Bus,
+    pub relay: events::Relay,
+    pub consumer: events::Consumer,
     pub app: Router,
     pub key: SigningKey,
     pub mysql: Option<testkit::MySqlDatabase>,
@@ -68,11 +71,33 @@ impl Service {
         mysql: Option<testkit::MySqlDatabase>,
         dir: Option<tempfile::TempDir>,
     ) -> Self {
+        Self::start_on(events::Bus::in_process(), database, mysql, dir).await
+    }
+
+    /// On a fresh MariaDB database, with events on `bus`.
+    pub async fn mysql_on(bus: events::Bus) -> Self {
+        let db = testkit::MySqlDatabase::create().await;
+        let database = DatabaseConfig::from_url(&db.url()).unwrap();
+        Self::start_on(bus, database, Some(db), None).await
+    }
+
+    async fn start_on(
+        bus: events::Bus,
+        database: DatabaseConfig,
+        mysql: Option<testkit::MySqlDatabase>,
+        dir: Option<tempfile::TempDir>,
+    ) -> Self {
         let key = SigningKey::generate().unwrap();
-        let (state, _ready) = gallery::connect(&config(database, &key)).await.unwrap();
+        let connected = gallery::connect(&config(database, &key), &bus)
+            .await
+            .unwrap();
+        let state = connected.state;
         let app = gallery::router(state.clone());
         Self {
             state,
+            bus,
+            relay: connected.relay,
+            consumer: connected.consumer,
             app,
             key,
             mysql,
