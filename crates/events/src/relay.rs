@@ -13,7 +13,8 @@ use platform::CancellationToken;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait, Value,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, IsolationLevel,
+    Statement, TransactionTrait, Value,
 };
 use tokio::sync::Notify;
 
@@ -115,7 +116,7 @@ impl Relay {
     /// Publishes up to one batch of unpublished rows and marks them; returns how many. On error
     /// nothing is marked and the rows are tried again by the next batch.
     pub async fn publish_batch(&self) -> Result<usize, RelayError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         let rows = claim(&txn, self.options.batch_size).await?;
         if rows.is_empty() {
             txn.commit().await?;
@@ -131,6 +132,19 @@ impl Relay {
         }
         metrics::counter!("events_published_total").increment(rows.len() as u64);
         Ok(rows.len())
+    }
+
+    /// READ COMMITTED on MySQL/MariaDB: the claim then locks only the rows it returns, not the
+    /// gap after them, so business transactions keep inserting while a batch waits for the broker.
+    async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
+        match self.db.get_database_backend() {
+            DbBackend::Sqlite => self.db.begin().await,
+            _ => {
+                self.db
+                    .begin_with_config(Some(IsolationLevel::ReadCommitted), None)
+                    .await
+            }
+        }
     }
 
     async fn send(&self, rows: &[Row]) -> Result<(), RelayError> {
