@@ -143,3 +143,23 @@ pub mod member_nickname {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// Image keys to delete from storage once the transaction that orphaned them has committed.
+pub mod image_trash {
+    use sea_orm::entity::prelude::*;
+
+    /// One row of `image_trash`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "image_trash")]
+    pub struct Model {
+        /// The orphaned key.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub image_key: String,
+    }
+
+    /// None.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

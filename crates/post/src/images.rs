@@ -174,20 +174,28 @@ impl ImageStore {
         }
     }
 
-    /// Deletes images that are no longer referenced; the default image is never deleted.
-    /// Failures are logged, not returned: the database change they follow is already committed.
-    pub async fn delete_all(&self, keys: impl IntoIterator<Item = String>) {
+    /// Deletes one image; a missing object counts as deleted, the default image is kept.
+    pub async fn delete(&self, key: &str) -> Result<(), object_store::Error> {
+        if key == DEFAULT_IMAGE_KEY {
+            return Ok(());
+        }
+        match self.store.delete(&StorePath::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Deletes images that are no longer referenced; returns the keys that could not be deleted.
+    /// Failures are logged, not returned as errors: the change they follow is already committed.
+    pub async fn delete_all(&self, keys: impl IntoIterator<Item = String>) -> Vec<String> {
+        let mut failed = Vec::new();
         for key in keys {
-            if key == DEFAULT_IMAGE_KEY {
-                continue;
-            }
-            match self.store.delete(&StorePath::from(key.as_str())).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(error) => {
-                    tracing::warn!(error = %platform::http::ErrorChain(&error), key, "cannot delete image");
-                }
+            if let Err(error) = self.delete(&key).await {
+                tracing::warn!(error = %platform::http::ErrorChain(&error), key, "cannot delete image");
+                failed.push(key);
             }
         }
+        failed
     }
 
     /// Answers `GET /api/post/image/{key}`.

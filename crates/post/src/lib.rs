@@ -129,10 +129,41 @@ pub async fn connect(config: &Config) -> anyhow::Result<(AppState, Readiness)> {
     Ok((state, readiness))
 }
 
+/// The background work of the post service: its event consumer on `bus` and the image sweeper.
+/// Standalone mode calls this with the process's in-process bus.
+pub async fn spawn_workers(
+    state: &AppState,
+    bus: &events::Bus,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<(events::Running, tokio::task::JoinHandle<()>)> {
+    let consumer = reactions::consumer(state, bus, reactions::consumer_options()).await?;
+    let running = events::Workers::new()
+        .with_consumer(consumer)
+        .spawn(shutdown);
+    let sweeper = reactions::spawn_image_sweeper(state.clone(), shutdown.clone());
+    Ok((running, sweeper))
+}
+
 /// Runs the post service until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let (state, readiness) = connect(&config).await?;
+    let workers = match &config.kafka {
+        Some(kafka) => {
+            let bus = events::Bus::kafka(kafka.clone());
+            Some(spawn_workers(&state, &bus, &shutdown).await?)
+        }
+        None => None,
+    };
     let app = router(state).merge(ops_routes(readiness));
-    platform::shutdown::run_http("post", config.http.addr(), app, shutdown).await?;
+    let served =
+        platform::shutdown::run_http("post", config.http.addr(), app, shutdown.clone()).await;
+    shutdown.cancel();
+    if let Some((running, sweeper)) = workers {
+        running.join().await;
+        if let Err(error) = sweeper.await {
+            tracing::error!(%error, "the image sweeper panicked");
+        }
+    }
+    served?;
     Ok(())
 }

@@ -12,10 +12,9 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![
-            Box::new(events::migration::CreateOutboxAndInbox),
-            Box::new(CreatePostTables),
-        ]
+        let mut migrations = events::migration::migrations();
+        migrations.push(Box::new(CreatePostTables));
+        migrations
     }
 }
 
@@ -162,6 +161,16 @@ impl CreatePostTables {
                     .if_not_exists()
                     .col(big_integer("member_id").primary_key())
                     .col(string_len("nickname", 255))
+                    .to_owned(),
+            )
+            .await?;
+        // Images of deleted galleries wait here until their deletion has committed.
+        manager
+            .create_table(
+                Table::create()
+                    .table("image_trash")
+                    .if_not_exists()
+                    .col(string_len("image_key", 255).primary_key())
                     .to_owned(),
             )
             .await

@@ -1,9 +1,23 @@
 //! What the post service does when other services' events arrive (DESIGN.md §7). Each effect runs
 //! inside the consumer's transaction, together with the inbox row, and is idempotent on its own too.
 
-use sea_orm::{ConnectionTrait, DbErr};
+use std::sync::Arc;
+use std::time::Duration;
 
+use async_trait::async_trait;
+use events::{
+    Bus, BusError, Consumer, ConsumerOptions, Envelope, GALLERY_TOPIC, GalleryEvent, Handler,
+    HandlerError, MEMBER_TOPIC, MemberEvent,
+};
+use platform::CancellationToken;
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr};
+
+use crate::AppState;
+use crate::images::ImageStore;
 use crate::store;
+
+/// More frames than any place has is a malformed event, not a reason to insert rows.
+const MAX_FRAMES: u32 = 100;
 
 /// `gallery.created`: remember the owner and create `frame_count` blank frames, once.
 pub async fn gallery_created<C: ConnectionTrait>(
@@ -19,13 +33,11 @@ pub async fn gallery_created<C: ConnectionTrait>(
     Ok(())
 }
 
-/// `gallery.deleted`: delete the frames, their comments and the owner row. Returns the image keys
-/// to delete with [`crate::images::ImageStore::delete_all`] after the transaction commits.
-pub async fn gallery_deleted<C: ConnectionTrait>(
-    db: &C,
-    gallery_id: i64,
-) -> Result<Vec<String>, DbErr> {
-    store::delete_gallery(db, gallery_id).await
+/// `gallery.deleted`: delete the frames, their comments and the owner row, and queue the images
+/// for deletion once this transaction has committed ([`sweep_images`]).
+pub async fn gallery_deleted<C: ConnectionTrait>(db: &C, gallery_id: i64) -> Result<(), DbErr> {
+    let keys = store::delete_gallery(db, gallery_id).await?;
+    store::trash_images(db, keys).await
 }
 
 /// `member.registered` and `member.nickname-changed`: keep the nickname comments show.
@@ -41,4 +53,113 @@ pub async fn nickname_changed<C: ConnectionTrait>(
 pub async fn member_withdrawn<C: ConnectionTrait>(db: &C, member_id: i64) -> Result<(), DbErr> {
     store::delete_member(db, member_id).await?;
     Ok(())
+}
+
+/// Applies gallery and member events to the post database.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PostHandler;
+
+#[async_trait]
+impl Handler for PostHandler {
+    async fn handle(
+        &self,
+        txn: &DatabaseTransaction,
+        event: &Envelope,
+    ) -> Result<(), HandlerError> {
+        if event.event_type.starts_with("gallery.") {
+            match event.decode::<GalleryEvent>()? {
+                GalleryEvent::Created {
+                    gallery_id,
+                    member_id,
+                    frame_count,
+                    ..
+                } => {
+                    let frames = u32::try_from(frame_count)
+                        .ok()
+                        .filter(|n| *n <= MAX_FRAMES)
+                        .ok_or_else(|| {
+                            HandlerError::permanent(anyhow::anyhow!(
+                                "frameCount {frame_count} out of range"
+                            ))
+                        })?;
+                    gallery_created(txn, gallery_id, member_id, frames).await?;
+                }
+                GalleryEvent::Deleted { gallery_id, .. } => {
+                    gallery_deleted(txn, gallery_id).await?;
+                }
+            }
+        } else if event.event_type.starts_with("member.") {
+            match event.decode::<MemberEvent>()? {
+                MemberEvent::Registered {
+                    member_id,
+                    nickname,
+                }
+                | MemberEvent::NicknameChanged {
+                    member_id,
+                    nickname,
+                } => nickname_changed(txn, member_id, &nickname).await?,
+                MemberEvent::Withdrawn { member_id } => {
+                    member_withdrawn(txn, member_id).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The consumer group of the post service.
+pub const GROUP: &str = "post";
+
+/// Options of the post consumer: group `post` on the `gallery` and `member` topics.
+pub fn consumer_options() -> ConsumerOptions {
+    ConsumerOptions::new(GROUP, &[GALLERY_TOPIC, MEMBER_TOPIC])
+}
+
+/// The post service's event consumer on `bus`.
+pub async fn consumer(
+    state: &AppState,
+    bus: &Bus,
+    options: ConsumerOptions,
+) -> Result<Consumer, BusError> {
+    bus.consumer(state.db.clone(), options, Arc::new(PostHandler))
+        .await
+}
+
+/// Deletes the objects of queued image keys; returns how many were handled.
+pub async fn sweep_images(state: &AppState) -> Result<usize, DbErr> {
+    sweep(&state.db, &state.images).await
+}
+
+async fn sweep<C: ConnectionTrait>(db: &C, images: &ImageStore) -> Result<usize, DbErr> {
+    let keys = store::trashed_images(db, 100).await?;
+    let count = keys.len();
+    if count > 0 {
+        let failed = images.delete_all(keys.iter().cloned()).await;
+        let deleted = keys.into_iter().filter(|k| !failed.contains(k)).collect();
+        store::forget_trashed(db, deleted).await?;
+    }
+    Ok(count)
+}
+
+/// How often queued images are looked for.
+const SWEEP_EVERY: Duration = Duration::from_secs(2);
+
+/// Sweeps queued images until `shutdown`.
+pub fn spawn_image_sweeper(
+    state: AppState,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(SWEEP_EVERY);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                _ = tick.tick() => {
+                    if let Err(error) = sweep_images(&state).await {
+                        tracing::warn!(error = %platform::http::ErrorChain(&error), "image sweep failed");
+                    }
+                }
+            }
+        }
+    })
 }

@@ -9,7 +9,7 @@ use sea_orm::{
 };
 
 use crate::domain::{CommentText, DEFAULT_IMAGE_KEY, PostContent, PostTitle, now};
-use crate::entity::{comment, gallery_owner, member_nickname, music, post};
+use crate::entity::{comment, gallery_owner, image_trash, member_nickname, music, post};
 
 /// A post with its music, as P1 lists it.
 pub type PostWithMusic = (post::Model, Option<music::Model>);
@@ -401,4 +401,43 @@ pub async fn insert_music<C: ConnectionTrait>(
         Ok(row) => Ok(row),
         Err(error) => find_music_by_track(db, &artist, &title).await?.ok_or(error),
     }
+}
+
+/// Queues image keys for deletion after the current transaction commits.
+pub async fn trash_images<C: ConnectionTrait>(db: &C, keys: Vec<String>) -> Result<(), DbErr> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let rows = keys.into_iter().map(|key| image_trash::ActiveModel {
+        image_key: Set(key),
+    });
+    image_trash::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::column(image_trash::Column::ImageKey)
+                .update_column(image_trash::Column::ImageKey)
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// Up to `limit` queued image keys.
+pub async fn trashed_images<C: ConnectionTrait>(db: &C, limit: u64) -> Result<Vec<String>, DbErr> {
+    Ok(image_trash::Entity::find()
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| row.image_key)
+        .collect())
+}
+
+/// Forgets queued keys whose objects are deleted.
+pub async fn forget_trashed<C: ConnectionTrait>(db: &C, keys: Vec<String>) -> Result<(), DbErr> {
+    image_trash::Entity::delete_many()
+        .filter(image_trash::Column::ImageKey.is_in(keys))
+        .exec(db)
+        .await?;
+    Ok(())
 }

@@ -151,11 +151,11 @@ pub async fn update(
     let mut stored = Vec::new();
     match edit(&state, gallery_id, &mut multipart, &mut stored).await {
         Ok(replaced) => {
-            state.images.delete_all(replaced).await;
+            drop(state.images.delete_all(replaced).await);
             Ok(ApiResponse::message("게시물 목록 수정 성공"))
         }
         Err(error) => {
-            state.images.delete_all(stored).await;
+            drop(state.images.delete_all(stored).await);
             Err(error)
         }
     }

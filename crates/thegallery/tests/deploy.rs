@@ -1,0 +1,348 @@
+//! The k3s manifests against the binary: each pod is given a configuration its process accepts,
+//! nothing that process does not read, and the names, ports and probes the cluster relies on.
+//!
+//! The manifests are rendered by `scripts/check-deploy render` (kustomize over the committed
+//! secret samples plus a throwaway key pair), then each Deployment's environment is rebuilt the
+//! way the kubelet would: ConfigMaps and Secrets through `env`/`envFrom`, Secret and ConfigMap
+//! volumes as files under a temporary root that stands in for the container's filesystem.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use base64::Engine as _;
+use platform::config::{Environment, TelemetryConfig, Vars};
+use serde_yaml_ng::Value;
+
+/// The four distributed processes and the Services that the original deployment named.
+const SERVICES: [(&str, &str, u64); 4] = [
+    ("gateway", "gateway-svc", 8000),
+    ("member", "member-svc", 8001),
+    ("gallery", "gallery-svc", 8002),
+    ("post", "post-svc", 8003),
+];
+
+fn rendered() -> &'static [Value] {
+    static RENDERED: OnceLock<Vec<Value>> = OnceLock::new();
+    RENDERED.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let out = tempfile::tempdir().unwrap();
+        let status = Command::new(root.join("scripts/check-deploy"))
+            .arg("render")
+            .arg(out.path())
+            .status()
+            .expect("scripts/check-deploy runs");
+        assert!(status.success(), "scripts/check-deploy render failed");
+        let text = std::fs::read_to_string(out.path().join("k3s.yaml")).unwrap();
+        serde_yaml_ng::Deserializer::from_str(&text)
+            .map(|doc| serde::Deserialize::deserialize(doc).unwrap())
+            .collect()
+    })
+}
+
+fn objects(kind: &str) -> impl Iterator<Item = &'static Value> {
+    rendered()
+        .iter()
+        .filter(move |o| o["kind"].as_str() == Some(kind))
+}
+
+fn object(kind: &str, name: &str) -> &'static Value {
+    objects(kind)
+        .find(|o| o["metadata"]["name"].as_str() == Some(name))
+        .unwrap_or_else(|| panic!("no {kind} named {name} in the rendered manifests"))
+}
+
+fn deployment(service: &str) -> &'static Value {
+    object("Deployment", service)
+}
+
+fn container(deployment: &Value) -> &Value {
+    &deployment["spec"]["template"]["spec"]["containers"][0]
+}
+
+fn text(value: &Value) -> String {
+    value.as_str().unwrap_or_default().to_owned()
+}
+
+/// The string pairs of a ConfigMap or Secret (a Secret's values base64-decoded).
+fn data_of(kind: &str, name: &str) -> BTreeMap<String, String> {
+    let object = object(kind, name);
+    let Some(map) = object["data"].as_mapping() else {
+        return BTreeMap::new();
+    };
+    map.iter()
+        .map(|(k, v)| {
+            let value = if kind == "Secret" {
+                // Long values are rendered as block scalars, wrapped over several lines.
+                let encoded: String = text(v).split_whitespace().collect();
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(encoded)
+                    .unwrap();
+                String::from_utf8(bytes).unwrap()
+            } else {
+                text(v)
+            };
+            (text(k), value)
+        })
+        .collect()
+}
+
+/// What one pod's container gets: its environment, and its mounted files under `root`.
+struct Pod {
+    env: BTreeMap<String, String>,
+    root: tempfile::TempDir,
+}
+
+impl Pod {
+    fn of(deployment: &Value) -> Self {
+        let container = container(deployment);
+        let root = tempfile::tempdir().unwrap();
+        let mounts = mount_volumes(deployment, root.path());
+        let mut env = BTreeMap::new();
+        for source in container["envFrom"].as_sequence().into_iter().flatten() {
+            for (kind, key) in [("ConfigMap", "configMapRef"), ("Secret", "secretRef")] {
+                if let Some(name) = source[key]["name"].as_str() {
+                    env.extend(data_of(kind, name));
+                }
+            }
+        }
+        for var in container["env"].as_sequence().into_iter().flatten() {
+            env.insert(text(&var["name"]), env_value(var));
+        }
+        for value in env.values_mut() {
+            if let Some(local) = mounts.iter().find_map(|m| relocate(value, m, root.path())) {
+                *value = local;
+            }
+        }
+        Self { env, root }
+    }
+
+    fn pairs(&self) -> Vec<(&str, &str)> {
+        self.env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    }
+}
+
+fn env_value(var: &Value) -> String {
+    let from = &var["valueFrom"];
+    for (kind, key) in [("ConfigMap", "configMapKeyRef"), ("Secret", "secretKeyRef")] {
+        if let Some(name) = from[key]["name"].as_str() {
+            return data_of(kind, name)[&text(&from[key]["key"])].clone();
+        }
+    }
+    text(&var["value"])
+}
+
+/// A path inside the container moved under the stand-in root, if it lies under `mount`.
+fn relocate(value: &str, mount: &str, root: &Path) -> Option<String> {
+    let rest = value.strip_prefix(mount)?;
+    (rest.is_empty() || rest.starts_with('/')).then(|| format!("{}{value}", root.display()))
+}
+
+/// Writes every Secret and ConfigMap volume's files under `root` at their mount paths, creates
+/// the other mounts as directories, and returns all mount paths.
+fn mount_volumes(deployment: &Value, root: &Path) -> Vec<String> {
+    let spec = &deployment["spec"]["template"]["spec"];
+    let volumes: BTreeMap<String, &Value> = spec["volumes"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .map(|v| (text(&v["name"]), v))
+        .collect();
+    let mut paths = Vec::new();
+    for mount in container(deployment)["volumeMounts"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+    {
+        let path = text(&mount["mountPath"]);
+        let dir = root.join(path.trim_start_matches('/'));
+        std::fs::create_dir_all(&dir).unwrap();
+        let volume = volumes[&text(&mount["name"])];
+        for (kind, key, name_key) in [
+            ("Secret", "secret", "secretName"),
+            ("ConfigMap", "configMap", "name"),
+        ] {
+            if let Some(name) = volume[key][name_key].as_str() {
+                write_files(&dir, &data_of(kind, name), &volume[key]["items"]);
+            }
+        }
+        paths.push(path);
+    }
+    paths
+}
+
+fn write_files(dir: &Path, data: &BTreeMap<String, String>, items: &Value) {
+    match items.as_sequence() {
+        Some(items) => {
+            for item in items {
+                let content = &data[&text(&item["key"])];
+                std::fs::write(dir.join(text(&item["path"])), content).unwrap();
+            }
+        }
+        None => {
+            for (key, content) in data {
+                std::fs::write(dir.join(key), content).unwrap();
+            }
+        }
+    }
+}
+
+/// An environment that remembers which variables were asked for.
+struct Recording<'a> {
+    pairs: Vec<(&'a str, &'a str)>,
+    read: RefCell<BTreeSet<String>>,
+}
+
+impl Environment for Recording<'_> {
+    fn get(&self, key: &str) -> Option<String> {
+        self.read.borrow_mut().insert(key.to_owned());
+        Environment::get(self.pairs.as_slice(), key)
+    }
+}
+
+/// The variables the process `service` reads from `env` (logging is read by `main`, the rest by
+/// the service's configuration).
+fn variables_read(service: &str, pairs: Vec<(&str, &str)>) -> BTreeSet<String> {
+    let env = Recording {
+        pairs,
+        read: RefCell::default(),
+    };
+    let mut vars = Vars::new(&env);
+    let _ = TelemetryConfig::read(&mut vars);
+    let accepted = match service {
+        "gateway" => gateway::Config::from_env(&env).map(drop),
+        "member" => member::Config::from_env(&env).map(drop),
+        "gallery" => gallery::Config::from_env(&env).map(drop),
+        "post" => post::Config::from_env(&env).map(drop),
+        other => panic!("no process {other}"),
+    };
+    accepted.unwrap_or_else(|e| panic!("{service} rejects its pod's environment: {e}"));
+    env.read.into_inner()
+}
+
+#[test]
+fn every_process_accepts_the_environment_its_pod_is_given() {
+    for (service, _, _) in SERVICES {
+        let deployment = deployment(service);
+        assert_eq!(
+            container(deployment)["args"][0].as_str(),
+            Some(service),
+            "the {service} Deployment runs `thegallery {service}`"
+        );
+        let pod = Pod::of(deployment);
+        let output = Command::new(env!("CARGO_BIN_EXE_thegallery"))
+            .args(["config", "check", service])
+            .env_clear()
+            .envs(&pod.env)
+            .current_dir(pod.root.path())
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "`thegallery config check {service}` rejects the pod's environment:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+#[test]
+fn every_variable_a_pod_is_given_is_one_its_process_reads() {
+    for (service, _, _) in SERVICES {
+        let pod = Pod::of(deployment(service));
+        let read = variables_read(service, pod.pairs());
+        let unread: Vec<&String> = pod.env.keys().filter(|k| !read.contains(*k)).collect();
+        assert!(
+            unread.is_empty(),
+            "the {service} pod is given variables that `thegallery {service}` never reads: {unread:?}"
+        );
+    }
+}
+
+#[test]
+fn every_process_is_reached_under_the_service_name_and_port_of_the_original() {
+    for (service, service_name, port) in SERVICES {
+        let svc = object("Service", service_name);
+        assert_eq!(svc["spec"]["ports"][0]["port"].as_u64(), Some(port));
+        let selector = &svc["spec"]["selector"];
+        let labels = &deployment(service)["spec"]["template"]["metadata"]["labels"];
+        for (key, value) in selector.as_mapping().unwrap() {
+            assert_eq!(
+                &labels[key], value,
+                "{service_name} selects the {service} pods"
+            );
+        }
+        let container_port = &container(deployment(service))["ports"][0]["containerPort"];
+        assert_eq!(container_port.as_u64(), Some(port));
+        let pod = Pod::of(deployment(service));
+        assert_eq!(
+            pod.env.get("PORT").map(String::as_str),
+            Some(&*port.to_string())
+        );
+    }
+}
+
+#[test]
+fn every_process_is_probed_on_livez_and_readyz() {
+    for (service, _, _) in SERVICES {
+        let container = container(deployment(service));
+        for (probe, path) in [
+            ("startupProbe", "/livez"),
+            ("livenessProbe", "/livez"),
+            ("readinessProbe", "/readyz"),
+        ] {
+            assert_eq!(
+                container[probe]["httpGet"]["path"].as_str(),
+                Some(path),
+                "{service}'s {probe}"
+            );
+        }
+    }
+}
+
+#[test]
+fn no_pod_gets_a_secret_as_an_environment_variable() {
+    for deployment in objects("Deployment").chain(objects("StatefulSet")) {
+        let container = container(deployment);
+        let name = text(&deployment["metadata"]["name"]);
+        for source in container["envFrom"].as_sequence().into_iter().flatten() {
+            assert!(
+                source["secretRef"].is_null(),
+                "{name} takes a Secret as env"
+            );
+        }
+        for var in container["env"].as_sequence().into_iter().flatten() {
+            assert!(
+                var["valueFrom"]["secretKeyRef"].is_null(),
+                "{name} takes a Secret as env"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_mounted_key_files_are_the_ones_the_pods_are_pointed_at() {
+    let member = Pod::of(deployment("member"));
+    let key = PathBuf::from(&member.env["JWT_PRIVATE_KEY_FILE"]);
+    assert!(
+        std::fs::read_to_string(key)
+            .unwrap()
+            .contains("PRIVATE KEY")
+    );
+    for service in ["gateway", "gallery", "post"] {
+        let pod = Pod::of(deployment(service));
+        let keys = PathBuf::from(&pod.env["JWT_PUBLIC_KEYS_FILE"]);
+        assert!(
+            std::fs::read_to_string(keys)
+                .unwrap()
+                .contains("PUBLIC KEY")
+        );
+        let private = pod.root.path().join("run/secrets/jwt/jwt-private.pem");
+        assert!(!private.exists(), "only member holds the signing key");
+    }
+}
