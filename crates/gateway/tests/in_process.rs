@@ -1,0 +1,116 @@
+//! Standalone mode: the same gateway code fronts in-process routers, with sessions in SQLite and
+//! limits in memory.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+
+use axum::Router;
+use common::{Log, now, recorder, serve};
+use http::{Method, StatusCode};
+use platform::CancellationToken;
+use platform::auth::{Claims, DbSessions, Role, Session, SessionStore, SigningKey, TOKEN_TTL};
+use platform::config::DatabaseConfig;
+
+struct Standalone {
+    url: String,
+    log: Log,
+    key: SigningKey,
+    sessions: Arc<DbSessions>,
+    _stop: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+async fn standalone() -> Standalone {
+    let dir = tempfile::tempdir().unwrap();
+    let db = platform::db::connect(&DatabaseConfig::sqlite(dir.path().join("member.db")))
+        .await
+        .unwrap();
+    let sessions = Arc::new(DbSessions::open(db).await.unwrap());
+    let key = SigningKey::generate().unwrap();
+    let log: Log = Arc::default();
+    let app: Router = gateway::in_process(gateway::InProcess {
+        member: recorder("member", Arc::clone(&log)),
+        gallery: recorder("gallery", Arc::clone(&log)),
+        post: recorder("post", Arc::clone(&log)),
+        keys: key.verifying_keys(),
+        sessions: Arc::clone(&sessions) as Arc<dyn SessionStore>,
+    });
+    let stop = CancellationToken::new();
+    let addr = serve(app, &stop).await;
+    Standalone {
+        url: format!("http://{addr}"),
+        log,
+        key,
+        sessions,
+        _stop: stop,
+        _dir: dir,
+    }
+}
+
+impl Standalone {
+    async fn get_member(&self, token: Option<&str>) -> common::Answer {
+        let cookie = token.map(|t| format!("gallery_cookie={t}"));
+        let headers: Vec<(&str, &str)> = cookie.iter().map(|c| ("cookie", c.as_str())).collect();
+        common::send(
+            &format!("{}/api/member", self.url),
+            Method::GET,
+            &headers,
+            Default::default(),
+        )
+        .await
+    }
+}
+
+#[tokio::test]
+async fn in_process_services_get_the_same_checks_and_identity_headers() {
+    let sa = standalone().await;
+    assert_eq!(sa.get_member(None).await.code(), "GATE004");
+
+    let session = Session::start(12, Role::User, TOKEN_TTL);
+    sa.sessions.create(&session).await.unwrap();
+    let token = sa
+        .key
+        .sign(&Claims::new(12, Role::User, session.sid.clone(), now()))
+        .unwrap();
+    let spoofed = format!("gallery_cookie={token}");
+    let answer = common::send(
+        &format!("{}/api/member", sa.url),
+        Method::GET,
+        &[("cookie", &spoofed), ("x-member-id", "1")],
+        Default::default(),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let seen = sa.log.lock().unwrap().remove(0);
+    assert_eq!(seen.upstream, "member");
+    assert_eq!(seen.uri, "/api/member");
+    assert_eq!(seen.headers["x-member-id"], "12");
+
+    sa.sessions.delete(&session.sid).await.unwrap();
+    assert_eq!(sa.get_member(Some(&token)).await.code(), "GATE003");
+}
+
+#[tokio::test]
+async fn in_process_public_routes_pass_and_unknown_paths_get_404() {
+    let sa = standalone().await;
+    let answer = common::send(
+        &format!("{}/api/gallery/5", sa.url),
+        Method::GET,
+        &[],
+        Default::default(),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(sa.log.lock().unwrap()[0].upstream, "gallery");
+    let missing = common::send(
+        &format!("{}/nowhere", sa.url),
+        Method::GET,
+        &[],
+        Default::default(),
+    )
+    .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
