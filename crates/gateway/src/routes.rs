@@ -194,6 +194,9 @@ impl Seg {
 
 /// True for `.` and `..`, also percent-encoded, and for segments hiding a separator.
 fn is_suspicious(segment: &str) -> bool {
+    if !segment.bytes().any(|b| matches!(b, b'.' | b'%' | b'\\')) {
+        return false;
+    }
     let lower = segment.to_ascii_lowercase();
     let decoded_dots = lower.replace("%2e", ".");
     decoded_dots == "."
