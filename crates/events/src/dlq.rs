@@ -405,3 +405,79 @@ pub async fn request_replay_local(db: &DatabaseConnection, group: &str) -> Resul
         .await?;
     Ok(result.rows_affected())
 }
+
+/// Where `thegallery events dlq` looks: Kafka when `KAFKA_SERVER` is set, otherwise the standalone
+/// database of the consuming service, `DATA_DIR/<group>.db` (`DATA_DIR` default `./data`).
+#[derive(Debug)]
+pub enum Target {
+    /// The `<topic>.<group>.dlq` topics.
+    Kafka(KafkaConfig),
+    /// The `dead_letter` table of the consumer's SQLite database.
+    Local(DatabaseConnection),
+}
+
+impl Target {
+    /// Chooses and opens the target from the environment.
+    pub async fn from_env(
+        env: &dyn platform::config::Environment,
+        group: &str,
+    ) -> anyhow::Result<Self> {
+        let mut vars = platform::config::Vars::new(env);
+        let kafka = KafkaConfig::read_optional(&mut vars);
+        let data_dir = vars.or("DATA_DIR", std::path::PathBuf::from("./data"));
+        let (kafka, data_dir) = vars.finish(|| Some((kafka, data_dir)))?;
+        if let Some(kafka) = kafka {
+            return Ok(Self::Kafka(kafka));
+        }
+        let path = data_dir.join(format!("{group}.db"));
+        anyhow::ensure!(
+            path.exists(),
+            "no standalone database at {}",
+            path.display()
+        );
+        let config = platform::config::DatabaseConfig::sqlite(path);
+        Ok(Self::Local(platform::db::connect(&config).await?))
+    }
+
+    /// Dead letters of `group` for `topic`, one line each.
+    pub async fn list(&self, topic: &str, group: &str) -> anyhow::Result<Vec<DeadLetter>> {
+        Ok(match self {
+            Self::Kafka(config) => list_kafka(config, topic, group).await?,
+            Self::Local(db) => list_local(db, group)
+                .await?
+                .into_iter()
+                .filter(|l| l.topic == topic)
+                .collect(),
+        })
+    }
+
+    /// Replays them; says what happened.
+    pub async fn replay(&self, topic: &str, group: &str) -> anyhow::Result<String> {
+        Ok(match self {
+            Self::Kafka(config) => {
+                let n = replay_kafka(config, topic, group).await?;
+                format!("republished {n} dead letter(s) to {topic}")
+            }
+            Self::Local(db) => {
+                let n = request_replay_local(db, group).await?;
+                format!(
+                    "requested replay of {n} dead letter(s); {group} applies them at its next batch"
+                )
+            }
+        })
+    }
+}
+
+impl std::fmt::Display for DeadLetter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (id, kind) = self
+            .event
+            .as_ref()
+            .map_or(("-", "undecodable"), |(i, t)| (i.as_str(), t.as_str()));
+        write!(
+            f,
+            "{}\t{}\t{id}\t{kind}\tattempts={}\t{}",
+            self.position, self.topic, self.attempts, self.error
+        )
+    }
+}

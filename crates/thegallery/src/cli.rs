@@ -80,6 +80,46 @@ enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Operate the event backbone.
+    #[command(
+        after_help = "Environment: KAFKA_SERVER (Kafka mode), otherwise DATA_DIR \
+                            (standalone: DATA_DIR/<group>.db)."
+    )]
+    Events {
+        #[command(subcommand)]
+        action: EventsAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EventsAction {
+    /// Dead letters: events a consumer group gave up on (`<topic>.<group>.dlq`).
+    Dlq {
+        #[command(subcommand)]
+        action: DlqAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DlqAction {
+    /// Print the dead letters of a group for a topic, one per line.
+    List {
+        /// The topic the events came from (member, gallery).
+        #[arg(long)]
+        topic: String,
+        /// The consumer group (the consuming service: gallery, post).
+        #[arg(long)]
+        group: String,
+    },
+    /// Deliver them again; the inbox makes sure each is applied at most once.
+    Replay {
+        /// The topic the events came from (member, gallery).
+        #[arg(long)]
+        topic: String,
+        /// The consumer group (the consuming service: gallery, post).
+        #[arg(long)]
+        group: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -158,6 +198,9 @@ async fn dispatch(command: Command, env: &dyn Environment) -> ExitCode {
             action: ConfigAction::Check { service },
         } => return check(service, env),
         Command::Migrate { service } => migrate(service, env).await,
+        Command::Events {
+            action: EventsAction::Dlq { action },
+        } => dead_letters(action, env).await,
         Command::Keys {
             action: KeysAction::Generate { dir },
         } => generate_keys(&dir),
@@ -186,6 +229,21 @@ where
         Err(e) => return Ok(config_failure(&e)),
     };
     run(config, platform::shutdown::on_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[allow(clippy::print_stdout)] // listing dead letters is this command's purpose
+async fn dead_letters(action: DlqAction, env: &dyn Environment) -> anyhow::Result<ExitCode> {
+    let (DlqAction::List { topic, group } | DlqAction::Replay { topic, group }) = &action;
+    let target = events::dlq::Target::from_env(env, group).await?;
+    match action {
+        DlqAction::List { .. } => {
+            for letter in target.list(topic, group).await? {
+                println!("{letter}");
+            }
+        }
+        DlqAction::Replay { .. } => println!("{}", target.replay(topic, group).await?),
+    }
     Ok(ExitCode::SUCCESS)
 }
 
