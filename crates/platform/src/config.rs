@@ -476,6 +476,9 @@ pub struct KafkaConfig {
     pub partitions: i32,
     /// `KAFKA_TOPIC_REPLICATION`, default 1: replication factor of topics created at start-up.
     pub replication: i32,
+    /// `KAFKA_TOPIC_PREFIX`, default empty: put before every topic and consumer group name, so
+    /// several systems (environments, test runs) can share one cluster without seeing each other.
+    pub topic_prefix: String,
 }
 
 impl KafkaConfig {
@@ -484,6 +487,16 @@ impl KafkaConfig {
         let bootstrap = vars.optional("KAFKA_SERVER");
         let partitions = vars.or("KAFKA_TOPIC_PARTITIONS", 3);
         let replication = vars.or("KAFKA_TOPIC_REPLICATION", 1);
+        let topic_prefix = vars.or("KAFKA_TOPIC_PREFIX", String::new());
+        if !topic_prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        {
+            vars.problem(
+                "KAFKA_TOPIC_PREFIX",
+                "may hold only letters, digits, '.', '_' and '-'",
+            );
+        }
         if partitions < 1 {
             vars.problem("KAFKA_TOPIC_PARTITIONS", "must be at least 1");
         }
@@ -494,7 +507,18 @@ impl KafkaConfig {
             bootstrap: bootstrap?,
             partitions,
             replication,
+            topic_prefix,
         })
+    }
+
+    /// The cluster-side name of a logical topic (`member`, `gallery`, a dead-letter topic).
+    pub fn topic(&self, name: &str) -> String {
+        format!("{}{name}", self.topic_prefix)
+    }
+
+    /// The cluster-side name of a consumer group.
+    pub fn group(&self, name: &str) -> String {
+        format!("{}{name}", self.topic_prefix)
     }
 
     /// As [`Self::read_optional`], but `KAFKA_SERVER` is required.
