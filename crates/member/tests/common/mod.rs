@@ -272,13 +272,19 @@ pub fn enc(value: &str) -> String {
 impl TestApp {
     /// An app on `backend`.
     pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, redis_config()).await
+    }
+
+    /// An app on `backend` whose Redis (MariaDB mode) is reached at `redis`.
+    pub async fn start_with(backend: Backend, redis: RedisConfig) -> Self {
+        let redis_config = redis;
         let (db, dir) = database(backend).await;
         let providers = Providers::start().await;
         let key = SigningKey::generate().unwrap();
         let (sessions, ephemeral, redis): (Arc<dyn SessionStore>, Arc<dyn Ephemeral>, _) =
             match backend {
                 Backend::MariaDb => {
-                    let redis = platform::redis_client::connect(&redis_config())
+                    let redis = platform::redis_client::connect(&redis_config)
                         .await
                         .unwrap();
                     (
