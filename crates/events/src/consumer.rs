@@ -58,7 +58,8 @@ pub struct ConsumerOptions {
     pub batch_size: usize,
     /// How long [`Consumer::process_batch`] waits for a first message before returning 0.
     pub poll_timeout: Duration,
-    /// How often the in-process consumer looks without a wake-up (dead-letter replays).
+    /// Longest wait of the in-process consumer without a wake-up (it then looks for dead-letter
+    /// replays requested by another process); capped by `poll_timeout`.
     pub fallback_poll: Duration,
 }
 
@@ -97,6 +98,7 @@ pub(crate) enum Source {
 
 /// Reads events of some topics for one service. Build it with [`crate::Bus::consumer`].
 pub struct Consumer {
+    wake_after_commit: Option<crate::Outbox>,
     db: DatabaseConnection,
     handler: Arc<dyn Handler>,
     options: ConsumerOptions,
@@ -143,11 +145,21 @@ impl Consumer {
         source: Source,
     ) -> Self {
         Self {
+            wake_after_commit: None,
             db,
             handler,
             options,
             source,
         }
+    }
+
+    /// Wakes `outbox`'s relay after each committed effect, for handlers that enqueue events in
+    /// reaction (e.g. gallery deleting a withdrawn member's galleries): a wake from inside the
+    /// handler comes before the commit, when the relay cannot see the rows yet.
+    #[must_use]
+    pub fn wake_after_commit(mut self, outbox: crate::Outbox) -> Self {
+        self.wake_after_commit = Some(outbox);
+        self
     }
 
     /// This consumer's options.
@@ -167,10 +179,6 @@ impl Consumer {
 
     /// Consumes until `shutdown`.
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut wake = match &self.source {
-            Source::InProcess(bus) => Some(bus.subscribe()),
-            Source::Kafka { .. } => None,
-        };
         let mut backoff = self.options.retry.initial_backoff;
         while !shutdown.is_cancelled() {
             let result = tokio::select! {
@@ -178,16 +186,6 @@ impl Consumer {
                 () = shutdown.cancelled() => break,
             };
             match result {
-                Ok(0) => {
-                    backoff = self.options.retry.initial_backoff;
-                    if let Some(wake) = wake.as_mut() {
-                        tokio::select! {
-                            _ = wake.changed() => {}
-                            () = tokio::time::sleep(self.options.fallback_poll) => {}
-                            () = shutdown.cancelled() => break,
-                        }
-                    }
-                }
                 Ok(_) => backoff = self.options.retry.initial_backoff,
                 Err(error) => {
                     tracing::warn!(
@@ -279,6 +277,23 @@ impl Consumer {
     }
 
     async fn in_process_batch(&self, bus: &InProcessBus) -> Result<usize, ConsumerError> {
+        // Subscribe before looking, so a publish between the look and the wait is not missed.
+        let mut published = bus.subscribe();
+        let handled = self.in_process_once(bus).await?;
+        if handled > 0 {
+            return Ok(handled);
+        }
+        let wait = self.options.poll_timeout.min(self.options.fallback_poll);
+        if tokio::time::timeout(wait, published.changed())
+            .await
+            .is_err()
+        {
+            return Ok(0);
+        }
+        self.in_process_once(bus).await
+    }
+
+    async fn in_process_once(&self, bus: &InProcessBus) -> Result<usize, ConsumerError> {
         let mut handled = self.replay_requested().await?;
         for topic in &self.options.topics {
             let Some(producer_db) = bus.producer(topic) else {
@@ -394,6 +409,9 @@ impl Consumer {
             .await
             .map_err(Failure::Infrastructure)?;
         txn.commit().await.map_err(Failure::Infrastructure)?;
+        if let Some(outbox) = &self.wake_after_commit {
+            outbox.wake();
+        }
         metrics::counter!("events_consumed_total", "group" => self.options.group.clone())
             .increment(1);
         Ok(true)
