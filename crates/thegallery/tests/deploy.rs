@@ -226,6 +226,31 @@ fn variables_read(service: &str, pairs: Vec<(&str, &str)>) -> BTreeSet<String> {
     env.read.into_inner()
 }
 
+/// Runs `thegallery config check <service>` with exactly the environment `pod` gets.
+fn assert_accepted(service: &str, pod: &Pod, origin: &str) {
+    let output = Command::new(env!("CARGO_BIN_EXE_thegallery"))
+        .args(["config", "check", service])
+        .env_clear()
+        .envs(&pod.env)
+        .current_dir(pod.root.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "`thegallery config check {service}` rejects the environment of {origin}:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn assert_all_read(service: &str, pod: &Pod, origin: &str) {
+    let read = variables_read(service, pod.pairs());
+    let unread: Vec<&String> = pod.env.keys().filter(|k| !read.contains(*k)).collect();
+    assert!(
+        unread.is_empty(),
+        "{origin} is given variables that `thegallery {service}` never reads: {unread:?}"
+    );
+}
+
 #[test]
 fn every_process_accepts_the_environment_its_pod_is_given() {
     for (service, _, _) in SERVICES {
@@ -235,19 +260,7 @@ fn every_process_accepts_the_environment_its_pod_is_given() {
             Some(service),
             "the {service} Deployment runs `thegallery {service}`"
         );
-        let pod = Pod::of(deployment);
-        let output = Command::new(env!("CARGO_BIN_EXE_thegallery"))
-            .args(["config", "check", service])
-            .env_clear()
-            .envs(&pod.env)
-            .current_dir(pod.root.path())
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "`thegallery config check {service}` rejects the pod's environment:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        assert_accepted(service, &Pod::of(deployment), &format!("the {service} pod"));
     }
 }
 
@@ -255,12 +268,25 @@ fn every_process_accepts_the_environment_its_pod_is_given() {
 fn every_variable_a_pod_is_given_is_one_its_process_reads() {
     for (service, _, _) in SERVICES {
         let pod = Pod::of(deployment(service));
-        let read = variables_read(service, pod.pairs());
-        let unread: Vec<&String> = pod.env.keys().filter(|k| !read.contains(*k)).collect();
-        assert!(
-            unread.is_empty(),
-            "the {service} pod is given variables that `thegallery {service}` never reads: {unread:?}"
-        );
+        assert_all_read(service, &pod, &format!("the {service} pod"));
+    }
+}
+
+#[test]
+fn every_compose_service_accepts_the_environment_it_is_given() {
+    let compose = Compose::load();
+    for (service, _, _) in SERVICES {
+        let container = compose.container(service);
+        assert_accepted(service, &container, &format!("compose service {service}"));
+    }
+}
+
+#[test]
+fn every_variable_a_compose_service_is_given_is_one_its_process_reads() {
+    let compose = Compose::load();
+    for (service, _, _) in SERVICES {
+        let container = compose.container(service);
+        assert_all_read(service, &container, &format!("compose service {service}"));
     }
 }
 
@@ -344,5 +370,99 @@ fn the_mounted_key_files_are_the_ones_the_pods_are_pointed_at() {
         );
         let private = pod.root.path().join("run/secrets/jwt/jwt-private.pem");
         assert!(!private.exists(), "only member holds the signing key");
+    }
+}
+
+/// deploy/docker/compose.yaml, interpolated with compose.env.sample (its empty secrets filled
+/// with stand-ins), and a key pair where `./secrets` is bind-mounted from.
+struct Compose {
+    file: Value,
+    variables: BTreeMap<String, String>,
+    secrets: tempfile::TempDir,
+}
+
+impl Compose {
+    fn load() -> Self {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/docker");
+        let mut file: Value =
+            serde_yaml_ng::from_str(&std::fs::read_to_string(dir.join("compose.yaml")).unwrap())
+                .unwrap();
+        file.apply_merge().unwrap();
+        let sample = std::fs::read_to_string(dir.join("compose.env.sample")).unwrap();
+        let variables = sample
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| {
+                let value = if v.is_empty() { "stand-in" } else { v };
+                (k.to_owned(), value.to_owned())
+            })
+            .collect();
+        let secrets = tempfile::tempdir().unwrap();
+        let status = Command::new(env!("CARGO_BIN_EXE_thegallery"))
+            .args(["keys", "generate", "--dir"])
+            .arg(secrets.path().join("secrets"))
+            .output()
+            .unwrap()
+            .status;
+        assert!(status.success(), "thegallery keys generate");
+        Self {
+            file,
+            variables,
+            secrets,
+        }
+    }
+
+    /// What the container of compose service `name` gets.
+    fn container(&self, name: &str) -> Pod {
+        let service = &self.file["services"][name];
+        assert_eq!(service["command"][0].as_str(), Some(name));
+        let root = tempfile::tempdir().unwrap();
+        let mut mounts = Vec::new();
+        for volume in service["volumes"].as_sequence().into_iter().flatten() {
+            let spec = text(volume);
+            let mut parts = spec.split(':');
+            let (source, target) = (parts.next().unwrap(), parts.next().unwrap());
+            let local = match source.strip_prefix("./") {
+                Some(relative) => self.secrets.path().join(relative),
+                None => root.path().join(source),
+            };
+            std::fs::create_dir_all(local.parent().unwrap()).unwrap();
+            mounts.push((target.to_owned(), local));
+        }
+        let env = service["environment"]
+            .as_mapping()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| {
+                let value = self.interpolate(&text(v));
+                let value = mounts
+                    .iter()
+                    .find(|(target, _)| value == *target)
+                    .map_or(value.clone(), |(_, local)| local.display().to_string());
+                (text(k), value)
+            })
+            .collect();
+        Pod { env, root }
+    }
+
+    /// Compose's `${NAME}`, `${NAME:-default}` and `${NAME:?error}` with the sample's values.
+    fn interpolate(&self, raw: &str) -> String {
+        let mut out = String::new();
+        let mut rest = raw;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..].find('}').unwrap() + start;
+            let expression = &rest[start + 2..end];
+            let (name, fallback) = match expression.split_once(":-") {
+                Some((name, default)) => (name, Some(default)),
+                None => (expression.split(":?").next().unwrap(), None),
+            };
+            let value = self.variables.get(name).map(String::as_str).or(fallback);
+            out.push_str(value.unwrap_or_else(|| panic!("compose needs {name}")));
+            rest = &rest[end + 1..];
+        }
+        out.push_str(rest);
+        out
     }
 }
