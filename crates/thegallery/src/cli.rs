@@ -45,7 +45,12 @@ enum Command {
         after_help = "Environment: PORT (default 8001), BIND_ADDR, DATABASE_URL or MYSQL_SERVER, \
                             MYSQL_USER, MYSQL_PASSWORD[_FILE], MYSQL_DATABASE (default member), \
                             REDIS_HOST, REDIS_PORT, REDIS_PASSWORD[_FILE], KAFKA_SERVER, \
-                            KAFKA_TOPIC_PARTITIONS, KAFKA_TOPIC_REPLICATION, LOG_FORMAT, RUST_LOG."
+                            KAFKA_TOPIC_PARTITIONS, KAFKA_TOPIC_REPLICATION, \
+                            JWT_PRIVATE_KEY[_FILE], COOKIE_SECURE (default true), APP_TIMEZONE, \
+                            KAKAO_CLIENT_ID, KAKAO_REDIRECT_URI, KAKAO_CLIENT_SECRET[_FILE], \
+                            KAKAO_{AUTHORIZE,TOKEN,PROFILE}_URL, GOOGLE_CLIENT_ID, \
+                            GOOGLE_CLIENT_SECRET[_FILE], GOOGLE_REDIRECT_URI, \
+                            GOOGLE_{AUTHORIZE,TOKEN,PROFILE}_URL, LOG_FORMAT, RUST_LOG."
     )]
     Member,
     /// Run the gallery service (distributed mode).
