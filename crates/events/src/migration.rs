@@ -114,10 +114,44 @@ impl MigrationTrait for CreateCursorAndDeadLetter {
     }
 }
 
+/// Adds `outbox_relay_lock`, one row the relays of several replicas take turns on (with
+/// `FOR UPDATE SKIP LOCKED`), so only one publishes at a time and per-aggregate order holds.
+#[derive(Debug)]
+pub struct CreateRelayLock;
+
+impl MigrationName for CreateRelayLock {
+    fn name(&self) -> &str {
+        "m20261126_000003_events_create_relay_lock"
+    }
+}
+
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for CreateRelayLock {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("outbox_relay_lock")
+                    .if_not_exists()
+                    .col(string_len("name", 50).primary_key())
+                    .to_owned(),
+            )
+            .await?;
+        let insert = Query::insert()
+            .into_table("outbox_relay_lock")
+            .columns(["name"])
+            .values_panic(["relay".into()])
+            .to_owned();
+        manager.exec_stmt(insert).await
+    }
+}
+
 /// Every migration of this crate, in order; a service's `Migrator` appends its own after these.
 pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
     vec![
         Box::new(CreateOutboxAndInbox),
         Box::new(CreateCursorAndDeadLetter),
+        Box::new(CreateRelayLock),
     ]
 }

@@ -1,9 +1,11 @@
 //! The relay: publishes committed outbox rows in batches, in id order, and marks them published.
 //!
-//! Several replicas may run against one MySQL/MariaDB database: each batch is claimed with
-//! `SELECT … FOR UPDATE SKIP LOCKED` inside a transaction held until the broker acknowledged the
-//! batch, so two relays never publish the same rows and a crash just releases the claim. SQLite has
-//! no row locks; there exactly one process (standalone) owns the file and runs the one relay.
+//! Several replicas may run against one MySQL/MariaDB database: a batch is published only by the
+//! relay that took the `outbox_relay_lock` row with `SELECT … FOR UPDATE SKIP LOCKED`, in a
+//! transaction held until the broker acknowledged the batch and the rows are marked. So two relays
+//! never publish the same rows, per-aggregate order holds across replicas, and a crashed relay's
+//! turn is released with its connection. SQLite has no row locks; there exactly one process
+//! (standalone) owns the file and runs the one relay.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -134,8 +136,8 @@ impl Relay {
         Ok(rows.len())
     }
 
-    /// READ COMMITTED on MySQL/MariaDB: the claim then locks only the rows it returns, not the
-    /// gap after them, so business transactions keep inserting while a batch waits for the broker.
+    /// READ COMMITTED on MySQL/MariaDB: marking the batch then locks only its rows, never a gap,
+    /// so business transactions keep inserting while a batch waits for the broker.
     async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
         match self.db.get_database_backend() {
             DbBackend::Sqlite => self.db.begin().await,
@@ -232,15 +234,26 @@ impl Relay {
     }
 }
 
+/// The next unpublished rows, if this relay holds the turn. On MySQL/MariaDB the turn is the one
+/// `outbox_relay_lock` row: `SKIP LOCKED` lets a second replica see at once that another relay is
+/// publishing (it returns nothing and tries again later) instead of waiting or taking later rows
+/// of an aggregate whose earlier rows are still in flight.
 async fn claim<C: ConnectionTrait>(txn: &C, limit: u32) -> Result<Vec<Row>, DbErr> {
     let backend = txn.get_database_backend();
-    let lock = match backend {
-        DbBackend::Sqlite => "",
-        _ => " FOR UPDATE SKIP LOCKED",
-    };
+    if backend != DbBackend::Sqlite {
+        let turn = txn
+            .query_one_raw(Statement::from_string(
+                backend,
+                "SELECT name FROM outbox_relay_lock WHERE name = 'relay' FOR UPDATE SKIP LOCKED",
+            ))
+            .await?;
+        if turn.is_none() {
+            return Ok(Vec::new());
+        }
+    }
     let sql = format!(
         "SELECT id, event_id, topic, aggregate_id, payload, headers FROM outbox \
-         WHERE published_at IS NULL ORDER BY id LIMIT {limit}{lock}"
+         WHERE published_at IS NULL ORDER BY id LIMIT {limit}"
     );
     let rows = txn
         .query_all_raw(Statement::from_string(backend, sql))

@@ -214,3 +214,45 @@ async fn the_request_id_and_trace_context_travel_in_kafka_headers() {
     assert_eq!(message.key(), Some(b"7".as_slice()));
     test.drop_now().await;
 }
+
+#[tokio::test]
+async fn two_relays_on_one_database_never_publish_the_same_rows() {
+    let (topic, _) = names("replicas");
+    let test = TestDb::mariadb().await;
+    let bus = kafka();
+    let options = events::RelayOptions {
+        batch_size: 25,
+        ..Default::default()
+    };
+    let one = bus
+        .relay_with(test.db.clone(), &[&topic], options.clone())
+        .await
+        .unwrap();
+    let two = bus
+        .relay_with(test.db.clone(), &[&topic], options)
+        .await
+        .unwrap();
+    let batch: Vec<_> = (0..400).map(|i| event(&format!("k{}", i % 5), i)).collect();
+    commit(&test.db, &one.outbox(), &topic, &batch).await;
+
+    let (a, b) = tokio::join!(drain_racing(&one, &test.db), drain_racing(&two, &test.db));
+    assert_eq!(a + b, 400, "one published {a}, two published {b}");
+    test.drop_now().await;
+}
+
+/// Publishes until the outbox is empty, counting only this relay's rows.
+async fn drain_racing(relay: &events::Relay, db: &sea_orm::DatabaseConnection) -> usize {
+    let mut total = 0;
+    loop {
+        total += relay.publish_batch().await.unwrap();
+        let left = scalar(
+            db,
+            "SELECT COUNT(*) AS n FROM outbox WHERE published_at IS NULL",
+        )
+        .await;
+        if left == 0 {
+            return total;
+        }
+        tokio::task::yield_now().await;
+    }
+}
