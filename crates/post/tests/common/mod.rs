@@ -50,6 +50,27 @@ impl Harness {
 
     async fn start(database: DatabaseConfig, settings: Settings, sqlite: Option<TempDir>) -> Self {
         let images = tempfile::tempdir().unwrap();
+        let storage = StorageConfig::Local {
+            root: images.path().to_owned(),
+        };
+        Self::start_with(database, storage, settings, sqlite, images).await
+    }
+
+    /// On a fresh MariaDB database with images in an S3 bucket.
+    pub async fn mysql_s3(storage: StorageConfig, settings: Settings) -> Self {
+        let db = testkit::MySqlDatabase::create().await;
+        let config = DatabaseConfig::from_url(&db.url()).unwrap();
+        let unused = tempfile::tempdir().unwrap();
+        Self::start_with(config, storage, settings, None, unused).await
+    }
+
+    async fn start_with(
+        database: DatabaseConfig,
+        storage: StorageConfig,
+        settings: Settings,
+        sqlite: Option<TempDir>,
+        images: TempDir,
+    ) -> Self {
         let key = SigningKey::generate().unwrap();
         let config = Config {
             http: HttpConfig {
@@ -58,9 +79,7 @@ impl Harness {
             },
             database,
             kafka: None,
-            storage: StorageConfig::Local {
-                root: images.path().to_owned(),
-            },
+            storage,
             auth: key.verifying_keys(),
             settings,
         };
