@@ -466,3 +466,62 @@ impl Compose {
         out
     }
 }
+
+/// Every allowed ingress edge, as `source -> target:port`.
+fn allowed_edges() -> BTreeSet<String> {
+    let name = |selector: &Value| text(&selector["matchLabels"]["app.kubernetes.io/name"]);
+    let mut edges = BTreeSet::new();
+    for policy in objects("NetworkPolicy") {
+        let target = name(&policy["spec"]["podSelector"]);
+        for rule in policy["spec"]["ingress"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+        {
+            for from in rule["from"].as_sequence().unwrap() {
+                let namespace = &from["namespaceSelector"]["matchLabels"];
+                let source = match namespace["kubernetes.io/metadata.name"].as_str() {
+                    Some(ns) => format!("{ns}/{}", name(&from["podSelector"])),
+                    None => name(&from["podSelector"]),
+                };
+                for port in rule["ports"].as_sequence().unwrap() {
+                    let port = port["port"].as_u64().unwrap();
+                    edges.insert(format!("{source} -> {target}:{port}"));
+                }
+            }
+        }
+    }
+    edges
+}
+
+#[test]
+fn network_policies_deny_all_ingress_then_allow_only_the_edges_of_the_design() {
+    let deny = object("NetworkPolicy", "default-deny-ingress");
+    assert_eq!(
+        deny["spec"]["podSelector"],
+        Value::Mapping(Default::default())
+    );
+    assert!(deny["spec"]["ingress"].is_null());
+    let expected: BTreeSet<String> = [
+        "kube-system/traefik -> gateway:8000",
+        "kube-system/traefik -> frontend:80",
+        "kube-system/traefik -> frontend:8080",
+        "gateway -> member:8001",
+        "gateway -> gallery:8002",
+        "gateway -> post:8003",
+        "member -> mariadb:3306",
+        "gallery -> mariadb:3306",
+        "post -> mariadb:3306",
+        "gateway -> redis:6379",
+        "member -> redis:6379",
+        "member -> kafka:9092",
+        "gallery -> kafka:9092",
+        "post -> kafka:9092",
+        "kafka -> kafka:9092",
+        "kafka -> kafka:9093",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(allowed_edges(), expected);
+}
