@@ -525,3 +525,29 @@ fn network_policies_deny_all_ingress_then_allow_only_the_edges_of_the_design() {
     .collect();
     assert_eq!(allowed_edges(), expected);
 }
+
+#[test]
+fn every_key_a_volume_mounts_exists_in_its_secret_or_config_map() {
+    for workload in objects("Deployment").chain(objects("StatefulSet")) {
+        let spec = &workload["spec"]["template"]["spec"];
+        for volume in spec["volumes"].as_sequence().into_iter().flatten() {
+            for (kind, key, name_key) in [
+                ("Secret", "secret", "secretName"),
+                ("ConfigMap", "configMap", "name"),
+            ] {
+                let Some(name) = volume[key][name_key].as_str() else {
+                    continue;
+                };
+                let data = data_of(kind, name);
+                for item in volume[key]["items"].as_sequence().into_iter().flatten() {
+                    let wanted = text(&item["key"]);
+                    assert!(
+                        data.contains_key(&wanted),
+                        "{} mounts {wanted} of {kind} {name}, which has no such key",
+                        text(&workload["metadata"]["name"])
+                    );
+                }
+            }
+        }
+    }
+}
