@@ -1,0 +1,204 @@
+//! P2 with ten 5 MB images (wall time, peak RSS growth of the post service) and P1 latency, over
+//! loopback HTTP against the post service in a child process (so the client's buffers do not count),
+//! on MariaDB with images in a temporary directory. Run by `bench/post/run.sh`.
+
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use platform::auth::{Claims, Role, SigningKey, VerifyingKeys};
+use platform::config::{DatabaseConfig, HttpConfig, StorageConfig};
+
+const GALLERY: i64 = 1;
+const OWNER: i64 = 1;
+const IMAGE_BYTES: usize = 5 * 1024 * 1024;
+const P1_ROUNDS: usize = 2_000;
+const P2_ROUNDS: usize = 5;
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("serve") {
+        serve(&args[2], &args[3], &args[4]).await;
+        return;
+    }
+    drive().await;
+}
+
+/// Child: the post service on `db_url`, images under `dir`, tokens of the key in `pem`.
+async fn serve(db_url: &str, dir: &str, pem: &str) {
+    let config = post::Config {
+        http: HttpConfig {
+            bind_addr: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            port: 0,
+        },
+        database: DatabaseConfig::from_url(db_url).unwrap(),
+        kafka: None,
+        storage: StorageConfig::Local { root: dir.into() },
+        auth: VerifyingKeys::from_pem_bundle(&std::fs::read_to_string(pem).unwrap()).unwrap(),
+        settings: post::Settings::default(),
+    };
+    let (state, _) = post::connect(&config).await.unwrap();
+    post::reactions::gallery_created(&state.db, GALLERY, OWNER, 10)
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    println!("{}", listener.local_addr().unwrap());
+    axum::serve(listener, post::router(state)).await.unwrap();
+}
+
+fn rss_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+fn image(seed: u8) -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+    bytes.extend((0..IMAGE_BYTES - 8).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)));
+    bytes
+}
+
+fn form(ids: &[i64], with_images: bool) -> Vec<u8> {
+    let mut body = Vec::new();
+    let mut text = |name: String, value: String| {
+        body.extend(
+            format!("--B\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                .bytes(),
+        );
+    };
+    for (i, id) in ids.iter().enumerate() {
+        text(format!("posts[{i}].postId"), id.to_string());
+        text(format!("posts[{i}].order"), (i + 1).to_string());
+        text(format!("posts[{i}].isActive"), "true".into());
+        text(format!("posts[{i}].musicId"), String::new());
+        text(format!("posts[{i}].title"), format!("작품 {i}"));
+        text(format!("posts[{i}].content"), "설명".repeat(50));
+    }
+    for (i, _) in ids.iter().enumerate() {
+        let (name, bytes) = if with_images {
+            ("a.png", image(i as u8))
+        } else {
+            ("", Vec::new())
+        };
+        body.extend(format!("--B\r\nContent-Disposition: form-data; name=\"posts[{i}].image\"; filename=\"{name}\"\r\nContent-Type: image/png\r\n\r\n").bytes());
+        body.extend(bytes);
+        body.extend(b"\r\n");
+    }
+    body.extend(b"--B--\r\n");
+    body
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
+}
+
+async fn drive() {
+    let database = testkit::MySqlDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = SigningKey::generate().unwrap();
+    let pem = dir.path().join("public.pem");
+    std::fs::write(&pem, key.public_pem().unwrap()).unwrap();
+    let images = dir.path().join("images");
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "serve",
+            &database.url(),
+            images.to_str().unwrap(),
+            pem.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = format!("http://{}", line.trim());
+    let token = key
+        .sign(&Claims::new(
+            OWNER,
+            Role::User,
+            "bench",
+            chrono::Utc::now().timestamp(),
+        ))
+        .unwrap();
+    let client = reqwest::Client::new();
+
+    let list: serde_json::Value = client
+        .get(format!("{base}/api/post/list/{GALLERY}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<i64> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["postId"].as_i64().unwrap())
+        .collect();
+    let patch = |body: Vec<u8>| {
+        client
+            .patch(format!("{base}/api/post/list/{GALLERY}"))
+            .header("cookie", format!("gallery_cookie={token}"))
+            .header("content-type", "multipart/form-data; boundary=B")
+            .body(body)
+            .send()
+    };
+    // Warm-up: connections, allocator, code paths.
+    assert!(
+        patch(form(&ids, false))
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    let with_images = form(&ids, true);
+    let baseline = rss_kib(pid, "VmRSS:");
+    let mut times = Vec::new();
+    for _ in 0..P2_ROUNDS {
+        let started = Instant::now();
+        let status = patch(with_images.clone()).await.unwrap().status();
+        times.push(started.elapsed());
+        assert!(status.is_success(), "{status}");
+    }
+    let peak = rss_kib(pid, "VmHWM:");
+    times.sort();
+    println!(
+        "| P2, ten 5 MB PNG images (50 MB body), {P2_ROUNDS} rounds | median {:.0?}, max {:.0?} | RSS before {} MiB, peak {} MiB, growth {} MiB |",
+        percentile(&times, 0.5),
+        times[times.len() - 1],
+        baseline / 1024,
+        peak / 1024,
+        peak.saturating_sub(baseline) / 1024
+    );
+
+    let mut latencies = Vec::with_capacity(P1_ROUNDS);
+    for _ in 0..P1_ROUNDS {
+        let started = Instant::now();
+        let response = client
+            .get(format!("{base}/api/post/list/{GALLERY}"))
+            .send()
+            .await
+            .unwrap();
+        response.bytes().await.unwrap();
+        latencies.push(started.elapsed());
+    }
+    latencies.sort();
+    println!(
+        "| P1, 10 posts, {P1_ROUNDS} sequential requests | p50 {:.2?}, p99 {:.2?} | |",
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99)
+    );
+    child.kill().ok();
+    child.wait().ok();
+    database.drop_now().await;
+}
