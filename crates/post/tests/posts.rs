@@ -510,3 +510,20 @@ async fn the_openapi_document_lists_every_post_route() {
         assert!(paths.contains_key(path), "{path}");
     }
 }
+
+#[tokio::test]
+async fn a_database_that_is_gone_answers_503_without_internals() {
+    let h = Harness::mysql().await;
+    h.state.db.clone().close().await.unwrap();
+    let (status, body) = h
+        .call(
+            Method::GET,
+            &format!("/api/post/list/{GALLERY}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["errorCode"], "GP001");
+    assert!(!body["message"].as_str().unwrap().contains("pool"));
+}
