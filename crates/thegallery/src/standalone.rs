@@ -14,6 +14,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// `DATA_DIR`, default `./data`: databases, keys and images.
     pub data_dir: PathBuf,
+    /// Post's optional settings (`IMAGE_BASE_URL`, `APP_TIMEZONE`, `SPOTIFY_*`, `YOUTUBE_*`).
+    pub post_settings: post::Settings,
 }
 
 impl Config {
@@ -25,7 +27,14 @@ impl Config {
             port: vars.or("PORT", gateway::config::DEFAULT_PORT),
         };
         let data_dir = vars.or("DATA_DIR", PathBuf::from("./data"));
-        vars.finish(|| Some(Self { http, data_dir }))
+        let post_settings = post::Settings::read(&mut vars, None);
+        vars.finish(|| {
+            Some(Self {
+                http,
+                data_dir,
+                post_settings: post_settings?,
+            })
+        })
     }
 
     fn database(&self, service: &str) -> DatabaseConfig {
@@ -44,20 +53,19 @@ impl Config {
     }
 
     /// The gallery service's configuration inside this process.
-    pub fn gallery(&self) -> gallery::Config {
+    pub fn gallery(&self, keys: platform::auth::VerifyingKeys) -> gallery::Config {
         gallery::Config {
             http: self.http.clone(),
             database: self.database("gallery"),
             kafka: None,
             public_base_url: gallery::PublicBaseUrl::default(),
             timezone: gallery::config::DEFAULT_TIMEZONE,
-            // TODO(lead): the public half of the standalone signing key.
-            keys: platform::auth::VerifyingKeys::default(),
+            keys,
         }
     }
 
     /// The post service's configuration inside this process.
-    pub fn post(&self) -> post::Config {
+    pub fn post(&self, keys: platform::auth::VerifyingKeys) -> post::Config {
         post::Config {
             http: self.http.clone(),
             database: self.database("post"),
@@ -65,9 +73,8 @@ impl Config {
             storage: StorageConfig::Local {
                 root: self.data_dir.join("images"),
             },
-            // TODO(lead): the public half of the standalone signing key.
-            auth: platform::auth::VerifyingKeys::default(),
-            settings: post::Settings::default(),
+            auth: keys,
+            settings: self.post_settings.clone(),
         }
     }
 }
@@ -87,9 +94,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let member_workers = member.workers.spawn(&shutdown);
     let (member_state, member_ready) = (member.state, member.readiness);
     let (gallery_state, gallery_ready, gallery_workers) =
-        gallery::connect(&config.gallery(), &bus).await?.split();
+        gallery::connect(&config.gallery(gateway_keys.clone()), &bus)
+            .await?
+            .split();
     let gallery_workers = gallery_workers.spawn(&shutdown);
-    let (post_state, post_ready) = post::connect(&config.post()).await?;
+    let (post_state, post_ready) = post::connect(&config.post(gateway_keys.clone())).await?;
     let gateway_sessions = std::sync::Arc::clone(&member_state.sessions);
     let app = gateway::in_process(gateway::InProcess {
         keys: gateway_keys,
@@ -106,9 +115,13 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "thegallery standalone is ready");
     announce(addr);
-    let served =
-        platform::shutdown::serve(listener, app, shutdown.clone(), platform::shutdown::DEFAULT_GRACE)
-            .await;
+    let served = platform::shutdown::serve(
+        listener,
+        app,
+        shutdown.clone(),
+        platform::shutdown::DEFAULT_GRACE,
+    )
+    .await;
     // The event workers stop with the token; a server that failed must stop them too.
     shutdown.cancel();
     member_workers.join().await;

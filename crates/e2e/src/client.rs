@@ -1,0 +1,130 @@
+//! An HTTP client that behaves like the browser frontend: it keeps `gallery_cookie` itself.
+
+use reqwest::{Method, StatusCode, header};
+use serde_json::Value;
+
+/// A browser: anonymous until it signs in.
+#[derive(Debug, Clone)]
+pub struct Visitor {
+    http: reqwest::Client,
+    base: String,
+    /// The `gallery_cookie` value, once signed in.
+    pub cookie: Option<String>,
+}
+
+/// What the server answered.
+#[derive(Debug)]
+pub struct Answer {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: header::HeaderMap,
+    /// Body as JSON (`Null` when empty or not JSON).
+    pub json: Value,
+    /// Body bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl Answer {
+    /// Panics with the body unless the status is `expected`.
+    pub fn expect(self, expected: u16) -> Self {
+        assert_eq!(
+            self.status.as_u16(),
+            expected,
+            "unexpected answer: {}",
+            String::from_utf8_lossy(&self.bytes)
+        );
+        self
+    }
+
+    /// `data` of the envelope.
+    pub fn data(&self) -> &Value {
+        &self.json["data"]
+    }
+
+    /// `errorCode` of an error body.
+    pub fn code(&self) -> &str {
+        self.json["errorCode"].as_str().unwrap_or_default()
+    }
+}
+
+impl Visitor {
+    /// A new anonymous visitor of the gateway at `base` (`http://host:port`).
+    pub fn new(base: &str) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            base: base.trim_end_matches('/').to_owned(),
+            cookie: None,
+        }
+    }
+
+    /// Sends a request with an optional JSON body, keeping any cookie the server sets.
+    pub async fn send(&mut self, method: Method, path: &str, body: Option<&Value>) -> Answer {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        self.finish(request).await
+    }
+
+    /// `GET path`.
+    pub async fn get(&mut self, path: &str) -> Answer {
+        self.send(Method::GET, path, None).await
+    }
+
+    /// `POST path` with JSON.
+    pub async fn post(&mut self, path: &str, body: &Value) -> Answer {
+        self.send(Method::POST, path, Some(body)).await
+    }
+
+    /// `PATCH path` with JSON.
+    pub async fn patch(&mut self, path: &str, body: &Value) -> Answer {
+        self.send(Method::PATCH, path, Some(body)).await
+    }
+
+    /// `DELETE path`.
+    pub async fn delete(&mut self, path: &str) -> Answer {
+        self.send(Method::DELETE, path, None).await
+    }
+
+    /// `PATCH path` with a multipart form, as the frontend edits frames.
+    pub async fn patch_multipart(&mut self, path: &str, form: reqwest::multipart::Form) -> Answer {
+        let request = self.http.patch(self.url(path)).multipart(form);
+        self.finish(request).await
+    }
+
+    fn url(&self, path: &str) -> String {
+        if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base)
+        }
+    }
+
+    async fn finish(&mut self, mut request: reqwest::RequestBuilder) -> Answer {
+        if let Some(cookie) = &self.cookie {
+            request = request.header(header::COOKIE, format!("gallery_cookie={cookie}"));
+        }
+        let response = request.send().await.expect("the gateway answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        for set in headers.get_all(header::SET_COOKIE) {
+            let set = set.to_str().unwrap_or_default();
+            if let Some(rest) = set.strip_prefix("gallery_cookie=") {
+                let value = rest.split(';').next().unwrap_or_default();
+                self.cookie = (!value.is_empty()).then(|| value.to_owned());
+            }
+        }
+        let bytes = response.bytes().await.unwrap_or_default().to_vec();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Answer {
+            status,
+            headers,
+            json,
+            bytes,
+        }
+    }
+}

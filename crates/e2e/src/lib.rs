@@ -1,0 +1,16 @@
+//! End-to-end journeys of The Gallery, driven only through the gateway's HTTP API, and the
+//! harnesses that start the system under test: one standalone process, or the four distributed
+//! processes against the local MariaDB, Redis and Kafka.
+//!
+//! The binary under test is passed in by the caller (`env!("CARGO_BIN_EXE_thegallery")` in the
+//! `thegallery` crate's tests), so the journeys always run the freshly built binary.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test support fails loudly
+
+mod client;
+pub mod journeys;
+mod system;
+mod youtube;
+
+pub use client::{Answer, Visitor};
+pub use system::{Mode, Service, System};

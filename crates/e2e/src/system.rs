@@ -1,0 +1,303 @@
+//! The system under test: the standalone process, or gateway + member + gallery + post as four
+//! processes against the local MariaDB, Redis and Kafka. Processes can be killed with SIGKILL and
+//! started again on the same port, as a crash and a restart in production would.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use platform::auth::SigningKey;
+
+/// How the system runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// One process, SQLite, in-process bus.
+    Standalone,
+    /// Four processes, MariaDB, Redis, Kafka.
+    Distributed,
+}
+
+/// One process of the distributed system (standalone has only `Gateway`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Service {
+    /// The gateway (the standalone process, in standalone mode).
+    Gateway,
+    /// Member.
+    Member,
+    /// Gallery.
+    Gallery,
+    /// Post.
+    Post,
+    /// The shared Kafka broker of `scripts/dev-services` (crash tests only).
+    Kafka,
+}
+
+impl Service {
+    fn command(self) -> &'static str {
+        match self {
+            Self::Gateway => "gateway",
+            Self::Member => "member",
+            Self::Gallery => "gallery",
+            Self::Post => "post",
+            Self::Kafka => "kafka",
+        }
+    }
+}
+
+/// A running system and everything it needs.
+#[derive(Debug)]
+pub struct System {
+    /// Which mode.
+    pub mode: Mode,
+    /// The gateway's base URL, `http://127.0.0.1:<port>`.
+    pub base: String,
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+    envs: HashMap<Service, HashMap<String, String>>,
+    ports: HashMap<Service, u16>,
+    children: HashMap<Service, Child>,
+    databases: Vec<testkit::MySqlDatabase>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn pairs(items: &[(&str, String)]) -> HashMap<String, String> {
+    items
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect()
+}
+
+impl System {
+    /// Starts `thegallery standalone` with a fresh `DATA_DIR`.
+    pub async fn standalone(bin: &Path) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let youtube = crate::youtube::start().await;
+        let port = free_port();
+        let env = pairs(&[
+            ("PORT", port.to_string()),
+            ("DATA_DIR", dir.path().join("data").display().to_string()),
+            ("YOUTUBE_API_KEY", "e2e-key".into()),
+            ("YOUTUBE_SEARCH_URL", youtube),
+            ("LOG_FORMAT", "json".into()),
+        ]);
+        let mut system = Self {
+            mode: Mode::Standalone,
+            base: format!("http://127.0.0.1:{port}"),
+            bin: bin.to_owned(),
+            dir,
+            envs: HashMap::from([(Service::Gateway, env)]),
+            ports: HashMap::from([(Service::Gateway, port)]),
+            children: HashMap::new(),
+            databases: Vec::new(),
+        };
+        system.start(Service::Gateway).await;
+        system
+    }
+
+    /// Starts member, gallery, post and the gateway against the local servers, each service with
+    /// its own fresh database and the whole system with its own Kafka topics.
+    pub async fn distributed(bin: &Path) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SigningKey::generate().unwrap();
+        let private = dir.path().join("jwt-private.pem");
+        let public = dir.path().join("jwt-public.pem");
+        std::fs::write(&private, key.to_pem().unwrap()).unwrap();
+        std::fs::write(&public, key.public_pem().unwrap()).unwrap();
+        let youtube = crate::youtube::start().await;
+        let dev = testkit::dev_env();
+        let prefix = format!("e2e{}.", testkit::unique());
+        let ports: HashMap<Service, u16> = [
+            Service::Gateway,
+            Service::Member,
+            Service::Gallery,
+            Service::Post,
+        ]
+        .into_iter()
+        .map(|s| (s, free_port()))
+        .collect();
+        let common = |service: Service| {
+            let mut env = pairs(&[
+                ("PORT", ports[&service].to_string()),
+                ("BIND_ADDR", "127.0.0.1".into()),
+                ("LOG_FORMAT", "json".into()),
+                ("KAFKA_SERVER", dev["KAFKA_SERVER"].clone()),
+                ("KAFKA_TOPIC_PREFIX", prefix.clone()),
+                ("KAFKA_TOPIC_PARTITIONS", "3".into()),
+                ("REDIS_HOST", dev["REDIS_HOST"].clone()),
+                ("REDIS_PORT", dev["REDIS_PORT"].clone()),
+                ("REDIS_PASSWORD", dev["REDIS_PASSWORD"].clone()),
+                ("JWT_PUBLIC_KEYS_FILE", public.display().to_string()),
+            ]);
+            if service != Service::Gateway {
+                env.insert("MYSQL_SERVER".into(), dev["MYSQL_SERVER"].clone());
+                env.insert("MYSQL_USER".into(), dev["MYSQL_USER"].clone());
+                env.insert("MYSQL_PASSWORD".into(), dev["MYSQL_PASSWORD"].clone());
+            }
+            env
+        };
+        let mut envs = HashMap::new();
+        let mut databases = Vec::new();
+        for service in [Service::Member, Service::Gallery, Service::Post] {
+            let database = testkit::MySqlDatabase::create().await;
+            let mut env = common(service);
+            env.insert("MYSQL_DATABASE".into(), database.name.clone());
+            databases.push(database);
+            envs.insert(service, env);
+        }
+        let member = envs.get_mut(&Service::Member).unwrap();
+        member.insert("JWT_PRIVATE_KEY_FILE".into(), private.display().to_string());
+        member.insert("COOKIE_SECURE".into(), "false".into());
+        let post = envs.get_mut(&Service::Post).unwrap();
+        post.insert(
+            "STORAGE_URL".into(),
+            dir.path().join("images").display().to_string(),
+        );
+        post.insert("YOUTUBE_API_KEY".into(), "e2e-key".into());
+        post.insert("YOUTUBE_SEARCH_URL".into(), youtube);
+        let mut gateway = common(Service::Gateway);
+        for (name, service) in [
+            ("MEMBER_SERVER", Service::Member),
+            ("GALLERY_SERVER", Service::Gallery),
+            ("POST_SERVER", Service::Post),
+        ] {
+            gateway.insert(name.into(), format!("127.0.0.1:{}", ports[&service]));
+        }
+        envs.insert(Service::Gateway, gateway);
+
+        let mut system = Self {
+            mode: Mode::Distributed,
+            base: format!("http://127.0.0.1:{}", ports[&Service::Gateway]),
+            bin: bin.to_owned(),
+            dir,
+            envs,
+            ports,
+            children: HashMap::new(),
+            databases,
+        };
+        for service in [
+            Service::Member,
+            Service::Gallery,
+            Service::Post,
+            Service::Gateway,
+        ] {
+            system.start(service).await;
+        }
+        system
+    }
+
+    /// A new anonymous browser.
+    pub fn visitor(&self) -> crate::Visitor {
+        crate::Visitor::new(&self.base)
+    }
+
+    fn log_path(&self, service: Service) -> PathBuf {
+        self.dir.path().join(format!("{}.log", service.command()))
+    }
+
+    /// Starts one process and waits (bounded) until its `/readyz` answers 200.
+    pub async fn start(&mut self, service: Service) {
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(self.log_path(service))
+            .unwrap();
+        let mut command = Command::new(&self.bin);
+        if self.mode == Mode::Distributed {
+            command.arg(service.command());
+        }
+        let child = command
+            .env_clear()
+            .envs(&self.envs[&service])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.children.insert(service, child);
+        self.wait_ready(service).await;
+    }
+
+    async fn wait_ready(&mut self, service: Service) {
+        let url = format!("http://127.0.0.1:{}/readyz", self.ports[&service]);
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while Instant::now() < deadline {
+            if let Some(status) = self.children.get_mut(&service).unwrap().try_wait().unwrap() {
+                panic!("{service:?} exited with {status}:\n{}", self.log(service));
+            }
+            if let Ok(response) = client.get(&url).send().await
+                && response.status().is_success()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "{service:?} was not ready within 90 s:\n{}",
+            self.log(service)
+        );
+    }
+
+    /// SIGKILL one process (a crash).
+    pub fn kill(&mut self, service: Service) {
+        if let Some(mut child) = self.children.remove(&service) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Crash and restart one process on the same port.
+    pub async fn crash_and_restart(&mut self, service: Service) {
+        if service == Service::Kafka {
+            let script = testkit::dev("DEV_SERVICES_SCRIPT");
+            for action in ["kill", "up"] {
+                let status = Command::new(&script)
+                    .args([action, "kafka"])
+                    .status()
+                    .unwrap();
+                assert!(status.success(), "dev-services {action} kafka failed");
+            }
+            return;
+        }
+        self.kill(service);
+        self.start(service).await;
+    }
+
+    /// The output of one process so far, for failure messages.
+    pub fn log(&self, service: Service) -> String {
+        let text = std::fs::read_to_string(self.log_path(service)).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(60)..].join("\n")
+    }
+
+    /// Stops every process with SIGTERM and drops the test databases.
+    pub async fn stop(mut self) {
+        for (_, mut child) in self.children.drain() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+        for database in self.databases.drain(..) {
+            database.drop_now().await;
+        }
+    }
+}
+
+impl Drop for System {
+    fn drop(&mut self) {
+        for (_, child) in self.children.iter_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
