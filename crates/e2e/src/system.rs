@@ -295,6 +295,14 @@ impl System {
 
 impl Drop for System {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // The logs vanish with the temporary directory; a failed journey needs them.
+            for service in [Service::Gateway, Service::Member, Service::Gallery, Service::Post] {
+                if self.envs.contains_key(&service) {
+                    eprintln!("----- {service:?} log -----\n{}", self.log(service));
+                }
+            }
+        }
         for (_, child) in self.children.iter_mut() {
             let _ = child.kill();
             let _ = child.wait();
