@@ -105,9 +105,17 @@ async fn throughput(bus: &Bus, db: &DatabaseConnection, topic: &str) -> f64 {
     THROUGHPUT_EVENTS as f64 / started.elapsed().as_secs_f64()
 }
 
-async fn latency(bus: &Bus, db: &DatabaseConnection, topic: &str, group: &str) -> Vec<Duration> {
+/// `producer_db` holds the outbox, `db` the consumer's effects (the same database on Kafka, two
+/// SQLite files on the in-process bus, as in standalone mode).
+async fn latency(
+    bus: &Bus,
+    producer_db: &DatabaseConnection,
+    db: &DatabaseConnection,
+    topic: &str,
+    group: &str,
+) -> Vec<Duration> {
     let relay = bus
-        .relay_with(db.clone(), &[topic], RelayOptions::default())
+        .relay_with(producer_db.clone(), &[topic], RelayOptions::default())
         .await
         .unwrap();
     let outbox = relay.outbox();
@@ -120,11 +128,23 @@ async fn latency(bus: &Bus, db: &DatabaseConnection, topic: &str, group: &str) -
         .unwrap();
     let stop = platform::CancellationToken::new();
     let relay_task = relay.spawn(stop.clone());
+    // Warm up: the first delivery includes joining the consumer group, which is not latency.
+    let txn = producer_db.begin().await.unwrap();
+    outbox
+        .enqueue_envelope(&txn, topic, &event(usize::MAX), &TraceContext::current())
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+    outbox.wake();
+    while handler.seen.lock().unwrap().is_empty() {
+        consumer.process_batch().await.unwrap();
+    }
+    handler.seen.lock().unwrap().clear();
     let committed: Arc<Mutex<HashMap<Uuid, Instant>>> = Arc::default();
     let total = (RATE * LATENCY_SECONDS) as usize;
 
     let writer = {
-        let (db, committed, topic) = (db.clone(), committed.clone(), topic.to_owned());
+        let (db, committed, topic) = (producer_db.clone(), committed.clone(), topic.to_owned());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / RATE));
             for i in 0..total {
@@ -185,9 +205,15 @@ async fn run(kafka: bool) {
     let (db, mysql) = database(kafka, dir.path()).await;
     let topic = testkit::unique_topic("bench");
     let rate = throughput(&bus, &db, &topic).await;
-    let (db2, mysql2) = database(kafka, &dir.path().join("latency")).await;
+    let (producer, mysql2) = database(kafka, &dir.path().join("producer")).await;
+    let (consumer, _) = if kafka {
+        (producer.clone(), None)
+    } else {
+        database(false, &dir.path().join("consumer")).await
+    };
     let topic2 = testkit::unique_topic("bench-latency");
-    let samples = latency(&bus, &db2, &topic2, &format!("bench-{}", testkit::unique())).await;
+    let group = format!("bench-{}", testkit::unique());
+    let samples = latency(&bus, &producer, &consumer, &topic2, &group).await;
     println!(
         "{name}: relay {rate:.0} events/s ({THROUGHPUT_EVENTS} events); at {RATE} events/s for \
          {LATENCY_SECONDS} s: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} samples)",

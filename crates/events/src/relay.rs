@@ -16,7 +16,7 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, IsolationLevel,
-    Statement, TransactionTrait, Value,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait, Value,
 };
 use tokio::sync::Notify;
 
@@ -140,7 +140,17 @@ impl Relay {
     /// so business transactions keep inserting while a batch waits for the broker.
     async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
         match self.db.get_database_backend() {
-            DbBackend::Sqlite => self.db.begin().await,
+            // IMMEDIATE takes the write lock up front (waiting up to the busy timeout): a deferred
+            // transaction that reads and then marks fails at once with SQLITE_BUSY whenever a
+            // business transaction committed in between.
+            DbBackend::Sqlite => {
+                self.db
+                    .begin_with_options(TransactionOptions {
+                        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                        ..TransactionOptions::default()
+                    })
+                    .await
+            }
             _ => {
                 self.db
                     .begin_with_config(Some(IsolationLevel::ReadCommitted), None)
