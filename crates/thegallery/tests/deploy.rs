@@ -551,3 +551,96 @@ fn every_key_a_volume_mounts_exists_in_its_secret_or_config_map() {
         }
     }
 }
+
+/// Runs deploy/k8s/base/mariadb/init-databases.sh as the MariaDB image would (sourced, with a
+/// `docker_process_sql` that runs SQL as root) against the dev server, with every database and
+/// user name prefixed so the test touches nothing else.
+fn run_init_script(prefix: &str, passwords: [&str; 3]) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../deploy/k8s/base/mariadb/init-databases.sh");
+    let harness = format!(
+        r#"docker_process_sql() {{
+               sed -e "s/\`\(member\|gallery\|post\)\`/\`{prefix}\1\`/g" \
+                   -e "s/'\(member\|gallery\|post\)'@/'{prefix}\1'@/g" \
+               | mariadb --socket="$ROOT_SOCKET" -uroot
+           }}
+           source "$1""#
+    );
+    let status = Command::new("bash")
+        .args(["-c", &harness, "init"])
+        .arg(script)
+        .env("ROOT_SOCKET", testkit::dev("MYSQL_ROOT_SOCKET"))
+        .env("MEMBER_DB_PASSWORD", passwords[0])
+        .env("GALLERY_DB_PASSWORD", passwords[1])
+        .env("POST_DB_PASSWORD", passwords[2])
+        .status()
+        .unwrap();
+    assert!(status.success(), "init-databases.sh failed");
+}
+
+/// The databases `user` sees when it signs in with `password`, or `None` when it cannot.
+fn databases_seen_by(user: &str, password: &str) -> Option<Vec<String>> {
+    let (host, port) = testkit::dev("MYSQL_SERVER")
+        .split_once(':')
+        .map(|(h, p)| (h.to_owned(), p.to_owned()))
+        .unwrap();
+    let output = Command::new("mariadb")
+        .args(["--protocol=tcp", "-h", &host, "-P", &port, "-u", user])
+        .args(["--batch", "--skip-column-names", "-e", "SHOW DATABASES"])
+        .env("MYSQL_PWD", password)
+        .output()
+        .unwrap();
+    output.status.success().then(|| {
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|db| *db != "information_schema")
+            .map(str::to_owned)
+            .collect()
+    })
+}
+
+fn drop_init_results(prefix: &str) {
+    let sql: String = ["member", "gallery", "post"]
+        .iter()
+        .map(|s| {
+            format!("DROP DATABASE IF EXISTS `{prefix}{s}`; DROP USER IF EXISTS '{prefix}{s}'@'%';")
+        })
+        .collect();
+    let status = Command::new("mariadb")
+        .args([
+            "--socket",
+            &testkit::dev("MYSQL_ROOT_SOCKET"),
+            "-uroot",
+            "-e",
+            &sql,
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn the_mariadb_init_step_gives_each_service_its_own_database_and_user() {
+    let prefix = format!("test_{}_", testkit::unique());
+    let member_password = r#"it's a \ "quoted" pa$$word"#;
+    run_init_script(&prefix, [member_password, "gallery-pw", "post-pw"]);
+    let seen = databases_seen_by(&format!("{prefix}member"), member_password);
+    let post = databases_seen_by(&format!("{prefix}post"), "post-pw");
+    let wrong = databases_seen_by(&format!("{prefix}gallery"), "post-pw");
+    drop_init_results(&prefix);
+    assert_eq!(seen, Some(vec![format!("{prefix}member")]));
+    assert_eq!(post, Some(vec![format!("{prefix}post")]));
+    assert_eq!(wrong, None, "a user signs in only with its own password");
+}
+
+#[test]
+fn running_the_mariadb_init_step_again_applies_rotated_passwords() {
+    let prefix = format!("test_{}_", testkit::unique());
+    run_init_script(&prefix, ["old-m", "old-g", "old-p"]);
+    run_init_script(&prefix, ["new-m", "old-g", "old-p"]);
+    let with_new = databases_seen_by(&format!("{prefix}member"), "new-m");
+    let with_old = databases_seen_by(&format!("{prefix}member"), "old-m");
+    drop_init_results(&prefix);
+    assert_eq!(with_new, Some(vec![format!("{prefix}member")]));
+    assert_eq!(with_old, None);
+}
