@@ -44,6 +44,8 @@ pub struct Policy {
     /// `FORWARDED_HOPS`, default 0: how many proxies in front of the gateway append to
     /// `X-Forwarded-For`; the client address is taken that many entries from the right.
     pub forwarded_hops: usize,
+    /// `ACCESS_LOG`, default true: one JSON line per request on stderr.
+    pub access_log: bool,
 }
 
 impl Default for Policy {
@@ -54,6 +56,7 @@ impl Default for Policy {
             cors: Cors::default(),
             limits: Limits::default(),
             forwarded_hops: 0,
+            access_log: true,
         }
     }
 }
@@ -227,6 +230,7 @@ impl Policy {
             },
             limits,
             forwarded_hops: vars.or("FORWARDED_HOPS", 0),
+            access_log: vars.or("ACCESS_LOG", Flag(true)).0,
         }
     }
 }

@@ -13,6 +13,7 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, StatusCode};
 use platform::http::{ApiError, REQUEST_ID};
 
+use crate::access_log::{AccessLog, Entry};
 use crate::auth::{AuthError, Authenticator, Identity};
 use crate::config::Policy;
 use crate::limit::{Decision, Limiter, rate_of};
@@ -27,6 +28,7 @@ pub struct Gateway {
     auth: Authenticator,
     limiter: Limiter,
     policy: Policy,
+    access_log: Option<Arc<AccessLog>>,
 }
 
 /// Why the gateway answered itself instead of forwarding.
@@ -158,16 +160,17 @@ pub(crate) async fn handle(State(gateway): State<Arc<Gateway>>, mut request: Req
 
     let status = response.status();
     let elapsed = started.elapsed();
-    tracing::info!(
-        target: "gateway::access",
-        request_id = request_id.to_str().unwrap_or_default(),
-        %method,
-        path,
-        status = status.as_u16(),
-        duration_ms = elapsed.as_secs_f64() * 1000.0,
-        member_id = outcome.member.as_deref().unwrap_or("-"),
-        route = outcome.route,
-    );
+    if let Some(log) = &gateway.access_log {
+        log.record(&Entry {
+            request_id: request_id.to_str().unwrap_or_default(),
+            method: method.as_str(),
+            path: &path,
+            status: status.as_u16(),
+            duration_ms: elapsed.as_secs_f64() * 1000.0,
+            member_id: outcome.member.as_deref(),
+            route: outcome.route,
+        });
+    }
     metrics::counter!("gateway_requests_total", "route" => outcome.route, "status" => status.as_str().to_owned())
         .increment(1);
     metrics::histogram!("gateway_request_duration_seconds", "route" => outcome.route)
@@ -201,11 +204,13 @@ impl Gateway {
         limiter: Limiter,
         policy: Policy,
     ) -> Self {
+        let access_log = policy.access_log.then(AccessLog::start);
         Self {
             upstreams,
             auth,
             limiter,
             policy,
+            access_log,
         }
     }
 

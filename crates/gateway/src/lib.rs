@@ -4,6 +4,7 @@
 //! rate-limited ([`limit`]) and forwarded with streaming bodies ([`proxy`]). The same code fronts
 //! HTTP upstreams in distributed mode and in-process routers in standalone mode.
 
+pub mod access_log;
 pub mod auth;
 pub mod config;
 pub mod cors;

@@ -15,7 +15,7 @@ fn policy(limits: Limits) -> Policy {
     Policy {
         limits,
         forwarded_hops: 1,
-        ..Policy::default()
+        ..common::quiet_policy()
     }
 }
 

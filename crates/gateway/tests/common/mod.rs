@@ -93,6 +93,7 @@ fn host_port(addr: SocketAddr) -> HostPort {
 pub fn quiet_policy() -> Policy {
     Policy {
         limits: Limits::off(),
+        access_log: false,
         ..Policy::default()
     }
 }
