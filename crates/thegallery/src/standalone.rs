@@ -99,6 +99,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             .split();
     let gallery_workers = gallery_workers.spawn(&shutdown);
     let (post_state, post_ready) = post::connect(&config.post(gateway_keys.clone())).await?;
+    let (post_workers, image_sweeper) = post::spawn_workers(&post_state, &bus, &shutdown).await?;
     let gateway_sessions = std::sync::Arc::clone(&member_state.sessions);
     let app = gateway::in_process(gateway::InProcess {
         keys: gateway_keys,
@@ -126,6 +127,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     shutdown.cancel();
     member_workers.join().await;
     gallery_workers.join().await;
+    post_workers.join().await;
+    if let Err(e) = image_sweeper.await {
+        tracing::warn!(error = %e, "image sweeper ended abnormally");
+    }
     served?;
     tracing::info!("thegallery standalone stopped");
     Ok(())
