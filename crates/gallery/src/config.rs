@@ -91,3 +91,46 @@ impl FromStr for PublicBaseUrl {
         Ok(Self(url.as_str().trim_end_matches('/').to_owned()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(extra: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let key = platform::auth::SigningKey::generate().unwrap();
+        let pem = key.public_pem().unwrap();
+        let mut env = vec![
+            ("DATABASE_URL", "sqlite://gallery.db"),
+            ("KAFKA_SERVER", "127.0.0.1:9092"),
+            ("JWT_PUBLIC_KEYS", pem.as_str()),
+        ];
+        env.extend_from_slice(extra);
+        Config::from_env(&env)
+    }
+
+    #[test]
+    fn the_public_base_and_zone_default_to_localhost_and_seoul() {
+        let config = read(&[]).unwrap();
+        assert_eq!(config.public_base_url.join("/x"), "http://localhost:8000/x");
+        assert_eq!(config.timezone, chrono_tz::Asia::Seoul);
+    }
+
+    #[test]
+    fn a_trailing_slash_of_the_public_base_is_dropped() {
+        let config = read(&[("PUBLIC_BASE_URL", "https://thegallery.site/")]).unwrap();
+        assert_eq!(
+            config.public_base_url.join("/a.png"),
+            "https://thegallery.site/a.png"
+        );
+    }
+
+    #[test]
+    fn a_bad_base_and_a_bad_zone_are_reported_together() {
+        let err = read(&[
+            ("PUBLIC_BASE_URL", "ftp://example"),
+            ("APP_TIMEZONE", "Mars/Olympus"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variables(), ["PUBLIC_BASE_URL", "APP_TIMEZONE"]);
+    }
+}
