@@ -43,6 +43,8 @@ both!(
     bob_cannot_delete_alices_gallery_and_it_stays,
     deleting_an_unknown_gallery_answers_404_gg007,
     the_health_endpoint_answers_plain_text,
+    a_bearer_token_identifies_the_member_like_the_cookie,
+    an_unknown_route_and_a_wrong_method_answer_in_the_error_shape,
     the_openapi_document_describes_every_gallery_endpoint,
 );
 
@@ -558,6 +560,35 @@ async fn deleting_an_unknown_gallery_answers_404_gg007(s: &Service) {
         "GG007",
         "해당 갤러리 정보가 없습니다",
     );
+}
+
+async fn a_bearer_token_identifies_the_member_like_the_cookie(s: &Service) {
+    let id = s.create(ALICE, 1, "봄").await;
+    let request = axum::http::Request::get("/api/gallery/list")
+        .header("authorization", format!("Bearer {}", s.token(ALICE)))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = tower::ServiceExt::oneshot(s.app.clone(), request)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(body["data"][0]["galleryId"], id);
+}
+
+async fn an_unknown_route_and_a_wrong_method_answer_in_the_error_shape(s: &Service) {
+    let unknown = s.get("/api/gallery/place/nothing/here", None).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(unknown.body["errorCode"], "GG005");
+    let wrong = s
+        .send(Method::PUT, "/api/gallery/1", Some(ALICE), None)
+        .await;
+    assert_eq!(wrong.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(wrong.body["errorCode"], "GG005");
 }
 
 async fn the_health_endpoint_answers_plain_text(s: &Service) {
