@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use crate::consumer::{Consumer, ConsumerOptions, Source};
 use crate::handler::Handler;
 use crate::kafka::{KafkaError, client_config, ensure_topics};
-use crate::relay::{Relay, RelayOptions, Sink};
+use crate::relay::{KafkaSink, Relay, RelayOptions, Sink};
 
 /// Where events travel. Clone it into every service of a process.
 #[derive(Debug, Clone)]
@@ -65,7 +65,7 @@ impl Bus {
         let sink = match self {
             Self::Kafka(config) => {
                 ensure_topics(config, topics).await?;
-                Sink::Kafka(producer(config)?)
+                Sink::Kafka(KafkaSink::new(config.clone())?)
             }
             Self::InProcess(bus) => {
                 for topic in topics {

@@ -7,11 +7,12 @@
 //! turn is released with its connection. SQLite has no row locks; there exactly one process
 //! (standalone) owns the file and runs the one relay.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
 use platform::CancellationToken;
+use platform::config::KafkaConfig;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use sea_orm::{
@@ -66,8 +67,49 @@ impl Default for RelayOptions {
 }
 
 pub(crate) enum Sink {
-    Kafka(FutureProducer),
+    Kafka(KafkaSink),
     InProcess(InProcessBus),
+}
+
+/// The producer, replaced by a fresh one when librdkafka declares it fatally failed (an
+/// idempotent producer can, e.g. after the broker lost acknowledged messages).
+pub(crate) struct KafkaSink {
+    config: KafkaConfig,
+    producer: Mutex<FutureProducer>,
+}
+
+impl KafkaSink {
+    pub(crate) fn new(config: KafkaConfig) -> Result<Self, crate::kafka::KafkaError> {
+        let producer = crate::bus::producer(&config)?;
+        Ok(Self {
+            config,
+            producer: Mutex::new(producer),
+        })
+    }
+
+    fn current(&self) -> FutureProducer {
+        self.producer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn renew_if_fatal(&self) {
+        use rdkafka::producer::Producer;
+        let mut producer = self
+            .producer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((code, reason)) = producer.client().fatal_error() {
+            tracing::error!(?code, %reason, "Kafka producer failed fatally; creating a new one");
+            match crate::bus::producer(&self.config) {
+                Ok(fresh) => *producer = fresh,
+                Err(error) => {
+                    tracing::error!(error = %platform::http::ErrorChain(&error), "cannot create a Kafka producer");
+                }
+            }
+        }
+    }
 }
 
 /// Publishes one service's outbox. Build it with [`crate::Bus::relay`].
@@ -160,9 +202,17 @@ impl Relay {
     }
 
     async fn send(&self, rows: &[Row]) -> Result<(), RelayError> {
-        let Sink::Kafka(producer) = &self.sink else {
+        let Sink::Kafka(sink) = &self.sink else {
             return Ok(());
         };
+        let result = Self::send_with(&sink.current(), rows).await;
+        if result.is_err() {
+            sink.renew_if_fatal();
+        }
+        result
+    }
+
+    async fn send_with(producer: &FutureProducer, rows: &[Row]) -> Result<(), RelayError> {
         // Enqueue the whole batch before awaiting: the idempotent producer keeps per-partition
         // order and pipelines the sends.
         let mut pending = Vec::with_capacity(rows.len());
@@ -232,9 +282,9 @@ impl Relay {
                 () = shutdown.cancelled() => break,
             }
         }
-        if let Sink::Kafka(producer) = &self.sink {
+        if let Sink::Kafka(sink) = &self.sink {
             use rdkafka::producer::Producer;
-            let _ = producer.flush(Duration::from_secs(5));
+            let _ = sink.current().flush(Duration::from_secs(5));
         }
     }
 
