@@ -612,6 +612,11 @@ async fn the_openapi_document_describes_every_gallery_endpoint(s: &Service) {
     ] {
         assert!(paths.contains_key(path), "{path} missing");
     }
+    let schemas = answer.body["components"]["schemas"].as_object().unwrap();
+    let error = &schemas["ErrorBody"]["properties"];
+    for key in ["errorType", "errorCode", "message"] {
+        assert!(error.get(key).is_some(), "ErrorBody lacks {key}");
+    }
 }
 
 async fn count(s: &Service, member: i64) -> usize {

@@ -6,7 +6,7 @@ use platform::http::{ApiResponse, Json, Path, Query};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::GalleryInfo;
+use super::{Envelope, ErrorBody, GalleryInfo, MessageOnly};
 use crate::domain::{GalleryDraft, GalleryId, GalleryName, MemberId};
 use crate::error::{GalleryError, Result};
 use crate::time::now_utc;
@@ -55,9 +55,9 @@ fn member(auth: &AuthMember) -> MemberId {
 
 /// G2: opens a gallery; `gallery.created` is written in the same transaction.
 #[utoipa::path(post, path = "/api/gallery", tag = "gallery", request_body = GalleryForm,
-    responses((status = 200, description = "`{message: \"갤러리가 생성되었습니다.\", data: {galleryId}}`", body = CreatedGallery),
-        (status = 400, description = "GG005 validation"), (status = 404, description = "GG007 unknown place"),
-        (status = 409, description = "GG006 name taken")))]
+    responses((status = 200, description = "`{message: \"갤러리가 생성되었습니다.\", data: {galleryId}}`", body = Envelope<CreatedGallery>),
+        (status = 400, description = "GG005 validation", body = ErrorBody), (status = 404, description = "GG007 unknown place", body = ErrorBody),
+        (status = 409, description = "GG006 name taken", body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     auth: AuthMember,
@@ -73,7 +73,7 @@ pub async fn create(
 
 /// G3: the caller's galleries, newest first.
 #[utoipa::path(get, path = "/api/gallery/list", tag = "gallery",
-    responses((status = 200, description = "`{message: \"갤러리 목록 조회를 성공했습니다\", data: [GalleryInfo]}`", body = [GalleryInfo])))]
+    responses((status = 200, description = "`{message: \"갤러리 목록 조회를 성공했습니다\", data: [GalleryInfo]}`", body = Envelope<Vec<GalleryInfo>>)))]
 pub async fn mine(
     State(state): State<AppState>,
     auth: AuthMember,
@@ -85,8 +85,8 @@ pub async fn mine(
 
 /// G4: whether the caller can use `name`.
 #[utoipa::path(get, path = "/api/gallery/check/name", tag = "gallery", params(NameQuery),
-    responses((status = 200, description = "`{message: \"사용 가능한 갤러리 이름입니다\"}`"),
-        (status = 400, description = "GG005 validation"), (status = 409, description = "GG006 name taken")))]
+    responses((status = 200, description = "`{message: \"사용 가능한 갤러리 이름입니다\"}`", body = MessageOnly),
+        (status = 400, description = "GG005 validation", body = ErrorBody), (status = 409, description = "GG006 name taken", body = ErrorBody)))]
 pub async fn check_name(
     State(state): State<AppState>,
     auth: AuthMember,
@@ -102,8 +102,8 @@ pub async fn check_name(
 /// G5: one gallery, public.
 #[utoipa::path(get, path = "/api/gallery/{galleryId}", tag = "gallery",
     params(("galleryId" = i64, Path, description = "gallery id")),
-    responses((status = 200, description = "`{message: \"갤러리 조회에 성공했습니다\", data: GalleryInfo}`", body = GalleryInfo),
-        (status = 400, description = "non-numeric id"), (status = 404, description = "GG007")))]
+    responses((status = 200, description = "`{message: \"갤러리 조회에 성공했습니다\", data: GalleryInfo}`", body = Envelope<GalleryInfo>),
+        (status = 400, description = "non-numeric id", body = ErrorBody), (status = 404, description = "GG007", body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<i64>,
@@ -118,10 +118,10 @@ pub async fn get(
 /// G6: overwrites the caller's gallery.
 #[utoipa::path(patch, path = "/api/gallery/{galleryId}", tag = "gallery", request_body = GalleryForm,
     params(("galleryId" = i64, Path, description = "gallery id")),
-    responses((status = 200, description = "`{message: \"갤러리 정보 수정을 성공했습니다\"}`"),
-        (status = 400, description = "GG005 validation"),
-        (status = 404, description = "GG007 unknown place, or no such gallery of the caller"),
-        (status = 409, description = "GG006 name taken")))]
+    responses((status = 200, description = "`{message: \"갤러리 정보 수정을 성공했습니다\"}`", body = MessageOnly),
+        (status = 400, description = "GG005 validation", body = ErrorBody),
+        (status = 404, description = "GG007 unknown place, or no such gallery of the caller", body = ErrorBody),
+        (status = 409, description = "GG006 name taken", body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     auth: AuthMember,
@@ -136,8 +136,8 @@ pub async fn update(
 /// G7: deletes the caller's gallery; `gallery.deleted` is written in the same transaction.
 #[utoipa::path(delete, path = "/api/gallery/{galleryId}", tag = "gallery",
     params(("galleryId" = i64, Path, description = "gallery id")),
-    responses((status = 200, description = "`{message: \"갤러리가 삭제되었습니다\"}`"),
-        (status = 404, description = "GG007 no such gallery of the caller")))]
+    responses((status = 200, description = "`{message: \"갤러리가 삭제되었습니다\"}`", body = MessageOnly),
+        (status = 404, description = "GG007 no such gallery of the caller", body = ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
     auth: AuthMember,

@@ -12,6 +12,35 @@ use crate::AppState;
 use crate::entity::place;
 use crate::store::GalleryView;
 
+/// The success envelope `{message, data}` for the document; handlers answer with
+/// `platform::http::ApiResponse`, which has this shape.
+#[derive(Debug, ToSchema)]
+pub struct Envelope<T> {
+    /// Korean message shown to people.
+    pub message: String,
+    /// The payload.
+    pub data: T,
+}
+
+/// A success answer without data.
+#[derive(Debug, ToSchema)]
+pub struct MessageOnly {
+    /// Korean message shown to people.
+    pub message: String,
+}
+
+/// Every error answer: `{errorType, errorCode, message}`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    /// HTTP reason phrase, e.g. `Not Found`.
+    pub error_type: String,
+    /// Contract code, e.g. `GG007`.
+    pub error_code: String,
+    /// Korean message shown to people.
+    pub message: String,
+}
+
 /// A place as the contract shows it (B §5 "Place").
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -5,7 +5,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use platform::http::{ApiResponse, Path};
 
-use super::PlaceBody;
+use super::{Envelope, ErrorBody, PlaceBody};
 use crate::error::Result;
 use crate::{AppState, CODES, store};
 
@@ -28,7 +28,7 @@ const IMAGES: [(&str, &[u8]); 6] = [
 
 /// G1: every place, in id order.
 #[utoipa::path(get, path = "/api/gallery/place/list", tag = "place",
-    responses((status = 200, description = "`{message: \"공간 정보가 조회되었습니다.\", data: [Place]}`", body = [PlaceBody])))]
+    responses((status = 200, description = "`{message: \"공간 정보가 조회되었습니다.\", data: [Place]}`", body = Envelope<Vec<PlaceBody>>)))]
 pub async fn list(State(state): State<AppState>) -> Result<ApiResponse<Vec<PlaceBody>>> {
     let places = store::places(&state.db).await?;
     let body = places.into_iter().map(|p| state.place_body(p)).collect();
@@ -39,7 +39,7 @@ pub async fn list(State(state): State<AppState>) -> Result<ApiResponse<Vec<Place
 #[utoipa::path(get, path = "/api/gallery/place/image/{file}", tag = "place",
     params(("file" = String, Path, description = "e.g. `1-3d.png`")),
     responses((status = 200, description = "PNG image", content_type = "image/png"),
-        (status = 404, description = "unknown image")))]
+        (status = 404, description = "unknown image", body = ErrorBody)))]
 pub async fn image(Path(file): Path<String>) -> Response {
     match IMAGES.iter().find(|(name, _)| *name == file) {
         Some((_, bytes)) => (

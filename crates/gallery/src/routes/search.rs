@@ -5,6 +5,7 @@ use platform::http::{ApiResponse, Query};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::{Envelope, ErrorBody};
 use crate::domain::{PageRequest, SearchType};
 use crate::error::Result;
 use crate::store::SearchHit;
@@ -45,8 +46,8 @@ pub struct GallerySearchItem {
 
 /// G8: newest first; `[]` when nothing matches.
 #[utoipa::path(get, path = "/api/gallery/search", tag = "gallery", params(SearchQuery),
-    responses((status = 200, description = "`{message: \"갤러리 검색을 성공했습니다\", data: [GallerySearchItem]}`", body = [GallerySearchItem]),
-        (status = 400, description = "GG005 unknown type, bad paging or a missing parameter")))]
+    responses((status = 200, description = "`{message: \"갤러리 검색을 성공했습니다\", data: [GallerySearchItem]}`", body = Envelope<Vec<GallerySearchItem>>),
+        (status = 400, description = "GG005 unknown type, bad paging or a missing parameter", body = ErrorBody)))]
 pub async fn search(
     State(state): State<AppState>,
     Query(params): Query<SearchQuery>,
