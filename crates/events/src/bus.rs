@@ -64,7 +64,9 @@ impl Bus {
     ) -> Result<Relay, BusError> {
         let sink = match self {
             Self::Kafka(config) => {
-                ensure_topics(config, topics).await?;
+                let physical: Vec<String> = topics.iter().map(|t| config.topic(t)).collect();
+                let physical: Vec<&str> = physical.iter().map(String::as_str).collect();
+                ensure_topics(config, &physical).await?;
                 Sink::Kafka(KafkaSink::new(config.clone())?)
             }
             Self::InProcess(bus) => {
@@ -109,24 +111,20 @@ pub(crate) fn producer(config: &KafkaConfig) -> Result<FutureProducer, KafkaErro
 
 async fn kafka_source(config: &KafkaConfig, options: &ConsumerOptions) -> Result<Source, BusError> {
     use rdkafka::consumer::Consumer as _;
-    let dead: Vec<String> = options
-        .topics
+    // Cluster-side names carry KAFKA_TOPIC_PREFIX; the inbox keeps the logical group.
+    let topics: Vec<String> = options.topics.iter().map(|t| config.topic(t)).collect();
+    let dead: Vec<String> = topics
         .iter()
         .map(|t| crate::dlq::dlq_topic(t, &options.group))
         .collect();
-    let all: Vec<&str> = options
-        .topics
-        .iter()
-        .chain(&dead)
-        .map(String::as_str)
-        .collect();
+    let all: Vec<&str> = topics.iter().chain(&dead).map(String::as_str).collect();
     ensure_topics(config, &all).await?;
     let client_error = |source| KafkaError::Client {
         bootstrap: config.bootstrap.to_string(),
         source,
     };
     let consumer: rdkafka::consumer::StreamConsumer = client_config(config)
-        .set("group.id", &options.group)
+        .set("group.id", config.group(&options.group))
         .set("enable.auto.commit", "true")
         .set("auto.commit.interval.ms", "200")
         .set("enable.auto.offset.store", "false")
@@ -134,7 +132,7 @@ async fn kafka_source(config: &KafkaConfig, options: &ConsumerOptions) -> Result
         .set("session.timeout.ms", "10000")
         .create()
         .map_err(client_error)?;
-    let topics: Vec<&str> = options.topics.iter().map(String::as_str).collect();
+    let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topics).map_err(client_error)?;
     Ok(Source::Kafka {
         consumer,

@@ -205,18 +205,23 @@ impl Relay {
         let Sink::Kafka(sink) = &self.sink else {
             return Ok(());
         };
-        let result = Self::send_with(&sink.current(), rows).await;
+        let result = Self::send_with(&sink.current(), &sink.config, rows).await;
         if result.is_err() {
             sink.renew_if_fatal();
         }
         result
     }
 
-    async fn send_with(producer: &FutureProducer, rows: &[Row]) -> Result<(), RelayError> {
+    async fn send_with(
+        producer: &FutureProducer,
+        config: &KafkaConfig,
+        rows: &[Row],
+    ) -> Result<(), RelayError> {
         // Enqueue the whole batch before awaiting: the idempotent producer keeps per-partition
         // order and pipelines the sends.
         let mut pending = Vec::with_capacity(rows.len());
-        for row in rows {
+        let topics: Vec<String> = rows.iter().map(|row| config.topic(&row.topic)).collect();
+        for (row, topic) in rows.iter().zip(&topics) {
             let mut headers = OwnedHeaders::new_with_capacity(row.headers.len());
             for (key, value) in &row.headers {
                 headers = headers.insert(Header {
@@ -224,7 +229,7 @@ impl Relay {
                     value: Some(value.as_bytes()),
                 });
             }
-            let record = FutureRecord::to(&row.topic)
+            let record = FutureRecord::to(topic)
                 .key(&row.key)
                 .payload(&row.body)
                 .headers(headers);
