@@ -1,6 +1,6 @@
 //! Password hashing with argon2id at the OWASP parameters (m = 19 MiB, t = 2, p = 1), run on a
-//! bounded blocking pool: at most one hash per CPU core runs at a time, so a sign-in flood queues
-//! instead of starving the async workers and the other requests they serve.
+//! bounded blocking pool: at most one hash per CPU core but one runs at a time, so a sign-in flood
+//! queues instead of starving the async workers and the other requests they serve.
 
 use std::sync::Arc;
 
@@ -51,8 +51,10 @@ fn verify_blocking(password: &str, hash: &str) -> Result<bool, HashError> {
 }
 
 impl Default for Passwords {
+    /// One hash per core but one, so a sign-in flood always leaves a core to the other requests.
     fn default() -> Self {
-        Self::new(std::thread::available_parallelism().map_or(2, usize::from))
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        Self::new(cores.saturating_sub(1).max(1))
     }
 }
 
