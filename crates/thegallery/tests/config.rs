@@ -148,7 +148,9 @@ fn a_password_set_both_directly_and_by_file_is_a_problem() {
 
 #[test]
 fn gateway_defaults_its_upstreams_to_the_cluster_service_names() {
-    let config = gateway::Config::from_env(&[("REDIS_HOST", "redis-svc")]).unwrap();
+    let pem = platform::auth::SigningKey::generate().unwrap().public_pem().unwrap();
+    let env = [("REDIS_HOST", "redis-svc"), ("JWT_PUBLIC_KEYS", pem.as_str())];
+    let config = gateway::Config::from_env(&env).unwrap();
     assert_eq!(config.http.port, 8000);
     assert_eq!(config.member.to_string(), "member-svc:8001");
     assert_eq!(config.gallery.to_string(), "gallery-svc:8002");
@@ -162,7 +164,7 @@ fn gateway_rejects_an_upstream_without_a_port_and_a_missing_redis() {
             "MEMBER_SERVER",
             "member-svc"
         )])),
-        ["REDIS_HOST", "MEMBER_SERVER"]
+        ["REDIS_HOST", "MEMBER_SERVER", "JWT_PUBLIC_KEYS"]
     );
 }
 
