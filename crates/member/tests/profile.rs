@@ -57,15 +57,7 @@ async fn the_profile_without_a_cookie_is_refused() {
 #[tokio::test]
 async fn a_token_of_a_member_that_does_not_exist_gets_not_found() {
     let app = TestApp::start(Backend::MariaDb).await;
-    let session = Session::start(unique_id(), Role::User, TOKEN_TTL);
-    app.state.sessions.create(&session).await.unwrap();
-    let claims = Claims::new(
-        session.member_id,
-        Role::User,
-        session.sid.clone(),
-        chrono::Utc::now().timestamp(),
-    );
-    let token = app.key.sign(&claims).unwrap();
+    let token = ghost_token(&app).await;
     let answer = app
         .call(Method::GET, "/api/member", Some(&token), None)
         .await;
@@ -257,8 +249,32 @@ async fn withdrawal_frees_the_nickname_revokes_sessions_clears_the_cookie_and_wr
 }
 
 #[tokio::test]
-async fn withdrawing_a_member_that_is_gone_is_not_found() {
+async fn renaming_a_member_that_is_gone_is_not_found() {
     let app = TestApp::start(Backend::MariaDb).await;
+    let token = ghost_token(&app).await;
+    let body = json!({ "nickname": nickname() });
+    let answer = app
+        .call(Method::PATCH, "/api/member", Some(&token), Some(body))
+        .await;
+    answer.assert_error(404, "GA007", "사용자 정보가 없습니다");
+    assert!(app.outbox().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_token_signed_by_another_key_is_refused() {
+    let app = TestApp::start(Backend::MariaDb).await;
+    let token = app.member_token().await;
+    let stranger = platform::auth::SigningKey::generate().unwrap();
+    let claims = app.key.verifying_keys().verify(&token).unwrap();
+    let forged = stranger.sign(&claims).unwrap();
+    let answer = app
+        .call(Method::GET, "/api/member", Some(&forged), None)
+        .await;
+    answer.assert_error(401, "GATE003", "invalid token");
+}
+
+/// A valid token with a live session for a member id that has no row.
+async fn ghost_token(app: &TestApp) -> String {
     let session = Session::start(unique_id(), Role::User, TOKEN_TTL);
     app.state.sessions.create(&session).await.unwrap();
     let claims = Claims::new(
@@ -267,7 +283,13 @@ async fn withdrawing_a_member_that_is_gone_is_not_found() {
         session.sid.clone(),
         chrono::Utc::now().timestamp(),
     );
-    let token = app.key.sign(&claims).unwrap();
+    app.key.sign(&claims).unwrap()
+}
+
+#[tokio::test]
+async fn withdrawing_a_member_that_is_gone_is_not_found() {
+    let app = TestApp::start(Backend::MariaDb).await;
+    let token = ghost_token(&app).await;
     let answer = app
         .call(Method::DELETE, "/api/member", Some(&token), None)
         .await;
