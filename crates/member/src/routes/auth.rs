@@ -193,6 +193,8 @@ fn java_date(at: DateTime<Utc>) -> String {
 async fn start_session(state: &AppState, member: &Member) -> Result<Login, MemberError> {
     let role: Role = member.role.parse().unwrap_or(Role::User);
     let session = Session::start(member.member_id, role, TOKEN_TTL);
+    // `iat` is derived from the session's expiry so `exp`, the session TTL and `expirationDate`
+    // name the same second.
     let claims = Claims::new(
         member.member_id,
         role,
