@@ -113,38 +113,59 @@ pub struct AuthConfig {
     pub timezone: chrono_tz::Tz,
 }
 
-impl AuthConfig {
-    /// Reads the providers, `COOKIE_SECURE` and `APP_TIMEZONE` around a given key.
-    pub fn read_with_key(
-        vars: &mut Vars<'_>,
-        signing_key: Option<SigningKey>,
-        cookie_default: bool,
-    ) -> Option<Self> {
-        let cookie_secure = vars.or("COOKIE_SECURE", Flag(cookie_default)).0;
-        let kakao = ProviderConfig::read(vars, "KAKAO", KAKAO, false);
-        let google = ProviderConfig::read(vars, "GOOGLE", GOOGLE, true);
-        let timezone = vars.or("APP_TIMEZONE", chrono_tz::Asia::Seoul);
-        Some(Self {
-            signing_key: signing_key?,
-            cookie_secure,
-            kakao,
-            google,
-            timezone,
-        })
+/// Member settings besides the key, read alike in distributed and standalone mode.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `COOKIE_SECURE`.
+    pub cookie_secure: bool,
+    /// Kakao, when `KAKAO_CLIENT_ID` is set.
+    pub kakao: Option<ProviderConfig>,
+    /// Google, when `GOOGLE_CLIENT_ID` is set.
+    pub google: Option<ProviderConfig>,
+    /// `APP_TIMEZONE`, default `Asia/Seoul`.
+    pub timezone: chrono_tz::Tz,
+}
+
+impl Settings {
+    /// Reads `COOKIE_SECURE` (default `cookie_default`), `APP_TIMEZONE`, `KAKAO_*`, `GOOGLE_*`.
+    pub fn read(vars: &mut Vars<'_>, cookie_default: bool) -> Self {
+        Self {
+            cookie_secure: vars.or("COOKIE_SECURE", Flag(cookie_default)).0,
+            kakao: ProviderConfig::read(vars, "KAKAO", KAKAO, false),
+            google: ProviderConfig::read(vars, "GOOGLE", GOOGLE, true),
+            timezone: vars.or("APP_TIMEZONE", chrono_tz::Asia::Seoul),
+        }
     }
 }
 
-impl AuthConfig {
-    /// Standalone defaults around `signing_key`: plain-HTTP cookie (no `Secure`, the process
-    /// serves `http://localhost`), no OAuth providers, `Asia/Seoul`.
-    pub fn standalone(signing_key: SigningKey) -> Self {
+impl Default for Settings {
+    /// Standalone without variables: plain-HTTP cookie (the process serves `http://localhost`),
+    /// no OAuth providers, `Asia/Seoul`.
+    fn default() -> Self {
         Self {
-            signing_key,
             cookie_secure: false,
             kakao: None,
             google: None,
             timezone: chrono_tz::Asia::Seoul,
         }
+    }
+}
+
+impl AuthConfig {
+    /// The key with its settings.
+    pub fn new(signing_key: SigningKey, settings: Settings) -> Self {
+        Self {
+            signing_key,
+            cookie_secure: settings.cookie_secure,
+            kakao: settings.kakao,
+            google: settings.google,
+            timezone: settings.timezone,
+        }
+    }
+
+    /// `signing_key` with the standalone defaults of [`Settings::default`].
+    pub fn standalone(signing_key: SigningKey) -> Self {
+        Self::new(signing_key, Settings::default())
     }
 }
 
@@ -203,14 +224,14 @@ impl Config {
         let redis = RedisConfig::read(&mut vars);
         let kafka = KafkaConfig::read(&mut vars);
         let key = SigningKey::read(&mut vars);
-        let auth = AuthConfig::read_with_key(&mut vars, key, true);
+        let settings = Settings::read(&mut vars, true);
         vars.finish(|| {
             Some(Self {
                 http,
                 database: database?,
                 redis: Some(redis?),
                 kafka: Some(kafka?),
-                auth: auth?,
+                auth: AuthConfig::new(key?, settings),
             })
         })
     }
@@ -255,6 +276,20 @@ mod tests {
         let second = load_or_create_key(dir.path()).unwrap();
         assert_eq!(first.kid(), second.kid());
         assert!(dir.path().join(PUBLIC_KEY_FILE).exists());
+    }
+
+    #[test]
+    fn settings_turn_a_provider_on_with_its_client_id() {
+        let env = [
+            ("KAKAO_CLIENT_ID", "abc"),
+            ("KAKAO_REDIRECT_URI", "http://localhost:8000/oauth/kakao"),
+        ];
+        let mut vars = Vars::new(&env);
+        let settings = Settings::read(&mut vars, false);
+        assert!(vars.finish(|| Some(())).is_ok());
+        assert!(!settings.cookie_secure);
+        assert_eq!(settings.kakao.unwrap().token_url.as_str(), KAKAO.token);
+        assert!(settings.google.is_none());
     }
 
     #[test]

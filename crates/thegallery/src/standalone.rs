@@ -16,6 +16,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Post's optional settings (`IMAGE_BASE_URL`, `APP_TIMEZONE`, `SPOTIFY_*`, `YOUTUBE_*`).
     pub post_settings: post::Settings,
+    /// Member's optional settings (`COOKIE_SECURE` default false, `KAKAO_*`, `GOOGLE_*`).
+    pub member_settings: member::config::Settings,
 }
 
 impl Config {
@@ -28,11 +30,13 @@ impl Config {
         };
         let data_dir = vars.or("DATA_DIR", PathBuf::from("./data"));
         let post_settings = post::Settings::read(&mut vars, None);
+        let member_settings = member::config::Settings::read(&mut vars, false);
         vars.finish(|| {
             Some(Self {
                 http,
                 data_dir,
                 post_settings: post_settings?,
+                member_settings,
             })
         })
     }
@@ -48,7 +52,7 @@ impl Config {
             database: self.database("member"),
             redis: None,
             kafka: None,
-            auth: member::config::AuthConfig::standalone(signing_key),
+            auth: member::config::AuthConfig::new(signing_key, self.member_settings.clone()),
         }
     }
 
