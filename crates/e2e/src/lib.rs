@@ -5,7 +5,12 @@
 //! The binary under test is passed in by the caller (`env!("CARGO_BIN_EXE_thegallery")` in the
 //! `thegallery` crate's tests), so the journeys always run the freshly built binary.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)] // test support fails loudly
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)] // test support fails loudly
 
 mod client;
 pub mod journeys;

@@ -297,7 +297,12 @@ impl Drop for System {
     fn drop(&mut self) {
         if std::thread::panicking() {
             // The logs vanish with the temporary directory; a failed journey needs them.
-            for service in [Service::Gateway, Service::Member, Service::Gallery, Service::Post] {
+            for service in [
+                Service::Gateway,
+                Service::Member,
+                Service::Gallery,
+                Service::Post,
+            ] {
                 if self.envs.contains_key(&service) {
                     eprintln!("----- {service:?} log -----\n{}", self.log(service));
                 }

@@ -219,18 +219,33 @@ impl Consumer {
     ) -> Result<usize, ConsumerError> {
         let first = match tokio::time::timeout(self.options.poll_timeout, consumer.recv()).await {
             Err(_) => return Ok(0),
+            Ok(Err(error)) if self.client_notice(&error) => return Ok(0),
             Ok(message) => message?,
         };
         self.kafka_message(consumer, producer, &first).await?;
         let mut handled = 1;
         while handled < self.options.batch_size {
-            let Ok(next) = tokio::time::timeout(Duration::ZERO, consumer.recv()).await else {
-                break;
+            let next = match tokio::time::timeout(Duration::ZERO, consumer.recv()).await {
+                Err(_) => break,
+                Ok(Err(error)) if self.client_notice(&error) => break,
+                Ok(next) => next?,
             };
-            self.kafka_message(consumer, producer, &next?).await?;
+            self.kafka_message(consumer, producer, &next).await?;
             handled += 1;
         }
         Ok(handled)
+    }
+
+    /// Whether `error` is librdkafka reporting on its connections (broker down, transport
+    /// failure, …), which it recovers from by itself. Such notices queue up while the broker is
+    /// away; backing off on each would leave the consumer draining stale notices long after the
+    /// broker returned, so they are logged and passed over.
+    fn client_notice(&self, error: &rdkafka::error::KafkaError) -> bool {
+        let rdkafka::error::KafkaError::MessageConsumption(code) = error else {
+            return false;
+        };
+        tracing::debug!(group = %self.options.group, ?code, "Kafka client notice");
+        true
     }
 
     async fn kafka_message(
