@@ -3,7 +3,9 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use platform::config::{ConfigError, Environment, ProcessEnv, TelemetryConfig, Vars};
+use platform::config::{
+    ConfigError, DatabaseConfig, Environment, ProcessEnv, TelemetryConfig, Vars,
+};
 
 use crate::standalone;
 
@@ -253,12 +255,15 @@ async fn dead_letters(action: DlqAction, env: &dyn Environment) -> anyhow::Resul
 }
 
 async fn migrate(service: DbService, env: &dyn Environment) -> anyhow::Result<ExitCode> {
-    let database = match service {
-        DbService::Member => member::Config::from_env(env).map(|c| c.database),
-        DbService::Gallery => gallery::Config::from_env(env).map(|c| c.database),
-        DbService::Post => post::Config::from_env(env).map(|c| c.database),
+    // Only the database matters here, so a migration Job needs no keys or broker settings.
+    let name = match service {
+        DbService::Member => "member",
+        DbService::Gallery => "gallery",
+        DbService::Post => "post",
     };
-    let database = match database {
+    let mut vars = Vars::new(env);
+    let database = DatabaseConfig::read(&mut vars, name);
+    let database = match vars.finish(|| database) {
         Ok(d) => d,
         Err(e) => return Ok(config_failure(&e)),
     };

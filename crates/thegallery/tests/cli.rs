@@ -146,8 +146,11 @@ fn config_check_prints_the_effective_configuration_with_secrets_redacted() {
         ("REDIS_PASSWORD", "redis-staple-secret"),
         ("KAFKA_SERVER", "kafka:9092"),
     ]);
+    let key = platform::auth::SigningKey::generate().unwrap();
+    let mut env = env;
+    env.insert("JWT_PRIVATE_KEY".into(), key.to_pem().unwrap());
     let out = run(&["config", "check", "member"], &env);
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let printed = text(&out.stdout) + &text(&out.stderr);
     assert!(printed.contains("db"), "{printed}");
     assert!(!printed.contains("correct-horse-battery"), "{printed}");
@@ -195,6 +198,8 @@ async fn a_distributed_member_process_is_ready_with_real_servers_and_stops_on_si
     env.insert("PORT".into(), "0".into());
     env.insert("BIND_ADDR".into(), "127.0.0.1".into());
     env.insert("LOG_FORMAT".into(), "json".into());
+    let key = platform::auth::SigningKey::generate().unwrap();
+    env.insert("JWT_PRIVATE_KEY".into(), key.to_pem().unwrap());
     let (child, addr) = start(&["member"], &env);
     let (status, body) = get(&format!("http://{addr}/readyz")).await;
     assert_eq!(status, 200, "{body}");
@@ -221,8 +226,8 @@ fn keys_generate_writes_a_private_key_only_its_owner_can_read_and_a_public_key()
     let private = dir.path().join("jwt-private.pem");
     let mode = std::fs::metadata(&private).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
-    let key = platform::auth::SigningKey::from_pem(&std::fs::read_to_string(&private).unwrap())
-        .unwrap();
+    let key =
+        platform::auth::SigningKey::from_pem(&std::fs::read_to_string(&private).unwrap()).unwrap();
     let public = std::fs::read_to_string(dir.path().join("jwt-public.pem")).unwrap();
     assert!(platform::auth::VerifyingKeys::from_pem_bundle(&public).is_ok());
     assert!(text(&out.stdout).contains(key.kid()));

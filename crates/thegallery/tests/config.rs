@@ -18,6 +18,32 @@ fn problems<T: std::fmt::Debug>(result: Result<T, platform::config::ConfigError>
         .collect()
 }
 
+struct Keys {
+    private: String,
+    public: String,
+}
+
+fn keys() -> &'static Keys {
+    static KEYS: std::sync::OnceLock<Keys> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        let key = platform::auth::SigningKey::generate().unwrap();
+        Keys {
+            private: key.to_pem().unwrap(),
+            public: key.public_pem().unwrap(),
+        }
+    })
+}
+
+/// `pairs` plus valid token keys, which every service requires.
+fn with_keys<'a>(pairs: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut all = vec![
+        ("JWT_PRIVATE_KEY", keys().private.as_str()),
+        ("JWT_PUBLIC_KEYS", keys().public.as_str()),
+    ];
+    all.extend_from_slice(pairs);
+    all
+}
+
 const MEMBER_OK: [(&str, &str); 6] = [
     ("MYSQL_SERVER", "mysql-svc:3306"),
     ("MYSQL_USER", "member"),
@@ -29,7 +55,7 @@ const MEMBER_OK: [(&str, &str); 6] = [
 
 #[test]
 fn member_reads_mysql_redis_and_kafka_with_defaults_for_the_rest() {
-    let config = member::Config::from_env(&MEMBER_OK).unwrap();
+    let config = member::Config::from_env(&with_keys(&MEMBER_OK)).unwrap();
     assert_eq!(config.http.port, 8001);
     assert_eq!(config.http.bind_addr.to_string(), "0.0.0.0");
     let DatabaseConfig::MySql {
@@ -62,7 +88,8 @@ fn member_with_nothing_set_lists_every_missing_variable_at_once() {
             "MYSQL_USER",
             "MYSQL_PASSWORD",
             "REDIS_HOST",
-            "KAFKA_SERVER"
+            "KAFKA_SERVER",
+            "JWT_PRIVATE_KEY"
         ]
     );
 }
@@ -79,7 +106,7 @@ fn member_with_several_invalid_values_lists_each_of_them() {
         ("KAFKA_TOPIC_PARTITIONS", "0"),
     ]);
     assert_eq!(
-        problems(member::Config::from_env(&env)),
+        problems(member::Config::from_env(&with_keys(&env))),
         [
             "BIND_ADDR",
             "PORT",
@@ -98,7 +125,7 @@ fn a_database_url_overrides_the_mysql_variables() {
         ("REDIS_HOST", "r"),
         ("KAFKA_SERVER", "k:9092"),
     ];
-    let config = member::Config::from_env(&env).unwrap();
+    let config = member::Config::from_env(&with_keys(&env)).unwrap();
     assert!(
         matches!(config.database, DatabaseConfig::Sqlite { path } if path.ends_with("member.db"))
     );
@@ -110,7 +137,10 @@ fn a_database_url_with_an_unknown_scheme_is_a_problem() {
         ("DATABASE_URL", "postgres://u:p@h/db"),
         ("KAFKA_SERVER", "k:9092"),
     ];
-    assert_eq!(problems(gallery::Config::from_env(&env)), ["DATABASE_URL"]);
+    assert_eq!(
+        problems(gallery::Config::from_env(&with_keys(&env))),
+        ["DATABASE_URL"]
+    );
 }
 
 #[test]
@@ -124,7 +154,7 @@ fn a_password_can_come_from_a_file() {
         ("MYSQL_PASSWORD_FILE", path.as_str()),
         ("KAFKA_SERVER", "k:9092"),
     ];
-    let config = gallery::Config::from_env(&env).unwrap();
+    let config = gallery::Config::from_env(&with_keys(&env)).unwrap();
     let DatabaseConfig::MySql { password, .. } = config.database else {
         panic!("expected MySQL")
     };
@@ -141,16 +171,22 @@ fn a_password_set_both_directly_and_by_file_is_a_problem() {
         ("KAFKA_SERVER", "k:9092"),
     ];
     assert_eq!(
-        problems(gallery::Config::from_env(&env)),
+        problems(gallery::Config::from_env(&with_keys(&env))),
         ["MYSQL_PASSWORD"]
     );
 }
 
 #[test]
 fn gateway_defaults_its_upstreams_to_the_cluster_service_names() {
-    let pem = platform::auth::SigningKey::generate().unwrap().public_pem().unwrap();
-    let env = [("REDIS_HOST", "redis-svc"), ("JWT_PUBLIC_KEYS", pem.as_str())];
-    let config = gateway::Config::from_env(&env).unwrap();
+    let pem = platform::auth::SigningKey::generate()
+        .unwrap()
+        .public_pem()
+        .unwrap();
+    let env = [
+        ("REDIS_HOST", "redis-svc"),
+        ("JWT_PUBLIC_KEYS", pem.as_str()),
+    ];
+    let config = gateway::Config::from_env(&with_keys(&env)).unwrap();
     assert_eq!(config.http.port, 8000);
     assert_eq!(config.member.to_string(), "member-svc:8001");
     assert_eq!(config.gallery.to_string(), "gallery-svc:8002");
@@ -174,7 +210,7 @@ fn post_stores_images_in_a_directory_by_default() {
         ("DATABASE_URL", "sqlite:///tmp/post.db"),
         ("KAFKA_SERVER", "k:9092"),
     ];
-    let config = post::Config::from_env(&env).unwrap();
+    let config = post::Config::from_env(&with_keys(&env)).unwrap();
     assert!(matches!(config.storage, StorageConfig::Local { root } if root.ends_with("images")));
 }
 
@@ -186,7 +222,7 @@ fn post_with_an_s3_bucket_requires_both_keys() {
         ("STORAGE_URL", "s3://gallery-images"),
     ];
     assert_eq!(
-        problems(post::Config::from_env(&env)),
+        problems(post::Config::from_env(&with_keys(&env))),
         ["S3_ACCESS_KEY", "S3_SECRET_KEY"]
     );
 }
@@ -198,7 +234,10 @@ fn post_rejects_an_unknown_storage_scheme() {
         ("KAFKA_SERVER", "k:9092"),
         ("STORAGE_URL", "ftp://images"),
     ];
-    assert_eq!(problems(post::Config::from_env(&env)), ["STORAGE_URL"]);
+    assert_eq!(
+        problems(post::Config::from_env(&with_keys(&env))),
+        ["STORAGE_URL"]
+    );
 }
 
 #[test]
@@ -210,7 +249,7 @@ fn standalone_listens_on_loopback_port_8000_with_data_in_dot_data() {
 
 #[test]
 fn debug_output_of_a_configuration_never_shows_a_secret() {
-    let config = member::Config::from_env(&MEMBER_OK).unwrap();
+    let config = member::Config::from_env(&with_keys(&MEMBER_OK)).unwrap();
     let printed = format!("{config:#?}");
     assert!(!printed.contains("\"pw\""), "{printed}");
     assert!(!printed.contains("rpw"), "{printed}");
