@@ -70,6 +70,8 @@ pub enum Target {
 enum Seg {
     Lit(&'static str),
     Digits,
+    /// One file name: letters, digits, `-`, `_` and a dot that is not the first character.
+    File,
 }
 
 struct Public {
@@ -81,7 +83,7 @@ struct Public {
 }
 
 use LimitRule::{PublicRead, SignIn};
-use Seg::{Digits, Lit};
+use Seg::{Digits, File, Lit};
 
 fn public_table() -> &'static [Public] {
     static TABLE: std::sync::OnceLock<Vec<Public>> = std::sync::OnceLock::new();
@@ -154,6 +156,13 @@ fn public_table() -> &'static [Public] {
             entry(
                 g,
                 Method::GET,
+                &[Lit("place"), Lit("image"), File],
+                PublicRead,
+                "GET /api/gallery/place/image/{file}",
+            ),
+            entry(
+                g,
+                Method::GET,
                 &[Lit("search")],
                 PublicRead,
                 "GET /api/gallery/search",
@@ -188,6 +197,13 @@ impl Seg {
         match self {
             Self::Lit(lit) => segment == lit,
             Self::Digits => !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()),
+            Self::File => {
+                !segment.starts_with('.')
+                    && !segment.is_empty()
+                    && segment
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            }
         }
     }
 }
