@@ -18,6 +18,8 @@ pub struct Config {
     pub post_settings: post::Settings,
     /// Member's optional settings (`COOKIE_SECURE` default false, `KAKAO_*`, `GOOGLE_*`).
     pub member_settings: member::config::Settings,
+    /// `STATIC_DIR`: a frontend build served at `/`, with `index.html` for client routes.
+    pub static_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -31,12 +33,19 @@ impl Config {
         let data_dir = vars.or("DATA_DIR", PathBuf::from("./data"));
         let post_settings = post::Settings::read(&mut vars, None);
         let member_settings = member::config::Settings::read(&mut vars, false);
+        let static_dir: Option<PathBuf> = vars.optional("STATIC_DIR");
+        if let Some(dir) = &static_dir
+            && !dir.join("index.html").is_file()
+        {
+            vars.problem("STATIC_DIR", format!("{} has no index.html", dir.display()));
+        }
         vars.finish(|| {
             Some(Self {
                 http,
                 data_dir,
                 post_settings: post_settings?,
                 member_settings,
+                static_dir,
             })
         })
     }
@@ -115,6 +124,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     .merge(ops_routes(
         member_ready.merge(gallery_ready).merge(post_ready),
     ));
+    let app = match &config.static_dir {
+        Some(dir) => with_frontend(app, dir),
+        None => app,
+    };
 
     let listener = platform::shutdown::bind(config.http.addr()).await?;
     let addr = listener.local_addr()?;
@@ -143,4 +156,39 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
 #[allow(clippy::print_stdout)] // the one line a person starting the system looks for
 fn announce(addr: std::net::SocketAddr) {
     println!("thegallery is running at http://{addr}  (health: http://{addr}/health)");
+}
+
+/// Paths that stay with the API and the probes even when a frontend is served.
+fn is_backend_path(path: &str) -> bool {
+    path == "/api"
+        || path.starts_with("/api/")
+        || matches!(path, "/health" | "/livez" | "/readyz" | "/metrics")
+}
+
+/// Serves the frontend build in `dir` for every GET outside the API: files as they are, and
+/// `index.html` for client-side routes (the React router's paths).
+fn with_frontend(app: axum::Router, dir: &Path) -> axum::Router {
+    use axum::extract::Request;
+    use axum::middleware::Next;
+    use axum::response::IntoResponse;
+    use tower::ServiceExt;
+    use tower_http::services::{ServeDir, ServeFile};
+
+    let files = ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")));
+    app.layer(axum::middleware::from_fn(
+        move |req: Request, next: Next| {
+            let files = files.clone();
+            async move {
+                let frontend = matches!(*req.method(), http::Method::GET | http::Method::HEAD)
+                    && !is_backend_path(req.uri().path());
+                if !frontend {
+                    return next.run(req).await;
+                }
+                match files.oneshot(req).await {
+                    Ok(response) => response.into_response(),
+                    Err(never) => match never {},
+                }
+            }
+        },
+    ))
 }
