@@ -32,7 +32,9 @@ enum Command {
     /// Run everything in one process: gateway on PORT, SQLite and images under DATA_DIR (default).
     #[command(
         after_help = "Environment: PORT (default 8000), BIND_ADDR (default 127.0.0.1), \
-                            DATA_DIR (default ./data), LOG_FORMAT, RUST_LOG."
+                            DATA_DIR (default ./data), STATIC_DIR (a frontend build served at /), \
+                            COOKIE_SECURE (default false), KAKAO_*, GOOGLE_*, IMAGE_BASE_URL, \
+                            APP_TIMEZONE, SPOTIFY_*, YOUTUBE_*, LOG_FORMAT, RUST_LOG."
     )]
     Standalone,
     /// Run the gateway (distributed mode).
