@@ -1,6 +1,15 @@
 //! An HTTP client that behaves like the browser frontend: it keeps `gallery_cookie` itself.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use reqwest::{Method, StatusCode, header};
+
+static REQUESTS: AtomicU64 = AtomicU64::new(0);
+
+/// How many requests every [`Visitor`] of this process has sent so far (for benchmarks).
+pub fn requests_sent() -> u64 {
+    REQUESTS.load(Ordering::Relaxed)
+}
 use serde_json::Value;
 
 /// A browser: anonymous until it signs in.
@@ -108,6 +117,7 @@ impl Visitor {
         if let Some(cookie) = &self.cookie {
             request = request.header(header::COOKIE, format!("gallery_cookie={cookie}"));
         }
+        REQUESTS.fetch_add(1, Ordering::Relaxed);
         let response = request.send().await.expect("the gateway answers");
         let status = response.status();
         let headers = response.headers().clone();

@@ -32,7 +32,7 @@ where
             return value;
         }
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -167,9 +167,26 @@ pub struct Exhibition {
 /// Journey 2: create a gallery, its frames appear, edit them with an image and music, and an
 /// anonymous visitor sees the gallery, the frames and loads the image.
 pub async fn open_an_exhibition(system: &mut System, disrupt: &[&[Service]]) -> Exhibition {
+    let (alice, nickname, gallery) = start_an_exhibition(system).await;
+    crash(system, disrupt, 0).await;
+    finish_an_exhibition(system, alice, nickname, gallery).await
+}
+
+/// Journey 2, first half: a new member creates a gallery.
+pub async fn start_an_exhibition(system: &System) -> (Visitor, String, i64) {
     let (mut alice, nickname) = new_member(system, "ex").await;
     let gallery = create_gallery(&mut alice, "나의 첫 전시").await;
-    crash(system, disrupt, 0).await;
+    (alice, nickname, gallery)
+}
+
+/// Journey 2, second half: the frames appear, are edited with an image and music, and an
+/// anonymous visitor sees them and loads the image.
+pub async fn finish_an_exhibition(
+    system: &System,
+    mut alice: Visitor,
+    nickname: String,
+    gallery: i64,
+) -> Exhibition {
     let blank = wait_for_frames(&mut alice, gallery).await;
     let music = alice
         .post(

@@ -17,5 +17,5 @@ pub mod journeys;
 mod system;
 mod youtube;
 
-pub use client::{Answer, Visitor};
+pub use client::{Answer, Visitor, requests_sent};
 pub use system::{Mode, Service, System};

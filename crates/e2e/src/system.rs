@@ -59,6 +59,7 @@ pub struct System {
     ports: HashMap<Service, u16>,
     children: HashMap<Service, Child>,
     databases: Vec<testkit::MySqlDatabase>,
+    ready_after: HashMap<Service, Duration>,
 }
 
 fn free_port() -> u16 {
@@ -98,6 +99,7 @@ impl System {
             ports: HashMap::from([(Service::Gateway, port)]),
             children: HashMap::new(),
             databases: Vec::new(),
+            ready_after: HashMap::new(),
         };
         system.start(Service::Gateway).await;
         system
@@ -182,6 +184,7 @@ impl System {
             ports,
             children: HashMap::new(),
             databases,
+            ready_after: HashMap::new(),
         };
         for service in [
             Service::Member,
@@ -214,6 +217,7 @@ impl System {
         if self.mode == Mode::Distributed {
             command.arg(service.command());
         }
+        let spawned = Instant::now();
         let child = command
             .env_clear()
             .envs(&self.envs[&service])
@@ -224,6 +228,18 @@ impl System {
             .unwrap();
         self.children.insert(service, child);
         self.wait_ready(service).await;
+        self.ready_after.insert(service, spawned.elapsed());
+    }
+
+    /// How long the last start of `service` took from spawning to its first `/readyz` 200
+    /// (polled every 10 ms).
+    pub fn ready_after(&self, service: Service) -> Option<Duration> {
+        self.ready_after.get(&service).copied()
+    }
+
+    /// The process id of `service`, for memory readings.
+    pub fn pid(&self, service: Service) -> Option<u32> {
+        self.children.get(&service).map(Child::id)
     }
 
     async fn wait_ready(&mut self, service: Service) {
