@@ -138,6 +138,12 @@ enum ConfigAction {
         /// Which process.
         service: Process,
     },
+    /// Print, as JSON, every variable the process reads with the current environment, and the
+    /// ones it reports as missing or invalid (for deployment checks).
+    Vars {
+        /// Which process.
+        service: Process,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -206,6 +212,9 @@ async fn dispatch(command: Command, env: &dyn Environment) -> ExitCode {
         Command::Config {
             action: ConfigAction::Check { service },
         } => return check(service, env),
+        Command::Config {
+            action: ConfigAction::Vars { service },
+        } => return list_vars(service, env),
         Command::Migrate { service } => migrate(service, env).await,
         Command::Events {
             action: EventsAction::Dlq { action },
@@ -321,4 +330,48 @@ fn generate_keys(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
         key.kid()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// An environment that remembers which variables were asked for.
+struct Recording<'a> {
+    inner: &'a dyn Environment,
+    read: std::cell::RefCell<std::collections::BTreeSet<String>>,
+}
+
+impl Environment for Recording<'_> {
+    fn get(&self, key: &str) -> Option<String> {
+        self.read.borrow_mut().insert(key.to_owned());
+        self.inner.get(key)
+    }
+}
+
+fn problems_of<T>(result: Result<T, ConfigError>) -> Vec<String> {
+    result.err().map_or_else(Vec::new, |e| {
+        e.variables().into_iter().map(str::to_owned).collect()
+    })
+}
+
+#[allow(clippy::print_stdout)] // the list is this command's output
+fn list_vars(process: Process, env: &dyn Environment) -> ExitCode {
+    let recording = Recording {
+        inner: env,
+        read: std::cell::RefCell::default(),
+    };
+    let mut vars = Vars::new(&recording);
+    let _ = TelemetryConfig::read(&mut vars);
+    let problems = match process {
+        Process::Standalone => problems_of(standalone::Config::from_env(&recording)),
+        Process::Gateway => problems_of(gateway::Config::from_env(&recording)),
+        Process::Member => problems_of(member::Config::from_env(&recording)),
+        Process::Gallery => problems_of(gallery::Config::from_env(&recording)),
+        Process::Post => problems_of(post::Config::from_env(&recording)),
+    };
+    let reads: Vec<String> = recording.read.into_inner().into_iter().collect();
+    let json = format!(
+        "{{\"reads\":{},\"problems\":{}}}",
+        serde_json::to_string(&reads).unwrap_or_default(),
+        serde_json::to_string(&problems).unwrap_or_default()
+    );
+    println!("{json}");
+    ExitCode::SUCCESS
 }

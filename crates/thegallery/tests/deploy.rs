@@ -7,14 +7,12 @@
 //! volumes as files under a temporary root that stands in for the container's filesystem.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
 use base64::Engine as _;
-use platform::config::{Environment, TelemetryConfig, Vars};
 use serde_yaml_ng::Value;
 
 /// The four distributed processes and the Services that the original deployment named.
@@ -119,13 +117,6 @@ impl Pod {
         }
         Self { env, root }
     }
-
-    fn pairs(&self) -> Vec<(&str, &str)> {
-        self.env
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect()
-    }
 }
 
 fn env_value(var: &Value) -> String {
@@ -193,37 +184,29 @@ fn write_files(dir: &Path, data: &BTreeMap<String, String>, items: &Value) {
     }
 }
 
-/// An environment that remembers which variables were asked for.
-struct Recording<'a> {
-    pairs: Vec<(&'a str, &'a str)>,
-    read: RefCell<BTreeSet<String>>,
-}
-
-impl Environment for Recording<'_> {
-    fn get(&self, key: &str) -> Option<String> {
-        self.read.borrow_mut().insert(key.to_owned());
-        Environment::get(self.pairs.as_slice(), key)
-    }
-}
-
-/// The variables the process `service` reads from `env` (logging is read by `main`, the rest by
-/// the service's configuration).
-fn variables_read(service: &str, pairs: Vec<(&str, &str)>) -> BTreeSet<String> {
-    let env = Recording {
-        pairs,
-        read: RefCell::default(),
-    };
-    let mut vars = Vars::new(&env);
-    let _ = TelemetryConfig::read(&mut vars);
-    let accepted = match service {
-        "gateway" => gateway::Config::from_env(&env).map(drop),
-        "member" => member::Config::from_env(&env).map(drop),
-        "gallery" => gallery::Config::from_env(&env).map(drop),
-        "post" => post::Config::from_env(&env).map(drop),
-        other => panic!("no process {other}"),
-    };
-    accepted.unwrap_or_else(|e| panic!("{service} rejects its pod's environment: {e}"));
-    env.read.into_inner()
+/// The variables the process `service` reads with `pod`'s environment, as the binary lists them
+/// (`thegallery config vars <service>`: logging, then the service's configuration).
+fn variables_read(service: &str, pod: &Pod) -> BTreeSet<String> {
+    let output = Command::new(env!("CARGO_BIN_EXE_thegallery"))
+        .args(["config", "vars", service])
+        .env_clear()
+        .envs(&pod.env)
+        .current_dir(pod.root.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let listed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let problems = &listed["problems"];
+    assert!(
+        problems.as_array().is_some_and(Vec::is_empty),
+        "{service} rejects its pod's environment: {problems}"
+    );
+    listed["reads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// Runs `thegallery config check <service>` with exactly the environment `pod` gets.
@@ -243,7 +226,7 @@ fn assert_accepted(service: &str, pod: &Pod, origin: &str) {
 }
 
 fn assert_all_read(service: &str, pod: &Pod, origin: &str) {
-    let read = variables_read(service, pod.pairs());
+    let read = variables_read(service, pod);
     let unread: Vec<&String> = pod.env.keys().filter(|k| !read.contains(*k)).collect();
     assert!(
         unread.is_empty(),
