@@ -80,6 +80,11 @@ fn pairs(items: &[(&str, String)]) -> HashMap<String, String> {
 impl System {
     /// Starts `thegallery standalone` with a fresh `DATA_DIR`.
     pub async fn standalone(bin: &Path) -> Self {
+        Self::standalone_with(bin, &[]).await
+    }
+
+    /// As [`System::standalone`], with extra variables (e.g. `RATE_LIMIT_SIGNIN=off` for load).
+    pub async fn standalone_with(bin: &Path, extra: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let youtube = crate::youtube::start().await;
         let port = free_port();
@@ -90,6 +95,8 @@ impl System {
             ("YOUTUBE_SEARCH_URL", youtube),
             ("LOG_FORMAT", "json".into()),
         ]);
+        let mut env = env;
+        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         let mut system = Self {
             mode: Mode::Standalone,
             base: format!("http://127.0.0.1:{port}"),
@@ -108,6 +115,11 @@ impl System {
     /// Starts member, gallery, post and the gateway against the local servers, each service with
     /// its own fresh database and the whole system with its own Kafka topics.
     pub async fn distributed(bin: &Path) -> Self {
+        Self::distributed_with(bin, &[]).await
+    }
+
+    /// As [`System::distributed`], with extra variables for the gateway.
+    pub async fn distributed_with(bin: &Path, extra: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let key = SigningKey::generate().unwrap();
         let private = dir.path().join("jwt-private.pem");
@@ -173,6 +185,7 @@ impl System {
         ] {
             gateway.insert(name.into(), format!("127.0.0.1:{}", ports[&service]));
         }
+        gateway.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         envs.insert(Service::Gateway, gateway);
 
         let mut system = Self {

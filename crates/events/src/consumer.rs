@@ -11,10 +11,7 @@ use rdkafka::Message;
 use rdkafka::consumer::{Consumer as _, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Headers};
 use rdkafka::producer::FutureProducer;
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, SqlErr, Statement,
-    TransactionTrait,
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, SqlErr, Statement};
 use tracing::Instrument;
 
 use crate::bus::InProcessBus;
@@ -408,7 +405,9 @@ impl Consumer {
 
     /// One transaction: inbox row, effect, mark. `Ok(false)` when the inbox already had it.
     async fn apply_once(&self, envelope: &Envelope, mark: Mark<'_>) -> Result<bool, Failure> {
-        let txn = self.db.begin().await.map_err(Failure::Infrastructure)?;
+        let txn = platform::db::begin_write(&self.db)
+            .await
+            .map_err(Failure::Infrastructure)?;
         match insert_inbox(&txn, envelope, &self.options.group).await {
             Ok(()) => {}
             Err(error) if matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {

@@ -11,7 +11,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use rdkafka::message::{BorrowedMessage, Header, Headers, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement};
 
 use crate::consumer::{Consumer, Mark, set_cursor};
 use crate::envelope::Envelope;
@@ -298,7 +298,7 @@ pub(crate) async fn insert_local(
     letter: &LocalLetter<'_>,
     mark: Mark<'_>,
 ) -> Result<(), DbErr> {
-    let txn = db.begin().await?;
+    let txn = platform::db::begin_write(db).await?;
     let event = event_of(letter.body);
     txn.execute_raw(Statement::from_sql_and_values(
         txn.get_database_backend(),

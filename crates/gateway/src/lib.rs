@@ -60,11 +60,13 @@ pub struct InProcess {
     pub keys: VerifyingKeys,
     /// The session store member writes (the database one in standalone).
     pub sessions: Arc<dyn SessionStore>,
+    /// CORS, rate limits and proxy trust, as the distributed gateway reads them.
+    pub policy: Policy,
 }
 
 /// The gateway in front of in-process services: the same checks, limits in memory.
 pub fn in_process(services: InProcess) -> Router {
-    let policy = Policy::default();
+    let policy = services.policy;
     let upstreams = Upstreams::new(
         Upstream::Local(services.member),
         Upstream::Local(services.gallery),

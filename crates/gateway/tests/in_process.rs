@@ -37,6 +37,7 @@ async fn standalone() -> Standalone {
         post: recorder("post", Arc::clone(&log)),
         keys: key.verifying_keys(),
         sessions: Arc::clone(&sessions) as Arc<dyn SessionStore>,
+        policy: gateway::Policy::default(),
     });
     let stop = CancellationToken::new();
     let addr = serve(app, &stop).await;

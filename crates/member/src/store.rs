@@ -6,7 +6,7 @@ use events::{MemberEvent, Outbox, OutboxError};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction,
-    DbErr, EntityTrait, QueryFilter, QueryOrder, RuntimeErr, SqlErr, TransactionTrait,
+    DbErr, EntityTrait, QueryFilter, QueryOrder, RuntimeErr, SqlErr,
 };
 
 use crate::domain::{Email, Nickname};
@@ -202,7 +202,9 @@ impl MemberStore {
                 row.password_hash = Set(Some(password_hash));
             }
         }
-        let txn = self.db.begin().await.map_err(StoreError::from)?;
+        let txn = platform::db::begin_write(&self.db)
+            .await
+            .map_err(StoreError::from)?;
         let member = row.insert(&txn).await?;
         self.announce_registered(&txn, &member).await?;
         self.commit(txn).await?;
@@ -217,7 +219,9 @@ impl MemberStore {
         nickname: &Nickname,
     ) -> Result<Option<Member>, WriteError> {
         let now = now_utc();
-        let txn = self.db.begin().await.map_err(StoreError::from)?;
+        let txn = platform::db::begin_write(&self.db)
+            .await
+            .map_err(StoreError::from)?;
         let updated = Members::update_many()
             .col_expr(Column::Nickname, Expr::value(nickname.as_str()))
             .col_expr(Column::ActiveNickname, Expr::value(nickname.as_str()))
@@ -263,7 +267,9 @@ impl MemberStore {
     /// unknown or withdrawn.
     pub async fn change_nickname(&self, id: i64, nickname: &Nickname) -> Result<bool, WriteError> {
         let now = now_utc();
-        let txn = self.db.begin().await.map_err(StoreError::from)?;
+        let txn = platform::db::begin_write(&self.db)
+            .await
+            .map_err(StoreError::from)?;
         let updated = Members::update_many()
             .col_expr(Column::Nickname, Expr::value(nickname.as_str()))
             .col_expr(Column::ActiveNickname, Expr::value(nickname.as_str()))
@@ -288,7 +294,7 @@ impl MemberStore {
     /// `false` when the member is unknown or withdrawn already.
     pub async fn withdraw(&self, id: i64) -> Result<bool, StoreError> {
         let now = now_utc();
-        let txn = self.db.begin().await?;
+        let txn = platform::db::begin_write(&self.db).await?;
         let updated = Members::update_many()
             .col_expr(Column::IsDeleted, Expr::value(true))
             .col_expr(Column::ActiveNickname, Expr::value(Option::<String>::None))

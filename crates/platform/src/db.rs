@@ -124,3 +124,15 @@ impl Probe for DatabaseProbe {
         self.0.ping().await.map_err(|e| e.to_string())
     }
 }
+
+/// Starts a transaction that will write. On SQLite it takes the write lock at once (waiting up to
+/// the busy timeout): a deferred transaction that reads and then writes fails immediately with
+/// `SQLITE_BUSY` whenever another writer committed in between. Other backends are unaffected.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    })
+    .await
+}

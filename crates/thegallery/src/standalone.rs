@@ -20,6 +20,8 @@ pub struct Config {
     pub member_settings: member::config::Settings,
     /// `STATIC_DIR`: a frontend build served at `/`, with `index.html` for client routes.
     pub static_dir: Option<PathBuf>,
+    /// The gateway's CORS, rate limits and proxy trust (`CORS_*`, `RATE_LIMIT_*`, …).
+    pub gateway_policy: gateway::config::Policy,
 }
 
 impl Config {
@@ -34,6 +36,7 @@ impl Config {
         let post_settings = post::Settings::read(&mut vars, None);
         let member_settings = member::config::Settings::read(&mut vars, false);
         let static_dir: Option<PathBuf> = vars.optional("STATIC_DIR");
+        let gateway_policy = gateway::config::Policy::read(&mut vars);
         if let Some(dir) = &static_dir
             && !dir.join("index.html").is_file()
         {
@@ -46,6 +49,7 @@ impl Config {
                 post_settings: post_settings?,
                 member_settings,
                 static_dir,
+                gateway_policy,
             })
         })
     }
@@ -117,6 +121,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let app = gateway::in_process(gateway::InProcess {
         keys: gateway_keys,
         sessions: gateway_sessions,
+        policy: config.gateway_policy.clone(),
         member: member::router(member_state),
         gallery: gallery::router(gallery_state),
         post: post::router(post_state),

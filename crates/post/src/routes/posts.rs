@@ -8,7 +8,6 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use platform::auth::AuthMember;
 use platform::http::{ApiResponse, Path, Query};
-use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -305,7 +304,7 @@ async fn apply(
     }
     let music: HashSet<i64> = updates.iter().filter_map(|u| u.music_id).collect();
     let music: Vec<i64> = music.into_iter().collect();
-    let txn = state.db.begin().await?;
+    let txn = platform::db::begin_write(&state.db).await?;
     let mut current: BTreeMap<i64, post::Model> = store::posts_of_gallery(&txn, gallery_id, &ids)
         .await?
         .into_iter()
@@ -351,7 +350,7 @@ pub async fn dummy(
     if store::gallery_owner(&state.db, gallery_id).await? != Some(member.member_id) {
         return Err(PostError::GalleryNotFound);
     }
-    let txn = state.db.begin().await?;
+    let txn = platform::db::begin_write(&state.db).await?;
     if store::count_posts(&txn, gallery_id).await? > 0 {
         return Err(PostError::PostsExist);
     }
