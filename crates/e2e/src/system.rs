@@ -96,7 +96,11 @@ impl System {
             ("LOG_FORMAT", "json".into()),
         ]);
         let mut env = env;
-        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        env.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         let mut system = Self {
             mode: Mode::Standalone,
             base: format!("http://127.0.0.1:{port}"),
@@ -185,7 +189,11 @@ impl System {
         ] {
             gateway.insert(name.into(), format!("127.0.0.1:{}", ports[&service]));
         }
-        gateway.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        gateway.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         envs.insert(Service::Gateway, gateway);
 
         let mut system = Self {
