@@ -156,8 +156,12 @@ impl Upstreams {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(policy.connect_timeout));
+        // The services (hyper servers) close a keep-alive connection that stays idle for 30 s;
+        // reusing one at that moment fails a non-idempotent request with "connection closed
+        // before message completed" (seen as a 502 in the end-to-end journeys). Dropping idle
+        // connections well before that avoids the race.
         let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_idle_timeout(Duration::from_secs(15))
             .pool_max_idle_per_host(512)
             .build(connector);
         Self {
