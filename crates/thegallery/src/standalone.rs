@@ -161,6 +161,14 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
 #[allow(clippy::print_stdout)] // the one line a person starting the system looks for
 fn announce(addr: std::net::SocketAddr) {
     println!("thegallery is running at http://{addr}  (health: http://{addr}/health)");
+    println!(
+        "sign up:  curl -s http://{addr}/api/member/signup -H 'content-type: application/json' \\\n    \
+         -d '{{\"email\":\"you@example.com\",\"password\":\"a long passphrase\",\"nickname\":\"you\"}}'"
+    );
+    println!(
+        "sign in:  curl -s -c cookies http://{addr}/api/member/signin -H 'content-type: application/json' \\\n    \
+         -d '{{\"email\":\"you@example.com\",\"password\":\"a long passphrase\"}}'   (README: the whole journey)"
+    );
 }
 
 /// Paths that stay with the API and the probes even when a frontend is served.
