@@ -83,6 +83,10 @@ impl GatewayError {
                 tracing::warn!(error = %platform::http::ErrorChain(e), "upstream unreachable");
                 ApiError::new(S::BAD_GATEWAY, "GATE502", "서비스에 연결할 수 없습니다")
             }
+            Self::Proxy(e @ ProxyError::ClientBody(_)) => {
+                tracing::debug!(error = %platform::http::ErrorChain(e), "client body unreadable");
+                ApiError::new(S::BAD_REQUEST, "GATE001", "요청 본문을 읽을 수 없습니다")
+            }
             Self::Proxy(e @ ProxyError::TimedOut(_)) => {
                 tracing::warn!(error = %platform::http::ErrorChain(e), "upstream timed out");
                 ApiError::new(

@@ -45,7 +45,14 @@ pub enum ProxyError {
     /// No connection or no response head in time (504).
     #[error("upstream timed out")]
     TimedOut(#[source] Option<hyper_util::client::legacy::Error>),
+    /// The client's (small) body could not be read before forwarding (400).
+    #[error("request body could not be read")]
+    ClientBody(#[source] axum::Error),
 }
+
+/// Bodies up to this size (by `Content-Length`) are read before forwarding, so the request can be
+/// sent again once if the pooled connection turns out to be closing.
+const REPLAYABLE_BODY: u64 = 256 * 1024;
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1) plus the non-standard ones proxies still see.
 const HOP_BY_HOP: [HeaderName; 8] = [
@@ -220,6 +227,35 @@ impl Upstreams {
         *request.version_mut() = Version::HTTP_11;
         // The client sets `Host` to the upstream; the original one travels as X-Forwarded-Host.
         request.headers_mut().remove(header::HOST);
+        if !is_replayable(&request) {
+            return self.send_once(request).await;
+        }
+        // A service that answers early without reading a body (a 404 to a multipart upload)
+        // closes that connection; the pool may hand it out once more before noticing. Such a
+        // request never reached the service, so sending it again on a fresh connection is safe.
+        let (parts, body) = request.into_parts();
+        let bytes = http_body_util::BodyExt::collect(body)
+            .await
+            .map_err(ProxyError::ClientBody)?
+            .to_bytes();
+        let copy = |bytes: bytes::Bytes| {
+            let mut again = Request::new(Body::from(bytes));
+            *again.method_mut() = parts.method.clone();
+            *again.uri_mut() = parts.uri.clone();
+            *again.version_mut() = parts.version;
+            *again.headers_mut() = parts.headers.clone();
+            again
+        };
+        match self.send_once(copy(bytes.clone())).await {
+            Err(ProxyError::Unreachable(e)) if is_closed_connection(&e) => {
+                tracing::debug!("pooled upstream connection was closing; sending again");
+                self.send_once(copy(bytes)).await
+            }
+            other => other,
+        }
+    }
+
+    async fn send_once(&self, request: Request<Body>) -> Result<Response<Body>, ProxyError> {
         let sent = tokio::time::timeout(self.response_timeout, self.client.request(request));
         match sent.await {
             Err(_elapsed) => Err(ProxyError::TimedOut(None)),
@@ -228,6 +264,40 @@ impl Upstreams {
             Ok(Ok(response)) => Ok(response.map(Body::new)),
         }
     }
+}
+
+/// Small bodies with a known length (and no body at all) can be read first and sent twice.
+fn is_replayable(request: &Request<Body>) -> bool {
+    let length = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let chunked = request.headers().contains_key(header::TRANSFER_ENCODING);
+    match length {
+        Some(length) => length <= REPLAYABLE_BODY,
+        None => {
+            !chunked
+                && matches!(
+                    *request.method(),
+                    http::Method::GET | http::Method::HEAD | http::Method::DELETE
+                )
+        }
+    }
+}
+
+/// The connection closed before the response: hyper's "incomplete message" on a reused connection.
+fn is_closed_connection(error: &hyper_util::client::legacy::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = source {
+        if let Some(hyper) = cause.downcast_ref::<hyper::Error>()
+            && (hyper.is_incomplete_message() || hyper.is_canceled())
+        {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 fn is_timeout(error: &hyper_util::client::legacy::Error) -> bool {

@@ -82,7 +82,7 @@ pub async fn closed_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
-fn host_port(addr: SocketAddr) -> HostPort {
+pub fn host_port(addr: SocketAddr) -> HostPort {
     HostPort {
         host: addr.ip().to_string(),
         port: addr.port(),

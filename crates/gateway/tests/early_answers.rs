@@ -1,0 +1,66 @@
+//! A service that answers before reading a request's body closes that connection; the request
+//! that the pool sends on it next must still arrive, not fail with 502.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::{patch, post};
+use common::{Harness, Setup, host_port, send};
+use http::{Method, StatusCode};
+use platform::CancellationToken;
+
+fn impatient_post_service() -> Router {
+    Router::new()
+        // Refuses at once without reading the upload, as an ownership check does.
+        .route(
+            "/api/post/list/{id}",
+            patch(|| async { (StatusCode::NOT_FOUND, "no") }),
+        )
+        .route(
+            "/api/post/comment",
+            post(|body: String| async move { format!("got {}", body.len()) }),
+        )
+}
+
+#[tokio::test]
+async fn a_small_request_after_an_unread_upload_still_reaches_the_service() {
+    let stop = CancellationToken::new();
+    let upstream = common::serve(impatient_post_service(), &stop).await;
+    let harness = Harness::with(Setup {
+        post: Some(host_port(upstream)),
+        ..Setup::default()
+    })
+    .await;
+    let (token, _) = harness.login(1).await;
+    let cookie = format!("gallery_cookie={token}");
+    for round in 0..20 {
+        let upload = send(
+            &harness.url("/api/post/list/1"),
+            Method::PATCH,
+            &[
+                ("cookie", &cookie),
+                ("content-type", "application/octet-stream"),
+            ],
+            Body::from(vec![7_u8; 100 * 1024]),
+        )
+        .await;
+        assert_eq!(upload.status, StatusCode::NOT_FOUND, "round {round}");
+        let comment = send(
+            &harness.url("/api/post/comment"),
+            Method::POST,
+            &[("cookie", &cookie), ("content-type", "application/json")],
+            Body::from(r#"{"postId":1,"content":"hi"}"#),
+        )
+        .await;
+        assert_eq!(
+            comment.status,
+            StatusCode::OK,
+            "round {round}: {}",
+            comment.body
+        );
+    }
+    stop.cancel();
+}
