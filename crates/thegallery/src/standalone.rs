@@ -158,17 +158,22 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     Ok(())
 }
 
-#[allow(clippy::print_stdout)] // the one line a person starting the system looks for
+/// Tells the person who started the system where it is and how to begin. Written without
+/// `println!`, which panics when nobody reads stdout any more (a closed pipe must not stop the
+/// server).
 fn announce(addr: std::net::SocketAddr) {
-    println!("thegallery is running at http://{addr}  (health: http://{addr}/health)");
-    println!(
-        "sign up:  curl -s http://{addr}/api/member/signup -H 'content-type: application/json' \\\n    \
-         -d '{{\"email\":\"you@example.com\",\"password\":\"a long passphrase\",\"nickname\":\"you\"}}'"
+    use std::io::Write;
+    let text = format!(
+        "thegallery is running at http://{addr}  (health: http://{addr}/health)\n\
+         sign up:  curl -s http://{addr}/api/member/signup -H 'content-type: application/json' \\\n    \
+         -d '{{\"email\":\"you@example.com\",\"password\":\"a long passphrase\",\"nickname\":\"you\"}}'\n\
+         sign in:  curl -s -c cookies http://{addr}/api/member/signin -H 'content-type: application/json' \\\n    \
+         -d '{{\"email\":\"you@example.com\",\"password\":\"a long passphrase\"}}'   (README: the whole journey)\n"
     );
-    println!(
-        "sign in:  curl -s -c cookies http://{addr}/api/member/signin -H 'content-type: application/json' \\\n    \
-         -d '{{\"email\":\"you@example.com\",\"password\":\"a long passphrase\"}}'   (README: the whole journey)"
-    );
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
 }
 
 /// Paths that stay with the API and the probes even when a frontend is served.
