@@ -27,7 +27,7 @@ pub async fn create_gallery(
     draft: GalleryDraft,
     now: NaiveDateTime,
 ) -> Result<Changed> {
-    let txn = store::begin_write(&state.db).await?;
+    let txn = platform::db::begin_write(&state.db).await?;
     let created = store::create(&txn, member, draft, now).await?;
     announce(&state.outbox, &txn, &created_event(&created)).await?;
     txn.commit().await?;
@@ -37,7 +37,7 @@ pub async fn create_gallery(
 
 /// Deletes the member's gallery and records `gallery.deleted` in one transaction.
 pub async fn delete_gallery(state: &AppState, member: MemberId, id: GalleryId) -> Result<Changed> {
-    let txn = store::begin_write(&state.db).await?;
+    let txn = platform::db::begin_write(&state.db).await?;
     let deleted = store::delete(&txn, member, id).await?;
     announce(&state.outbox, &txn, &deleted_event(&deleted)).await?;
     txn.commit().await?;

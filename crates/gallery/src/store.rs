@@ -4,9 +4,8 @@
 use chrono::NaiveDateTime;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
 };
 
 use crate::domain::{
@@ -45,16 +44,6 @@ pub struct Changed {
     pub place: PlaceId,
     /// Frames of the place.
     pub frames: i32,
-}
-
-/// Starts a transaction that will write; on SQLite it takes the write lock at once, so two
-/// writers queue (busy timeout) instead of failing when one upgrades a read lock.
-pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction> {
-    let options = TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..TransactionOptions::default()
-    };
-    Ok(db.begin_with_options(options).await?)
 }
 
 /// Every place, in id order.
@@ -156,7 +145,7 @@ pub async fn update(
     draft: GalleryDraft,
     now: NaiveDateTime,
 ) -> Result<()> {
-    let txn = begin_write(db).await?;
+    let txn = platform::db::begin_write(db).await?;
     let place = existing_place(&txn, draft.place).await?;
     let current = owned(&txn, member, id).await?;
     let mut row: gallery::ActiveModel = current.into();
