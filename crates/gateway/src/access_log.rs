@@ -103,28 +103,63 @@ fn write_out(lines: &[u8]) {
 }
 
 fn write_line(buffer: &mut Vec<u8>, entry: &Entry<'_>) {
-    let timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    let string = |buffer: &mut Vec<u8>, value: &str| {
-        let _ = serde_json::to_writer(&mut *buffer, value);
-    };
     buffer.extend_from_slice(b"{\"timestamp\":\"");
-    buffer.extend_from_slice(timestamp.as_bytes());
+    write_timestamp(buffer);
     buffer
         .extend_from_slice(b"\",\"level\":\"INFO\",\"target\":\"gateway::access\",\"request_id\":");
-    string(buffer, entry.request_id);
+    write_string(buffer, entry.request_id);
     buffer.extend_from_slice(b",\"method\":");
-    string(buffer, entry.method);
+    write_string(buffer, entry.method);
     buffer.extend_from_slice(b",\"path\":");
-    string(buffer, entry.path);
+    write_string(buffer, entry.path);
+    // Milliseconds with three decimals, from integer microseconds (float formatting is slow).
+    let micros = (entry.duration_ms * 1000.0).round() as u64;
     let _ = write!(
         buffer,
-        ",\"status\":{},\"duration_ms\":{:.3},\"member_id\":",
-        entry.status, entry.duration_ms
+        ",\"status\":{},\"duration_ms\":{}.{:03},\"member_id\":",
+        entry.status,
+        micros / 1000,
+        micros % 1000
     );
-    string(buffer, entry.member_id.unwrap_or("-"));
+    write_string(buffer, entry.member_id.unwrap_or("-"));
     buffer.extend_from_slice(b",\"route\":");
-    string(buffer, entry.route);
+    write_string(buffer, entry.route);
     buffer.extend_from_slice(b"}\n");
+}
+
+/// A JSON string; values without characters to escape (nearly all) are copied as they are.
+fn write_string(buffer: &mut Vec<u8>, value: &str) {
+    let plain = value
+        .bytes()
+        .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b != 0x7f);
+    if plain {
+        buffer.push(b'"');
+        buffer.extend_from_slice(value.as_bytes());
+        buffer.push(b'"');
+    } else {
+        let _ = serde_json::to_writer(&mut *buffer, value);
+    }
+}
+
+/// RFC 3339 UTC with microseconds; the part up to the second is formatted once per second.
+fn write_timestamp(buffer: &mut Vec<u8>) {
+    thread_local! {
+        static SECOND: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((i64::MIN, String::new())) };
+    }
+    let now = chrono::Utc::now();
+    let second = now.timestamp();
+    SECOND.with_borrow_mut(|(cached, text)| {
+        if *cached != second {
+            *cached = second;
+            *text = now.format("%Y-%m-%dT%H:%M:%S").to_string();
+        }
+        buffer.extend_from_slice(text.as_bytes());
+    });
+    let _ = write!(
+        buffer,
+        ".{:06}Z",
+        now.timestamp_subsec_micros().min(999_999)
+    );
 }
 
 #[cfg(test)]
@@ -153,5 +188,21 @@ mod tests {
         assert_eq!(line["member_id"], "7");
         assert_eq!(line["route"], "/api/member/**");
         assert_eq!(line["duration_ms"], 1.5);
+    }
+
+    #[test]
+    fn the_timestamp_is_rfc3339_utc_with_microseconds() {
+        let mut buffer = Vec::new();
+        write_timestamp(&mut buffer);
+        let text = String::from_utf8(buffer).unwrap_or_default();
+        let parsed = chrono::DateTime::parse_from_rfc3339(&text);
+        assert!(parsed.is_ok() && text.len() == 27, "{text}");
+    }
+
+    #[test]
+    fn strings_with_quotes_or_control_characters_are_escaped() {
+        let mut buffer = Vec::new();
+        write_string(&mut buffer, "a\"b\\c\n");
+        assert_eq!(buffer, br#""a\"b\\c\n""#);
     }
 }

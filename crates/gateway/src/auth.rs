@@ -2,19 +2,22 @@
 //! `platform::auth`, then require its session to exist.
 //!
 //! Signature checks are cached per token string until the token expires: a token's content cannot
-//! change, so re-verifying it on every request would only burn CPU. Revocation is unaffected
-//! because the session is looked up on every request.
+//! change, so re-verifying it on every request would only burn CPU. Session checks are cached too
+//! in distributed mode, yet revocation still takes effect: the cache is kept by Redis client-side
+//! caching, which pushes an invalidation for every session key it handed out before answering
+//! anything later on that connection, and the cache is flushed whenever that connection is lost
+//! (see [`crate::session_cache`]). Standalone mode looks the session up on every request.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use http::HeaderMap;
 use platform::auth::{
-    Claims, LEEWAY_SECONDS, RedisSessions, SessionError, SessionStore, TokenSource, VerifyingKeys,
+    Claims, LEEWAY_SECONDS, SessionError, SessionStore, TokenSource, VerifyingKeys,
     token_from_headers,
 };
 
-use crate::redis_link::LazyRedis;
+use crate::session_cache::TrackedSessions;
 
 /// Who a request comes from, as a verified token with a live session says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,8 +48,8 @@ pub enum AuthError {
 /// Where sessions are looked up.
 #[derive(Debug, Clone)]
 pub enum Sessions {
-    /// Redis, connected on first use (distributed mode).
-    Redis(Arc<LazyRedis>),
+    /// Redis, connected on first use, with live sessions cached exactly (distributed mode).
+    Tracked(Arc<TrackedSessions>),
     /// Any store, e.g. the database-backed one of standalone mode.
     Store(Arc<dyn SessionStore>),
 }
@@ -54,13 +57,7 @@ pub enum Sessions {
 impl Sessions {
     async fn exists(&self, sid: &str) -> Result<bool, SessionError> {
         match self {
-            Self::Redis(redis) => {
-                let connection = redis
-                    .connection()
-                    .await
-                    .map_err(|e| SessionError(Box::new(e)))?;
-                RedisSessions(connection).exists(sid).await
-            }
+            Self::Tracked(sessions) => sessions.exists(sid).await,
             Self::Store(store) => store.exists(sid).await,
         }
     }

@@ -113,7 +113,7 @@ impl IntoResponse for GatewayError {
     }
 }
 
-fn limit_headers(headers: &mut HeaderMap, decision: &Decision) {
+pub(crate) fn limit_headers(headers: &mut HeaderMap, decision: &Decision) {
     let reset = decision.retry_after.as_secs_f64().ceil() as u64;
     headers.insert(
         HeaderName::from_static("x-ratelimit-limit"),
@@ -154,36 +154,66 @@ pub(crate) async fn handle(State(gateway): State<Arc<Gateway>>, mut request: Req
 
     let outcome = gateway.process(request).await;
     let mut response = outcome.response;
-    gateway
-        .policy
-        .cors
-        .decorate(origin.as_ref(), response.headers_mut());
-    response
-        .headers_mut()
-        .insert(REQUEST_ID, request_id.clone());
-
-    let status = response.status();
-    let elapsed = started.elapsed();
-    if let Some(log) = &gateway.access_log {
-        log.record(&Entry {
-            request_id: request_id.to_str().unwrap_or_default(),
-            method: method.as_str(),
-            path: &path,
-            status: status.as_u16(),
-            duration_ms: elapsed.as_secs_f64() * 1000.0,
-            member_id: outcome.member.as_deref(),
-            route: outcome.route,
-        });
-    }
-    metrics::counter!("gateway_requests_total", "route" => outcome.route, "status" => status.as_str().to_owned())
-        .increment(1);
-    metrics::histogram!("gateway_request_duration_seconds", "route" => outcome.route)
-        .record(elapsed.as_secs_f64());
+    gateway.finish_headers(response.headers_mut(), origin.as_ref(), &request_id);
+    gateway.record(&Record {
+        request_id: &request_id,
+        method: &method,
+        path: &path,
+        status: response.status(),
+        elapsed: started.elapsed(),
+        member: outcome.member.as_deref(),
+        route: outcome.route,
+    });
     response
 }
 
+/// One answered request, for the access log and the metrics.
+pub(crate) struct Record<'a> {
+    pub request_id: &'a HeaderValue,
+    pub method: &'a http::Method,
+    pub path: &'a str,
+    pub status: StatusCode,
+    pub elapsed: std::time::Duration,
+    pub member: Option<&'a str>,
+    pub route: &'static str,
+}
+
+/// Where a request is answered: upstream, or by the gateway itself (with the metrics label).
+pub(crate) enum Destination {
+    Upstream(Route),
+    Local(Response, &'static str),
+}
+
+/// What the checks decided about a request to an upstream route.
+pub(crate) struct Admission {
+    /// The authenticated member, when the token was good (also on a later refusal).
+    pub member: Option<String>,
+    /// Forward (with the rate-limit state to report), or answer with this error.
+    pub verdict: Result<Option<Decision>, GatewayError>,
+}
+
+/// Counts a request in the metrics. Handles are kept per thread: resolving them in the recorder on
+/// every request (labels hashed, keys allocated) cost more than the rest of the bookkeeping.
+fn observe(route: &'static str, status: StatusCode, elapsed: std::time::Duration) {
+    type Handles =
+        std::collections::HashMap<(&'static str, u16), (metrics::Counter, metrics::Histogram)>;
+    thread_local! {
+        static HANDLES: std::cell::RefCell<Handles> = std::cell::RefCell::default();
+    }
+    HANDLES.with_borrow_mut(|handles| {
+        let (counter, histogram) = handles.entry((route, status.as_u16())).or_insert_with(|| {
+            (
+                metrics::counter!("gateway_requests_total", "route" => route, "status" => status.as_str().to_owned()),
+                metrics::histogram!("gateway_request_duration_seconds", "route" => route),
+            )
+        });
+        counter.increment(1);
+        histogram.record(elapsed.as_secs_f64());
+    });
+}
+
 /// A sane client `x-request-id`, or a new one (process prefix + counter: unique, no syscall).
-fn request_id(headers: &HeaderMap) -> HeaderValue {
+pub(crate) fn request_id(headers: &HeaderMap) -> HeaderValue {
     static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let acceptable = |v: &&HeaderValue| {
@@ -219,25 +249,20 @@ impl Gateway {
     }
 
     async fn process(&self, request: Request) -> Outcome {
-        if crate::config::Cors::is_preflight(request.method(), request.headers()) {
-            return Outcome::new(self.policy.cors.preflight(request.headers()), "preflight");
-        }
-        match classify(request.method(), request.uri().path()) {
-            Target::Health => Outcome::new(health(), "GET /health"),
-            Target::NotFound => Outcome::new(GatewayError::NotFound.into_response(), "unmatched"),
-            Target::BadPath => Outcome::new(GatewayError::BadPath.into_response(), "unmatched"),
-            Target::Upstream(route) => {
-                let mut member = None;
-                let response = match self.forward(route, request, &mut member).await {
-                    Ok(response) => response,
-                    Err(e) => e.into_response(),
-                };
-                Outcome {
-                    response,
-                    route: route.name,
-                    member,
-                }
-            }
+        let route =
+            match self.destination(request.method(), request.uri().path(), request.headers()) {
+                Destination::Upstream(route) => route,
+                Destination::Local(response, label) => return Outcome::new(response, label),
+            };
+        let mut member = None;
+        let response = match self.forward(route, request, &mut member).await {
+            Ok(response) => response,
+            Err(e) => e.into_response(),
+        };
+        Outcome {
+            response,
+            route: route.name,
+            member,
         }
     }
 
@@ -251,22 +276,108 @@ impl Gateway {
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
-        let identity = match route.access {
-            Access::Public => None,
-            Access::Protected => Some(self.auth.authenticate(request.headers()).await?),
-        };
-        *member = identity.as_ref().map(|i| i.claims.sub.clone());
-        let hops = self.policy.forwarded_hops;
-        let client = proxy::client_address(request.headers(), peer, hops);
-        let decision = self.limit(route, identity.as_ref(), client).await?;
-        let headers = request.headers_mut();
-        proxy::set_forwarded(headers, peer, hops);
-        set_identity(headers, identity.as_ref());
+        let admission = self.admit(route, request.headers_mut(), peer).await;
+        *member = admission.member;
+        let decision = admission.verdict?;
         let mut response = self.upstreams.send(route.service, request).await?;
         if let Some(decision) = decision {
             limit_headers(response.headers_mut(), &decision);
         }
         Ok(response)
+    }
+
+    /// Authenticates and rate-limits a request to `route`; when it may pass, rewrites its
+    /// headers for the upstream (forwarding chain, identity, token).
+    pub(crate) async fn admit(
+        &self,
+        route: Route,
+        headers: &mut HeaderMap,
+        peer: Option<std::net::IpAddr>,
+    ) -> Admission {
+        let identity = match route.access {
+            Access::Public => None,
+            Access::Protected => match self.auth.authenticate(headers).await {
+                Ok(identity) => Some(identity),
+                Err(e) => {
+                    return Admission {
+                        member: None,
+                        verdict: Err(e.into()),
+                    };
+                }
+            },
+        };
+        let member = identity.as_ref().map(|i| i.claims.sub.clone());
+        let hops = self.policy.forwarded_hops;
+        let client = proxy::client_address(headers, peer, hops);
+        let verdict = self.limit(route, identity.as_ref(), client).await;
+        if verdict.is_ok() {
+            proxy::set_forwarded(headers, peer, hops);
+            set_identity(headers, identity.as_ref());
+        }
+        Admission { member, verdict }
+    }
+
+    /// The headers every answer gets: CORS for the request's origin and the request id.
+    pub(crate) fn finish_headers(
+        &self,
+        headers: &mut HeaderMap,
+        origin: Option<&HeaderValue>,
+        request_id: &HeaderValue,
+    ) {
+        self.policy.cors.decorate(origin, headers);
+        headers.insert(REQUEST_ID, request_id.clone());
+    }
+
+    /// One access-log line and the metrics of an answered request.
+    pub(crate) fn record(&self, record: &Record<'_>) {
+        if let Some(log) = &self.access_log {
+            log.record(&Entry {
+                request_id: record.request_id.to_str().unwrap_or_default(),
+                method: record.method.as_str(),
+                path: record.path,
+                status: record.status.as_u16(),
+                duration_ms: record.elapsed.as_secs_f64() * 1000.0,
+                member_id: record.member,
+                route: record.route,
+            });
+        }
+        observe(record.route, record.status, record.elapsed);
+    }
+
+    /// The gateway's own answers (health, preflight, 404, bad path) for requests that are not
+    /// forwarded; `None` for an upstream route.
+    pub(crate) fn destination(
+        &self,
+        method: &http::Method,
+        path: &str,
+        headers: &HeaderMap,
+    ) -> Destination {
+        if crate::config::Cors::is_preflight(method, headers) {
+            return Destination::Local(self.policy.cors.preflight(headers), "preflight");
+        }
+        match classify(method, path) {
+            Target::Health => Destination::Local(health(), "GET /health"),
+            Target::NotFound => {
+                Destination::Local(GatewayError::NotFound.into_response(), "unmatched")
+            }
+            Target::BadPath => {
+                Destination::Local(GatewayError::BadPath.into_response(), "unmatched")
+            }
+            Target::Upstream(route) => Destination::Upstream(route),
+        }
+    }
+
+    /// Timeouts and the rest of the policy.
+    pub(crate) fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The upstream address of `service` when it is served over HTTP.
+    pub(crate) fn upstream_authority(
+        &self,
+        service: crate::routes::Service,
+    ) -> Option<&http::uri::Authority> {
+        self.upstreams.authority(service)
     }
 
     /// Takes a token for `route`; fails open (unlimited) when the store is down, see [`crate::limit`].

@@ -12,8 +12,10 @@ pub mod limit;
 pub mod proxy;
 pub mod redis_link;
 pub mod routes;
+pub mod session_cache;
 
 mod handler;
+mod wire;
 
 use std::sync::Arc;
 
@@ -24,11 +26,13 @@ use platform::http::{Probe, Readiness, ServiceCodes, ops_routes};
 
 pub use config::{Config, Policy};
 pub use handler::{Gateway, GatewayError};
+pub use wire::serve;
 
 use crate::auth::{Authenticator, Sessions};
 use crate::limit::{Limiter, MemoryBuckets};
 use crate::proxy::{Upstream, Upstreams};
 use crate::redis_link::LazyRedis;
+use crate::session_cache::TrackedSessions;
 
 /// Error codes of the gateway's own rejections.
 pub const CODES: ServiceCodes = ServiceCodes {
@@ -93,7 +97,8 @@ pub fn connect(config: &Config) -> anyhow::Result<(Arc<Gateway>, Readiness)> {
         &config.policy,
     );
     let redis = Arc::new(LazyRedis::new(config.redis.clone()));
-    let auth = Authenticator::new(config.keys.clone(), Sessions::Redis(Arc::clone(&redis)));
+    let sessions = Sessions::Tracked(Arc::new(TrackedSessions::new(config.redis.clone())));
+    let auth = Authenticator::new(config.keys.clone(), sessions);
     let limiter = Limiter::Redis(Arc::clone(&redis));
     let gateway = Gateway::new(upstreams, auth, limiter, config.policy.clone());
     Ok((Arc::new(gateway), Readiness::new().with(RedisReady(redis))))
@@ -102,8 +107,11 @@ pub fn connect(config: &Config) -> anyhow::Result<(Arc<Gateway>, Readiness)> {
 /// Runs the gateway until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let (gateway, readiness) = connect(&config)?;
-    let app = router(gateway).merge(ops_routes(readiness));
-    platform::shutdown::run_http("gateway", config.http.addr(), app, shutdown).await?;
+    let listener = platform::shutdown::bind(config.http.addr()).await?;
+    tracing::info!(service = "gateway", addr = %listener.local_addr()?, "listening");
+    let grace = platform::shutdown::DEFAULT_GRACE;
+    serve(listener, gateway, ops_routes(readiness), shutdown, grace).await?;
+    tracing::info!(service = "gateway", "stopped");
     Ok(())
 }
 

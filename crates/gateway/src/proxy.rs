@@ -39,23 +39,26 @@ pub struct Upstreams {
 /// Why forwarding failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
-    /// Refused, reset or closed before answering (502).
+    /// Refused, reset or closed before answering, or answered nonsense (502).
     #[error("upstream unreachable")]
-    Unreachable(#[source] hyper_util::client::legacy::Error),
+    Unreachable(#[source] BoxError),
     /// No connection or no response head in time (504).
     #[error("upstream timed out")]
-    TimedOut(#[source] Option<hyper_util::client::legacy::Error>),
+    TimedOut(#[source] Option<BoxError>),
     /// The client's (small) body could not be read before forwarding (400).
     #[error("request body could not be read")]
     ClientBody(#[source] axum::Error),
 }
+
+/// Any error, as a cause.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Bodies up to this size (by `Content-Length`) are read before forwarding, so the request can be
 /// sent again once if the pooled connection turns out to be closing.
 const REPLAYABLE_BODY: u64 = 256 * 1024;
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1) plus the non-standard ones proxies still see.
-const HOP_BY_HOP: [HeaderName; 8] = [
+pub(crate) const HOP_BY_HOP: [HeaderName; 8] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     header::PROXY_AUTHENTICATE,
@@ -180,6 +183,14 @@ impl Upstreams {
         }
     }
 
+    /// The address of `service` when it is reached over HTTP.
+    pub fn authority(&self, service: Service) -> Option<&Authority> {
+        match self.of(service) {
+            Upstream::Http(authority) => Some(authority),
+            Upstream::Local(_) => None,
+        }
+    }
+
     fn of(&self, service: Service) -> &Upstream {
         match service {
             Service::Member => &self.member,
@@ -247,7 +258,7 @@ impl Upstreams {
             again
         };
         match self.send_once(copy(bytes.clone())).await {
-            Err(ProxyError::Unreachable(e)) if is_closed_connection(&e) => {
+            Err(ProxyError::Unreachable(e)) if is_closed_connection(&*e) => {
                 tracing::debug!("pooled upstream connection was closing; sending again");
                 self.send_once(copy(bytes)).await
             }
@@ -259,8 +270,8 @@ impl Upstreams {
         let sent = tokio::time::timeout(self.response_timeout, self.client.request(request));
         match sent.await {
             Err(_elapsed) => Err(ProxyError::TimedOut(None)),
-            Ok(Err(e)) if is_timeout(&e) => Err(ProxyError::TimedOut(Some(e))),
-            Ok(Err(e)) => Err(ProxyError::Unreachable(e)),
+            Ok(Err(e)) if is_timeout(&e) => Err(ProxyError::TimedOut(Some(Box::new(e)))),
+            Ok(Err(e)) => Err(ProxyError::Unreachable(Box::new(e))),
             Ok(Ok(response)) => Ok(response.map(Body::new)),
         }
     }
@@ -287,7 +298,7 @@ fn is_replayable(request: &Request<Body>) -> bool {
 }
 
 /// The connection closed before the response: hyper's "incomplete message" on a reused connection.
-fn is_closed_connection(error: &hyper_util::client::legacy::Error) -> bool {
+fn is_closed_connection(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(cause) = source {
         if let Some(hyper) = cause.downcast_ref::<hyper::Error>()

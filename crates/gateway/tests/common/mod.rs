@@ -151,8 +151,11 @@ impl Harness {
             policy: setup.policy,
         };
         let (gw, readiness) = gateway::connect(&config).unwrap();
-        let app = gateway::router(gw).merge(platform::http::ops_routes(readiness));
-        let addr = serve(app, &stop).await;
+        let ops = platform::http::ops_routes(readiness);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let grace = Duration::from_secs(1);
+        tokio::spawn(gateway::serve(listener, gw, ops, stop.clone(), grace));
         Self {
             addr,
             log,

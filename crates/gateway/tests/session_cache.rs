@@ -1,0 +1,189 @@
+//! The gateway's session cache against the real Redis: hits stay off the network, and logout,
+//! withdrawal, expiry and lost connections all end a cached session.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use common::{RedisSwitch, redis_config, sessions};
+use gateway::session_cache::TrackedSessions;
+use platform::auth::sessions::session_key;
+use platform::auth::{Role, Session, SessionStore, TOKEN_TTL};
+
+/// How long a test waits for a push Redis sends at once.
+const PUSH_DEADLINE: Duration = Duration::from_secs(5);
+
+async fn logged_in(member_id: i64) -> Session {
+    let session = Session::start(member_id, Role::User, TOKEN_TTL);
+    sessions().await.create(&session).await.unwrap();
+    session
+}
+
+/// A member id no other test (or concurrent run) uses.
+fn unique_member() -> i64 {
+    let nanos = Utc::now().timestamp_subsec_nanos();
+    800_000_000 + i64::from(std::process::id() % 1000) * 1_000_000 + i64::from(nanos % 1_000_000)
+}
+
+/// Waits, on invalidations rather than on time, until `done` holds.
+async fn until(cache: &TrackedSessions, done: impl Fn(&TrackedSessions) -> bool) {
+    tokio::time::timeout(PUSH_DEADLINE, async {
+        loop {
+            let seen = cache.invalidations();
+            if done(cache) {
+                return;
+            }
+            cache.invalidated_since(seen).await;
+        }
+    })
+    .await
+    .expect("no invalidation from Redis");
+}
+
+#[tokio::test]
+async fn a_second_lookup_of_a_live_session_is_answered_without_a_redis_round_trip() {
+    let cache = TrackedSessions::new(redis_config());
+    let session = logged_in(31).await;
+    assert!(cache.exists(&session.sid).await.unwrap());
+    let after_first = cache.round_trips();
+    assert!(cache.exists(&session.sid).await.unwrap());
+    assert_eq!(cache.round_trips(), after_first);
+}
+
+#[tokio::test]
+async fn an_unknown_session_is_refused_and_not_remembered() {
+    let cache = TrackedSessions::new(redis_config());
+    assert!(!cache.exists("no-such-session").await.unwrap());
+    assert_eq!(cache.cached_sessions(), 0);
+}
+
+#[tokio::test]
+async fn a_session_deleted_by_logout_is_refused_once_the_invalidation_arrives() {
+    let cache = TrackedSessions::new(redis_config());
+    let session = logged_in(32).await;
+    assert!(cache.exists(&session.sid).await.unwrap());
+    let seen = cache.invalidations();
+    sessions().await.delete(&session.sid).await.unwrap();
+    tokio::time::timeout(PUSH_DEADLINE, cache.invalidated_since(seen))
+        .await
+        .expect("no invalidation from Redis");
+    assert!(!cache.exists(&session.sid).await.unwrap());
+}
+
+#[tokio::test]
+async fn every_session_of_a_withdrawn_member_is_refused() {
+    let cache = TrackedSessions::new(redis_config());
+    let member = unique_member();
+    let (phone, laptop) = (logged_in(member).await, logged_in(member).await);
+    assert!(cache.exists(&phone.sid).await.unwrap());
+    assert!(cache.exists(&laptop.sid).await.unwrap());
+    sessions().await.delete_all(member).await.unwrap();
+    until(&cache, |c| c.cached_sessions() == 0).await;
+    assert!(!cache.exists(&phone.sid).await.unwrap());
+    assert!(!cache.exists(&laptop.sid).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_session_past_its_expiry_is_refused_while_its_key_still_exists() {
+    let cache = TrackedSessions::new(redis_config());
+    let mut session = Session::start(33, Role::User, TOKEN_TTL);
+    session.expires_at = Utc::now() + chrono::Duration::milliseconds(300);
+    let mut redis = platform::redis_client::connect(&redis_config())
+        .await
+        .unwrap();
+    redis::cmd("SET")
+        .arg(session_key(&session.sid))
+        .arg(serde_json::to_string(&session).unwrap())
+        .arg("EX")
+        .arg(60)
+        .query_async::<()>(&mut redis)
+        .await
+        .unwrap();
+    assert!(cache.exists(&session.sid).await.unwrap());
+    let round_trips = cache.round_trips();
+    // The passing of time is the event here; nothing can be awaited instead.
+    let wait = (session.expires_at - Utc::now())
+        .to_std()
+        .unwrap_or_default();
+    tokio::time::sleep(wait + Duration::from_millis(10)).await;
+    assert!(!cache.exists(&session.sid).await.unwrap());
+    assert_eq!(cache.round_trips(), round_trips, "refused from the cache");
+    redis::cmd("DEL")
+        .arg(session_key(&session.sid))
+        .query_async::<()>(&mut redis)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_session_deleted_while_the_connection_was_cut_is_refused_after_redis_comes_back() {
+    let switch = RedisSwitch::start().await;
+    let cache = TrackedSessions::new(switch.config());
+    let session = logged_in(34).await;
+    assert!(cache.exists(&session.sid).await.unwrap());
+    let seen = cache.invalidations();
+    switch.down();
+    tokio::time::timeout(PUSH_DEADLINE, cache.invalidated_since(seen))
+        .await
+        .expect("the cut was not noticed");
+    sessions().await.delete(&session.sid).await.unwrap();
+    switch.up();
+    assert!(!cache.exists(&session.sid).await.unwrap());
+}
+
+#[tokio::test]
+async fn with_redis_unreachable_lookups_fail_and_work_again_when_it_returns() {
+    let switch = RedisSwitch::start().await;
+    let cache = TrackedSessions::new(switch.config());
+    let session = logged_in(35).await;
+    assert!(cache.exists(&session.sid).await.unwrap());
+    let seen = cache.invalidations();
+    switch.down();
+    tokio::time::timeout(PUSH_DEADLINE, cache.invalidated_since(seen))
+        .await
+        .expect("the cut was not noticed");
+    assert!(cache.exists(&session.sid).await.is_err());
+    assert!(cache.exists(&session.sid).await.is_err(), "fails fast");
+
+    switch.up();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match cache.exists(&session.sid).await {
+            Ok(live) => {
+                assert!(live);
+                break;
+            }
+            Err(_) => assert!(Instant::now() < deadline, "no recovery within 10 s"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let round_trips = cache.round_trips();
+    assert!(cache.exists(&session.sid).await.unwrap());
+    assert_eq!(cache.round_trips(), round_trips, "tracking is on again");
+}
+
+#[tokio::test]
+async fn a_session_rewritten_in_redis_is_read_again() {
+    let cache = TrackedSessions::new(redis_config());
+    let session = logged_in(36).await;
+    assert!(cache.exists(&session.sid).await.unwrap());
+    let mut shortened = session.clone();
+    shortened.expires_at = Utc::now() - chrono::Duration::seconds(1);
+    let mut redis = platform::redis_client::connect(&redis_config())
+        .await
+        .unwrap();
+    redis::cmd("SET")
+        .arg(session_key(&session.sid))
+        .arg(serde_json::to_string(&shortened).unwrap())
+        .arg("EX")
+        .arg(60)
+        .query_async::<()>(&mut redis)
+        .await
+        .unwrap();
+    until(&cache, |c| c.cached_sessions() == 0).await;
+    assert!(!cache.exists(&session.sid).await.unwrap());
+    sessions().await.delete(&session.sid).await.unwrap();
+}
