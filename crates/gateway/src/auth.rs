@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use http::HeaderMap;
+use http::header::{HeaderName, HeaderValue};
 use platform::auth::{
     Claims, LEEWAY_SECONDS, SessionError, SessionStore, TokenSource, VerifyingKeys,
     token_from_headers,
@@ -21,11 +22,46 @@ use crate::session_cache::TrackedSessions;
 
 /// Who a request comes from, as a verified token with a live session says.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
+pub struct Identity(Arc<Verified>);
+
+/// A verified token: its claims and the headers that carry them to the services, built once per
+/// token rather than on every request.
+#[derive(Debug, PartialEq, Eq)]
+struct Verified {
+    claims: Claims,
+    /// `X-Member-ID`, `X-Member-Role`, `X-Session-Id` and `Authorization: Bearer <token>`.
+    headers: [(HeaderName, HeaderValue); 4],
+}
+
+impl Identity {
     /// The token's claims.
-    pub claims: Arc<Claims>,
-    /// The token itself, forwarded to the service.
-    pub token: String,
+    pub fn claims(&self) -> &Claims {
+        &self.0.claims
+    }
+
+    /// The identity headers a service receives (the token travels as a bearer token).
+    pub fn headers(&self) -> &[(HeaderName, HeaderValue)] {
+        &self.0.headers
+    }
+}
+
+impl Verified {
+    fn new(claims: Claims, token: &str) -> Option<Self> {
+        let value = |text: &str| HeaderValue::from_str(text).ok();
+        let headers = [
+            (HeaderName::from_static("x-member-id"), value(&claims.sub)?),
+            (
+                HeaderName::from_static("x-member-role"),
+                value(claims.role.as_str())?,
+            ),
+            (HeaderName::from_static("x-session-id"), value(&claims.sid)?),
+            (
+                http::header::AUTHORIZATION,
+                value(&format!("Bearer {token}"))?,
+            ),
+        ];
+        Some(Self { claims, headers })
+    }
 }
 
 /// Why a request was refused.
@@ -71,7 +107,7 @@ const CACHE_LIMIT: usize = 4096;
 pub struct Authenticator {
     keys: VerifyingKeys,
     sessions: Sessions,
-    verified: RwLock<HashMap<String, Arc<Claims>>>,
+    verified: RwLock<HashMap<String, Arc<Verified>>>,
 }
 
 fn now() -> i64 {
@@ -101,18 +137,15 @@ impl Authenticator {
             TokenSource::Empty => return Err(AuthError::MissingToken),
             TokenSource::Token(token) => token,
         };
-        let claims = self.verify(token)?;
-        match self.sessions.exists(&claims.sid).await {
-            Ok(true) => Ok(Identity {
-                claims,
-                token: token.to_owned(),
-            }),
+        let verified = self.verify(token)?;
+        match self.sessions.exists(&verified.claims.sid).await {
+            Ok(true) => Ok(Identity(verified)),
             Ok(false) => Err(AuthError::InvalidToken),
             Err(e) => Err(AuthError::Unavailable(e)),
         }
     }
 
-    fn verify(&self, token: &str) -> Result<Arc<Claims>, AuthError> {
+    fn verify(&self, token: &str) -> Result<Arc<Verified>, AuthError> {
         let now = now();
         let cached = self
             .verified
@@ -120,9 +153,9 @@ impl Authenticator {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(token)
             .cloned();
-        if let Some(claims) = cached {
-            return if claims.exp + leeway() >= now {
-                Ok(claims)
+        if let Some(verified) = cached {
+            return if verified.claims.exp + leeway() >= now {
+                Ok(verified)
             } else {
                 Err(AuthError::InvalidToken)
             };
@@ -135,7 +168,7 @@ impl Authenticator {
         if claims.iat > now + leeway() || claims.member_id().is_err() || claims.sid.is_empty() {
             return Err(AuthError::InvalidToken);
         }
-        let claims = Arc::new(claims);
+        let verified = Arc::new(Verified::new(claims, token).ok_or(AuthError::InvalidToken)?);
         let mut cache = self
             .verified
             .write()
@@ -143,7 +176,7 @@ impl Authenticator {
         if cache.len() >= CACHE_LIMIT {
             cache.clear();
         }
-        cache.insert(token.to_owned(), Arc::clone(&claims));
-        Ok(claims)
+        cache.insert(token.to_owned(), Arc::clone(&verified));
+        Ok(verified)
     }
 }

@@ -306,7 +306,7 @@ impl Gateway {
                 }
             },
         };
-        let member = identity.as_ref().map(|i| i.claims.sub.clone());
+        let member = identity.as_ref().map(|i| i.claims().sub.clone());
         let hops = self.policy.forwarded_hops;
         let client = proxy::client_address(headers, peer, hops);
         let verdict = self.limit(route, identity.as_ref(), client).await;
@@ -394,7 +394,9 @@ impl Gateway {
             return Ok(None);
         };
         let subject = match (identity, rule) {
-            (Some(identity), LimitRule::Write | LimitRule::Comment) => identity.claims.sub.clone(),
+            (Some(identity), LimitRule::Write | LimitRule::Comment) => {
+                identity.claims().sub.clone()
+            }
             _ => client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()),
         };
         match self.limiter.take(rule, rate, &subject).await {
@@ -415,20 +417,10 @@ fn set_identity(headers: &mut HeaderMap, identity: Option<&Identity>) {
     for name in &IDENTITY_HEADERS {
         headers.remove(name);
     }
-    let Some(identity) = identity else { return };
-    let claims = &identity.claims;
-    let pairs = [
-        ("x-member-id", claims.sub.as_str()),
-        ("x-member-role", claims.role.as_str()),
-        ("x-session-id", claims.sid.as_str()),
-    ];
-    for (name, value) in pairs {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            headers.insert(HeaderName::from_static(name), value);
+    if let Some(identity) = identity {
+        for (name, value) in identity.headers() {
+            headers.insert(name.clone(), value.clone());
         }
-    }
-    if let Ok(bearer) = HeaderValue::from_str(&format!("Bearer {}", identity.token)) {
-        headers.insert(header::AUTHORIZATION, bearer);
     }
 }
 

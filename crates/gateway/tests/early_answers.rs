@@ -1,5 +1,6 @@
-//! A service that answers before reading a request's body closes that connection; the request
-//! that the pool sends on it next must still arrive, not fail with 502.
+//! A service that answers before reading a request's body closes that connection: the client must
+//! get the service's answer, and the request that the pool sends next must still arrive, not fail
+//! with 502.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -62,5 +63,31 @@ async fn a_small_request_after_an_unread_upload_still_reaches_the_service() {
             comment.body
         );
     }
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn a_large_upload_the_service_refuses_without_reading_gets_the_services_answer() {
+    let stop = CancellationToken::new();
+    let upstream = common::serve(impatient_post_service(), &stop).await;
+    let harness = Harness::with(Setup {
+        post: Some(host_port(upstream)),
+        ..Setup::default()
+    })
+    .await;
+    let (token, _) = harness.login(1).await;
+    let cookie = format!("gallery_cookie={token}");
+    // Far beyond what socket buffers hold, so the service's answer arrives mid-upload.
+    let upload = send(
+        &harness.url("/api/post/list/1"),
+        Method::PATCH,
+        &[
+            ("cookie", &cookie),
+            ("content-type", "application/octet-stream"),
+        ],
+        Body::from(vec![7_u8; 16 * 1024 * 1024]),
+    )
+    .await;
+    assert_eq!(upload.status, StatusCode::NOT_FOUND, "{}", upload.body);
     stop.cancel();
 }

@@ -23,6 +23,14 @@ pub(super) async fn read_some(stream: &mut TcpStream, buf: &mut BytesMut) -> io:
     }
 }
 
+/// What can be read without waiting; `None` when nothing is there yet.
+pub(super) fn read_now(stream: &TcpStream, buf: &mut BytesMut) -> Option<io::Result<usize>> {
+    match read_draining(stream, buf) {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+        other => Some(other),
+    }
+}
+
 /// One `recv`. A short read means the socket is drained, so its readiness is cleared in the same
 /// step, under the event the read was made for (a newer event is never lost): the next wait then
 /// sleeps at once instead of paying a `recv` that answers `EAGAIN` — one system call less per

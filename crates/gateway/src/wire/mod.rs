@@ -200,6 +200,12 @@ async fn read_head(shared: &Shared, client: &mut Client) -> HeadRead {
                 _ => return HeadRead::Unusual,
             }
         }
+        // Under load the next request is often there already: read it without arming a timer.
+        match io::read_now(&client.stream, &mut client.input) {
+            Some(Ok(n)) if n > 0 => continue,
+            Some(_) => return HeadRead::Closed,
+            None => {}
+        }
         let idle = client.input.is_empty();
         let read = tokio::select! {
             read = tokio::time::timeout(HEAD_TIMEOUT, read_some(&mut client.stream, &mut client.input)) => read,
@@ -486,7 +492,8 @@ enum Framing {
 /// A parsed upstream response head.
 struct ResponseHead {
     status: StatusCode,
-    headers: HeaderMap,
+    /// The head as received (status line to the empty line).
+    raw: Bytes,
     framing: Framing,
     reusable: bool,
 }
@@ -684,7 +691,7 @@ async fn read_response_head(
         match response.parse(input) {
             Ok(httparse::Status::Complete(n)) => {
                 let head = input.split_to(n).freeze();
-                return parse_response(&head)
+                return parse_response(head)
                     .ok_or_else(|| broken("upstream sent a response head that cannot be relayed"));
             }
             Ok(httparse::Status::Partial) if input.len() < MAX_HEAD => {}
@@ -693,49 +700,32 @@ async fn read_response_head(
     }
 }
 
-fn parse_response(head: &Bytes) -> Option<ResponseHead> {
+fn parse_response(head: Bytes) -> Option<ResponseHead> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut response = httparse::Response::new(&mut slots);
-    response.parse(head).ok()?;
+    response.parse(&head).ok()?;
     let status = StatusCode::from_u16(response.code?).ok()?;
     if status.is_informational() {
         // Only sent for `Expect` and upgrades, which hyper handles.
         return None;
     }
-    let mut headers = HeaderMap::with_capacity(response.headers.len() + 8);
     let mut length = None;
     let mut chunked = None;
     let mut reusable = response.version == Some(1);
     for line in response.headers.iter() {
-        let name = HeaderName::from_bytes(line.name.as_bytes()).ok()?;
-        let value = HeaderValue::from_maybe_shared(head.slice_ref(line.value)).ok()?;
-        if name == header::CONTENT_LENGTH {
+        let value = std::str::from_utf8(line.value).ok();
+        if line.name.eq_ignore_ascii_case("content-length") {
             let parsed = parse_length(line.value)?;
             if length.is_some_and(|l| l != parsed) {
                 return None;
             }
             length = Some(parsed);
-        }
-        if name == header::TRANSFER_ENCODING {
-            let last = value
-                .to_str()
-                .ok()?
-                .rsplit(',')
-                .next()?
-                .trim()
-                .to_ascii_lowercase();
-            chunked = Some(last == "chunked");
-        }
-        if name == header::CONNECTION
-            && value
-                .to_str()
-                .ok()?
-                .split(',')
-                .any(|t| t.trim().eq_ignore_ascii_case("close"))
-        {
+        } else if line.name.eq_ignore_ascii_case("transfer-encoding") {
+            let last = value?.rsplit(',').next()?.trim();
+            chunked = Some(last.eq_ignore_ascii_case("chunked"));
+        } else if line.name.eq_ignore_ascii_case("connection") && has_token(value?, "close") {
             reusable = false;
         }
-        headers.append(name, value);
     }
     let bodiless = status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
     let framing = match (bodiless, chunked, length) {
@@ -744,16 +734,78 @@ fn parse_response(head: &Bytes) -> Option<ResponseHead> {
         (false, Some(false), _) | (false, None, None) => Framing::UntilClose,
         (false, None, Some(n)) => Framing::Length(n),
     };
-    if framing == Framing::Chunked {
-        headers.remove(header::CONTENT_LENGTH);
-    }
-    strip_hop_by_hop(&mut headers);
     Some(ResponseHead {
         status,
-        headers,
+        raw: head,
         framing,
         reusable: reusable && framing != Framing::UntilClose,
     })
+}
+
+fn has_token(list: &str, token: &str) -> bool {
+    list.split(',')
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
+}
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1), which end at the gateway.
+fn is_hop_by_hop(name: &str) -> bool {
+    const NAMES: [&str; 9] = [
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    ];
+    NAMES.iter().any(|n| n.eq_ignore_ascii_case(name))
+}
+
+/// Writes the upstream's response head as the client gets it: hop-by-hop headers (and those its
+/// `Connection` names) removed, the gateway's `ours` added. A name the gateway sets replaces the
+/// upstream's, except `Vary`, to which the gateway adds. Written from the raw head: building a
+/// header map only to write it out again cost more than the rest of the response path.
+fn write_relayed_head(
+    out: &mut Vec<u8>,
+    head: &ResponseHead,
+    ours: &HeaderMap,
+    framing: Framing,
+    close: bool,
+) {
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut slots);
+    // Parsed once already in `parse_response`.
+    let _ = response.parse(&head.raw);
+    let named_by_connection = |name: &str| {
+        response
+            .headers
+            .iter()
+            .filter(|line| line.name.eq_ignore_ascii_case("connection"))
+            .filter_map(|line| std::str::from_utf8(line.value).ok())
+            .any(|list| has_token(list, name))
+    };
+    let replaced = |name: &str| {
+        !name.eq_ignore_ascii_case("vary")
+            && ours.keys().any(|k| k.as_str().eq_ignore_ascii_case(name))
+    };
+    write_status_line(out, head.status);
+    for line in response.headers.iter() {
+        let name = line.name;
+        let dropped = is_hop_by_hop(name)
+            || (framing == Framing::Chunked && name.eq_ignore_ascii_case("content-length"))
+            || replaced(name)
+            || named_by_connection(name);
+        if !dropped {
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(line.value);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    write_headers(out, ours);
+    write_framing(out, framing, true, close);
 }
 
 /// Relays the response head and body to the client; keeps both connections when their framing
@@ -764,7 +816,7 @@ async fn respond(
     context: &Context,
     forward: &Forward<'_>,
     mut upstream: TcpStream,
-    mut head: ResponseHead,
+    head: ResponseHead,
     body_sent: bool,
 ) -> Next {
     let framing = if context.method == Method::HEAD {
@@ -772,18 +824,17 @@ async fn respond(
     } else {
         head.framing
     };
+    let mut ours = HeaderMap::new();
     if let Some(decision) = &forward.decision {
-        limit_headers(&mut head.headers, decision);
+        limit_headers(&mut ours, decision);
     }
-    shared.gateway.finish_headers(
-        &mut head.headers,
-        context.origin.as_ref(),
-        &context.request_id,
-    );
+    shared
+        .gateway
+        .finish_headers(&mut ours, context.origin.as_ref(), &context.request_id);
     let close = context.close || !body_sent || framing == Framing::UntilClose;
     let out = &mut client.output;
     out.clear();
-    write_response_head(out, head.status, &head.headers, framing, close);
+    write_relayed_head(out, &head, &ours, framing, close);
     record(
         shared,
         context,
@@ -885,14 +936,28 @@ fn write_response_head(
     framing: Framing,
     close: bool,
 ) {
+    write_status_line(out, status);
+    write_headers(out, headers);
+    write_framing(
+        out,
+        framing,
+        headers.contains_key(header::CONTENT_LENGTH),
+        close,
+    );
+}
+
+fn write_status_line(out: &mut Vec<u8>, status: StatusCode) {
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(status.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
     out.extend_from_slice(b"\r\n");
-    write_headers(out, headers);
+}
+
+/// The framing headers and the empty line that ends the head.
+fn write_framing(out: &mut Vec<u8>, framing: Framing, has_length: bool, close: bool) {
     match framing {
-        Framing::Length(n) if !headers.contains_key(header::CONTENT_LENGTH) => {
+        Framing::Length(n) if !has_length => {
             out.extend_from_slice(b"content-length: ");
             out.extend_from_slice(n.to_string().as_bytes());
             out.extend_from_slice(b"\r\n");
@@ -956,24 +1021,59 @@ mod tests {
         assert!(parsed.is_some_and(|h| h.close));
     }
 
+    fn relayed(text: &'static str, ours: &[(&'static str, &'static str)]) -> String {
+        let head = parse_response(Bytes::from_static(text.as_bytes()));
+        let Some(head) = head else {
+            return "refused".to_owned();
+        };
+        let ours = ours
+            .iter()
+            .map(|(k, v)| (HeaderName::from_static(k), HeaderValue::from_static(v)))
+            .collect();
+        let mut out = Vec::new();
+        write_relayed_head(&mut out, &head, &ours, head.framing, false);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
     #[test]
     fn a_chunked_response_loses_its_length_and_is_relayed_as_chunks() {
-        let text = "HTTP/1.1 200 OK\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n";
-        let response = parse_response(&Bytes::from_static(text.as_bytes()));
-        let response = response.map(|r| (r.framing, r.headers.len()));
-        assert_eq!(response, Some((Framing::Chunked, 0)));
+        let text =
+            "HTTP/1.1 200 OK\r\ncontent-length: 5\r\ntransfer-encoding: gzip, chunked\r\n\r\n";
+        assert_eq!(
+            relayed(text, &[]),
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn hop_by_hop_headers_and_those_connection_names_do_not_reach_the_client() {
+        let text = "HTTP/1.1 200 OK\r\nconnection: keep-alive, x-hop\r\nx-hop: 1\r\nkeep-alive: timeout=5\r\nx-kept: 2\r\ncontent-length: 0\r\n\r\n";
+        assert_eq!(
+            relayed(text, &[]),
+            "HTTP/1.1 200 OK\r\nx-kept: 2\r\ncontent-length: 0\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn the_gateways_headers_replace_the_upstreams_but_vary_is_added_to() {
+        let text = "HTTP/1.1 200 OK\r\nX-Request-Id: upstream\r\nvary: accept\r\ncontent-length: 0\r\n\r\n";
+        let ours = [("x-request-id", "gateway"), ("vary", "origin")];
+        assert_eq!(
+            relayed(text, &ours),
+            "HTTP/1.1 200 OK\r\nvary: accept\r\ncontent-length: 0\r\nx-request-id: gateway\r\nvary: origin\r\n\r\n"
+        );
     }
 
     #[test]
     fn a_response_without_length_ends_with_the_connection() {
         let text = "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\n";
-        let response = parse_response(&Bytes::from_static(text.as_bytes()));
+        let response = parse_response(Bytes::from_static(text.as_bytes()));
         assert!(response.is_some_and(|r| r.framing == Framing::UntilClose && !r.reusable));
     }
 
     #[test]
     fn conflicting_lengths_in_a_response_are_refused() {
         let text = "HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\n";
-        assert!(parse_response(&Bytes::from_static(text.as_bytes())).is_none());
+        assert!(parse_response(Bytes::from_static(text.as_bytes())).is_none());
     }
 }

@@ -1,0 +1,165 @@
+//! The gateway's own HTTP/1.1 front end, through a real socket: keep-alive after a chunked answer,
+//! pipelining, and the requests it hands to hyper (HTTP/1.0, chunked uploads, `Expect`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::routing::{get, post};
+use common::{Harness, Setup, host_port};
+use platform::CancellationToken;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A post service that streams an answer of unknown length (sent chunked) and echoes body sizes.
+fn post_service() -> Router {
+    let parts = ["one ", "two ", "three"].map(|s| Ok::<_, Infallible>(Bytes::from(s)));
+    Router::new()
+        .route(
+            "/api/post/stream",
+            get(move || async move { Body::from_stream(futures::stream::iter(parts)) }),
+        )
+        .route(
+            "/api/post/echo",
+            post(|body: Bytes| async move { format!("got {}", body.len()) }),
+        )
+}
+
+struct Fixture {
+    harness: Harness,
+    cookie: String,
+    _stop: CancellationToken,
+}
+
+async fn fixture() -> Fixture {
+    let stop = CancellationToken::new();
+    let upstream = common::serve(post_service(), &stop).await;
+    let harness = Harness::with(Setup {
+        post: Some(host_port(upstream)),
+        ..Setup::default()
+    })
+    .await;
+    let (token, _) = harness.login(1).await;
+    Fixture {
+        harness,
+        cookie: format!("Cookie: gallery_cookie={token}"),
+        _stop: stop,
+    }
+}
+
+async fn connect(fixture: &Fixture) -> TcpStream {
+    TcpStream::connect(fixture.harness.addr).await.unwrap()
+}
+
+/// Reads until `marker` has appeared `count` times (or the connection ends).
+async fn read_until(stream: &mut TcpStream, marker: &str, count: usize) -> String {
+    let mut seen = Vec::new();
+    let reading = async {
+        let mut buf = [0_u8; 4096];
+        while String::from_utf8_lossy(&seen).matches(marker).count() < count {
+            let n = stream.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), reading)
+        .await
+        .expect("answer in time");
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+#[tokio::test]
+async fn a_chunked_answer_is_relayed_whole_and_the_connection_serves_the_next_request() {
+    let fixture = fixture().await;
+    let mut stream = connect(&fixture).await;
+    let request = format!(
+        "GET /api/post/stream HTTP/1.1\r\nhost: a\r\n{}\r\n\r\n",
+        fixture.cookie
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let first = read_until(&mut stream, "0\r\n\r\n", 1).await;
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let second = read_until(&mut stream, "0\r\n\r\n", 1).await;
+    for answer in [first, second] {
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        assert!(
+            answer.contains("transfer-encoding: chunked\r\n"),
+            "{answer}"
+        );
+        let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+        let text: String = body.split("\r\n").skip(1).step_by(2).collect();
+        assert_eq!(text, "one two three", "{answer}");
+    }
+}
+
+#[tokio::test]
+async fn pipelined_requests_are_answered_in_order() {
+    let fixture = fixture().await;
+    let mut stream = connect(&fixture).await;
+    let cookie = &fixture.cookie;
+    let requests = format!(
+        "POST /api/post/echo HTTP/1.1\r\nhost: a\r\n{cookie}\r\ncontent-length: 3\r\n\r\nabc\
+         POST /api/post/echo HTTP/1.1\r\nhost: a\r\n{cookie}\r\ncontent-length: 5\r\n\r\nhello\
+         POST /api/post/echo HTTP/1.1\r\nhost: a\r\n{cookie}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    );
+    stream.write_all(requests.as_bytes()).await.unwrap();
+    let answers = read_until(&mut stream, "got ", 99).await;
+    let bodies: Vec<&str> = answers.matches("got ").collect();
+    assert_eq!(bodies.len(), 3, "{answers}");
+    let order: Vec<usize> = ["got 3", "got 5", "got 0"]
+        .iter()
+        .map(|b| answers.find(b).unwrap_or(usize::MAX))
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{answers}");
+}
+
+#[tokio::test]
+async fn an_http_1_0_request_is_answered_through_the_fallback() {
+    let fixture = fixture().await;
+    let mut stream = connect(&fixture).await;
+    let request = format!(
+        "GET /api/post/stream HTTP/1.0\r\n{}\r\n\r\n",
+        fixture.cookie
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let answer = read_until(&mut stream, "three", 1).await;
+    assert!(answer.starts_with("HTTP/1.0 200 OK\r\n"), "{answer}");
+    assert!(answer.ends_with("one two three"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_chunked_upload_is_forwarded_through_the_fallback() {
+    let fixture = fixture().await;
+    let mut stream = connect(&fixture).await;
+    let request = format!(
+        "POST /api/post/echo HTTP/1.1\r\nhost: a\r\n{}\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+        fixture.cookie
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let answer = read_until(&mut stream, "got ", 1).await;
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.ends_with("got 11"), "{answer}");
+}
+
+#[tokio::test]
+async fn an_upload_that_expects_100_continue_gets_it_and_is_forwarded() {
+    let fixture = fixture().await;
+    let mut stream = connect(&fixture).await;
+    let head = format!(
+        "POST /api/post/echo HTTP/1.1\r\nhost: a\r\n{}\r\ncontent-length: 4\r\nexpect: 100-continue\r\n\r\n",
+        fixture.cookie
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let interim = read_until(&mut stream, "\r\n\r\n", 1).await;
+    assert!(interim.starts_with("HTTP/1.1 100 Continue"), "{interim}");
+    stream.write_all(b"data").await.unwrap();
+    let answer = read_until(&mut stream, "got ", 1).await;
+    assert!(answer.ends_with("got 4"), "{answer}");
+}
