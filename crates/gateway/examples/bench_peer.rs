@@ -9,10 +9,6 @@ use axum::Router;
 use platform::auth::{Claims, RedisSessions, Role, Session, SessionStore, SigningKey, TOKEN_TTL};
 use platform::config::{ProcessEnv, RedisConfig, TelemetryConfig, Vars};
 
-// The same allocator as the `thegallery` binary, so the benchmark measures what ships.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let runtime = tokio::runtime::Runtime::new()?;
