@@ -138,8 +138,12 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
         upstream_input: BytesMut::new(),
         output: Vec::with_capacity(1024),
     };
+    let mut deadlines = Deadlines {
+        head: Deadline::new(),
+        response: Deadline::new(),
+    };
     loop {
-        match serve_one(&shared, &mut client).await {
+        match serve_one(&shared, &mut client, &mut deadlines).await {
             Next::KeepAlive => {}
             Next::Close => return,
             Next::HandOver(prefix) => return hand_over(&shared, client, prefix).await,
@@ -189,7 +193,7 @@ enum HeadRead {
     Unusual,
 }
 
-async fn read_head(shared: &Shared, client: &mut Client) -> HeadRead {
+async fn read_head(shared: &Shared, client: &mut Client, deadline: &mut Deadline) -> HeadRead {
     loop {
         if !client.input.is_empty() {
             let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -208,11 +212,12 @@ async fn read_head(shared: &Shared, client: &mut Client) -> HeadRead {
         }
         let idle = client.input.is_empty();
         let read = tokio::select! {
-            read = tokio::time::timeout(HEAD_TIMEOUT, read_some(&mut client.stream, &mut client.input)) => read,
+            read = read_some(&mut client.stream, &mut client.input) => read,
+            () = deadline.passed() => return HeadRead::Closed,
             () = shared.shutdown.cancelled(), if idle => return HeadRead::Closed,
         };
         match read {
-            Ok(Ok(n)) if n > 0 => {}
+            Ok(n) if n > 0 => {}
             _ => return HeadRead::Closed,
         }
     }
@@ -274,6 +279,50 @@ fn parse_length(value: &[u8]) -> Option<u64> {
     std::str::from_utf8(value).ok()?.parse().ok()
 }
 
+/// The two deadlines of a connection: a complete head within [`HEAD_TIMEOUT`], a response head
+/// within the policy's response timeout.
+struct Deadlines {
+    head: Deadline,
+    response: Deadline,
+}
+
+/// A deadline whose timer moves lazily: setting a later deadline (every request does) only records
+/// it, and the timer, when it fires early, re-arms itself for the recorded time. Arming and
+/// cancelling a timer for every request cost more than the rest of the request bookkeeping.
+struct Deadline {
+    timer: std::pin::Pin<Box<tokio::time::Sleep>>,
+    at: tokio::time::Instant,
+}
+
+impl Deadline {
+    fn new() -> Self {
+        let far = tokio::time::Instant::now() + Duration::from_secs(24 * 3600);
+        Self {
+            timer: Box::pin(tokio::time::sleep_until(far)),
+            at: far,
+        }
+    }
+
+    fn set(&mut self, at: impl Into<tokio::time::Instant>) {
+        self.at = at.into();
+        if self.at < self.timer.deadline() {
+            self.timer.as_mut().reset(self.at);
+        }
+    }
+
+    /// Completes once the recorded deadline has passed.
+    async fn passed(&mut self) {
+        loop {
+            self.timer.as_mut().await;
+            if tokio::time::Instant::now() >= self.at {
+                return;
+            }
+            let at = self.at;
+            self.timer.as_mut().reset(at);
+        }
+    }
+}
+
 /// What the access log and the answer need from the request.
 struct Context {
     started: Instant,
@@ -285,8 +334,9 @@ struct Context {
     close: bool,
 }
 
-async fn serve_one(shared: &Shared, client: &mut Client) -> Next {
-    let head_len = match read_head(shared, client).await {
+async fn serve_one(shared: &Shared, client: &mut Client, deadlines: &mut Deadlines) -> Next {
+    deadlines.head.set(Instant::now() + HEAD_TIMEOUT);
+    let head_len = match read_head(shared, client, &mut deadlines.head).await {
         HeadRead::Complete(n) => n,
         HeadRead::Closed => return Next::Close,
         HeadRead::Unusual => return Next::HandOver(client.input.split().freeze()),
@@ -348,7 +398,16 @@ async fn serve_one(shared: &Shared, client: &mut Client) -> Next {
                 decision,
                 upstream: &upstream,
             };
-            forward(shared, client, &context, request.headers, &forwarded).await
+            let deadline = &mut deadlines.response;
+            forward(
+                shared,
+                client,
+                deadline,
+                &context,
+                request.headers,
+                &forwarded,
+            )
+            .await
         }
     }
 }
@@ -501,6 +560,7 @@ struct ResponseHead {
 async fn forward(
     shared: &Shared,
     client: &mut Client,
+    deadline: &mut Deadline,
     context: &Context,
     mut headers: HeaderMap,
     forward: &Forward<'_>,
@@ -519,27 +579,16 @@ async fn forward(
     let remaining = context.body_len - buffered as u64;
     let replayable = remaining == 0 && out.len() <= REPLAY_LIMIT;
 
-    let timeout = shared.gateway.policy().response_timeout;
-    let exchanged = tokio::time::timeout(
-        timeout,
-        exchange(shared, client, forward.upstream, remaining, replayable),
-    );
-    let (upstream, head, body_sent) = match exchanged.await {
-        Ok(Ok(exchanged)) => exchanged,
-        Ok(Err(Failure::ClientGone)) => return Next::Close,
-        Ok(Err(Failure::Proxy(e))) => {
+    deadline.set(context.started + shared.gateway.policy().response_timeout);
+    let exchanged = tokio::select! {
+        exchanged = exchange(shared, client, forward.upstream, remaining, replayable) => exchanged,
+        () = deadline.passed() => Err(Failure::Proxy(ProxyError::TimedOut(None))),
+    };
+    let (upstream, head, body_sent) = match exchanged {
+        Ok(exchanged) => exchanged,
+        Err(Failure::ClientGone) => return Next::Close,
+        Err(Failure::Proxy(e)) => {
             return failed(shared, client, context, forward, e, remaining).await;
-        }
-        Err(_elapsed) => {
-            return failed(
-                shared,
-                client,
-                context,
-                forward,
-                ProxyError::TimedOut(None),
-                remaining,
-            )
-            .await;
         }
     };
     respond(shared, client, context, forward, upstream, head, body_sent).await
