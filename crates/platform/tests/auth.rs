@@ -78,6 +78,27 @@ fn an_expired_token_is_refused_beyond_the_leeway() {
 }
 
 #[test]
+fn a_token_issued_in_the_future_is_refused_beyond_the_leeway() {
+    let key = SigningKey::generate().unwrap();
+    let token = key
+        .sign(&Claims::new(1, Role::User, "s", now() + 60))
+        .unwrap();
+    assert_eq!(
+        key.verifying_keys().verify(&token),
+        Err(TokenError::Invalid)
+    );
+}
+
+#[test]
+fn a_token_issued_within_the_leeway_ahead_is_accepted() {
+    let key = SigningKey::generate().unwrap();
+    let token = key
+        .sign(&Claims::new(1, Role::User, "s", now() + 2))
+        .unwrap();
+    assert!(key.verifying_keys().verify(&token).is_ok());
+}
+
+#[test]
 fn a_token_for_another_audience_is_refused() {
     let key = SigningKey::generate().unwrap();
     let mut claims = Claims::new(1, Role::User, "s", now());

@@ -127,13 +127,21 @@ impl VerifyingKeys {
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.leeway = LEEWAY_SECONDS;
         validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
+        validation.validate_nbf = true;
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
-        jsonwebtoken::decode::<Claims>(token, key, &validation)
+        let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid,
-            })
+            })?;
+        // Member stamps `iat` from a synchronised clock; one from the future was not made by it.
+        let now = jsonwebtoken::get_current_timestamp();
+        let issued = u64::try_from(claims.iat).unwrap_or(u64::MAX);
+        if issued > now.saturating_add(LEEWAY_SECONDS) {
+            return Err(TokenError::Invalid);
+        }
+        Ok(claims)
     }
 }
