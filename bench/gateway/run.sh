@@ -3,11 +3,20 @@
 #   direct   - wrk straight to the trivial upstream
 #   nginx    - Debian's nginx as a plain reverse proxy (no authentication)
 #   gateway  - thegallery's gateway with authentication on (valid cookie, session checked in Redis)
+#   scg      - Spring Cloud Gateway (reactive, Netty) with the same prefix routes, no authentication
+#              (bench/gateway/scg, built here with Maven)
 # The load generator and the upstream share CPU $LOAD_CPU; the proxy under test runs alone on
 # CPU $PROXY_CPU. Needs: wrk and nginx (apt-get install wrk nginx-light), vegeta for the fixed-rate
-# latency (go install github.com/tsenart/vegeta/v12@v12.13.0), Redis from scripts/dev-services.
+# latency (go install github.com/tsenart/vegeta/v12@v12.13.0), Redis from scripts/dev-services,
+# Java 17 and Maven (apt-get install openjdk-17-jdk-headless maven); the first build of the SCG jar
+# downloads its dependencies from Maven Central; chrt (util-linux, in every Debian). The load at half
+# the direct maximum comes from crates/gateway/examples/bench_load.rs, built here by cargo: an
+# open-loop generator (per-connection schedule, latency from the intended send time, like wrk2) that
+# holds ~55k req/s on the shared CPU, which neither vegeta (15-20k/s) nor oha 1.16 (its 1 ms ticks
+# send bursts, and it saturated the core at 52k/s with p50 282 ms) could.
 #
-#   bench/gateway/run.sh            # DURATION=10s CONNS=64 RATE=5000
+#   bench/gateway/run.sh            # DURATION=10s CONNS=64 RATE=5000 SCG_WARMUP=60s SCG_RATE_WARMUP=10s
+#                                   # HALF_RATE=<direct max / 2> LOAD_CONNS=64 PEERS="direct nginx gateway scg"
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -18,23 +27,54 @@ PROXY_CPU=${PROXY_CPU:-1}
 UPSTREAM_PORT=${UPSTREAM_PORT:-19101}
 NGINX_PORT=${NGINX_PORT:-19102}
 GATEWAY_PORT=${GATEWAY_PORT:-19103}
+SCG_PORT=${SCG_PORT:-19104}
+# The JVM compiles its hot paths while serving, and on one CPU its JIT threads take turns with
+# the event loops: throughput here still climbed until about 60 s of wrk (2 s leaves it interpreted).
+SCG_WARMUP=${SCG_WARMUP:-60s}
+# vegeta opens about four times wrk's connections (upstream too); the JVM's first seconds at that
+# width still ran 15x slower (p50) than the next ones, so scg gets this much of the fixed rate first.
+SCG_RATE_WARMUP=${SCG_RATE_WARMUP:-10s}
+# Heap capped as a deployment would cap it (the default is a quarter of RAM, 6 GiB here), so that
+# peak RSS shows the working set; 256 MiB is ample for a stateless proxy. SerialGC is what the JVM
+# picks by itself on one CPU; naming it keeps the choice off ergonomics.
+SCG_JVM_OPTS=${SCG_JVM_OPTS:--Xmx256m -XX:+UseSerialGC}
+# Connections of the half-rate load; each has its own schedule (HALF_RATE / LOAD_CONNS per second).
+LOAD_CONNS=${LOAD_CONNS:-64}
+# A subset skips the others (scg alone costs over a minute); direct is the baseline of every other.
+read -r -a peers <<<"${PEERS:-direct nginx gateway scg}"
+[ "${peers[0]}" = direct ] || { echo "PEERS must start with direct" >&2; exit 2; }
+wants() { [[ " ${peers[*]} " == *" $1 "* ]]; }
 PATH_UNDER_TEST=/api/member
 
-for tool in wrk nginx vegeta taskset; do
+for tool in wrk nginx vegeta taskset chrt; do
     command -v "$tool" >/dev/null || { echo "missing $tool (see the header of $0)" >&2; exit 2; }
 done
-cargo build --release -q -p gateway --example bench_peer
+if wants scg; then
+    for tool in java mvn; do command -v "$tool" >/dev/null || { echo "missing $tool (see the header of $0)" >&2; exit 2; }; done
+fi
+cargo build --release -q -p gateway --example bench_peer --example bench_load
 bin=target/release/examples/bench_peer
-set -a; . target/dev-services.env; set +a
+load=target/release/examples/bench_load
+scg_jar=bench/gateway/scg/target/scg-peer.jar
+if wants scg && { [ ! -f "$scg_jar" ] || [ -n "$(find bench/gateway/scg/pom.xml bench/gateway/scg/src -newer "$scg_jar")" ]; }; then
+    mvn -B -q -f bench/gateway/scg/pom.xml -DskipTests package >&2 # its -q still prints colour codes
+fi
+set -a
+# shellcheck disable=SC1091 # written by scripts/dev-services up
+. target/dev-services.env
+set +a
 
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-wait_port() { for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
+# wait_port PORT [SECONDS]
+wait_port() { for _ in $(seq $((${2:-10} * 10))); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; return 1; }
 
-taskset -c "$LOAD_CPU" "$bin" upstream "127.0.0.1:$UPSTREAM_PORT" & pids+=($!); upstream_pid=$!
+# One runtime thread: two would take turns on the one pinned CPU (nginx's p99 at 30k/s went from
+# 29 ms to 2.8 ms with one).
+TOKIO_WORKER_THREADS=1 taskset -c "$LOAD_CPU" "$bin" upstream "127.0.0.1:$UPSTREAM_PORT" & pids+=($!); upstream_pid=$!
 "$bin" mint "$work"
 token=$(cat "$work/token")
 
@@ -55,12 +95,29 @@ MEMBER_SERVER=127.0.0.1:$UPSTREAM_PORT GALLERY_SERVER=127.0.0.1:$UPSTREAM_PORT P
 JWT_PUBLIC_KEYS_FILE=$work/public.pem LOG_FORMAT=json RUST_LOG=info \
     taskset -c "$PROXY_CPU" "$bin" gateway 2>"$work/gateway.log" & pids+=($!); gateway_pid=$!
 
+if wants scg; then
+    # Reactor Netty's access log is the counterpart of nginx's and the gateway's (logback-spring.xml).
+    scg_started=$(date +%s%N)
+    # shellcheck disable=SC2086 # SCG_JVM_OPTS is a list of flags
+    SCG_PORT=$SCG_PORT UPSTREAM_URI=http://127.0.0.1:$UPSTREAM_PORT SCG_ACCESS_LOG=$work/scg-access.log \
+        taskset -c "$PROXY_CPU" java $SCG_JVM_OPTS -Dreactor.netty.http.server.accessLogEnabled=true -jar "$scg_jar" \
+        >"$work/scg.log" 2>&1 & pids+=($!); scg_pid=$!
+fi
+
 wait_port "$UPSTREAM_PORT"; wait_port "$NGINX_PORT"; wait_port "$GATEWAY_PORT"
+if wants scg; then
+    wait_port "$SCG_PORT" 60 || { cat "$work/scg.log" >&2; exit 1; }
+    scg_ready_ms=$((($(date +%s%N) - scg_started) / 1000000))
+fi
 cookie="Cookie: gallery_cookie=$token"
 check() { local got; got=$(curl -s -o /dev/null -w '%{http_code}' "${@:2}"); [ "$got" = "$1" ] || { echo "sanity check failed: ${*:2} gave $got, wanted $1" >&2; exit 1; }; }
 check 200 "http://127.0.0.1:$NGINX_PORT$PATH_UNDER_TEST"
 check 200 -H "$cookie" "http://127.0.0.1:$GATEWAY_PORT$PATH_UNDER_TEST"
 check 400 "http://127.0.0.1:$GATEWAY_PORT$PATH_UNDER_TEST"
+if wants scg; then
+    check 200 "http://127.0.0.1:$SCG_PORT$PATH_UNDER_TEST"
+    check 404 "http://127.0.0.1:$SCG_PORT/other"
+fi
 
 # All pids of a process tree (nginx: master and worker).
 tree() { echo "$1"; pgrep -P "$1" || true; }
@@ -72,11 +129,13 @@ declare -A url header pid
 url[direct]="http://127.0.0.1:$UPSTREAM_PORT$PATH_UNDER_TEST"; header[direct]="X-Bench: direct"; pid[direct]=$upstream_pid
 url[nginx]="http://127.0.0.1:$NGINX_PORT$PATH_UNDER_TEST"; header[nginx]="X-Bench: nginx"; pid[nginx]=$nginx_pid
 url[gateway]="http://127.0.0.1:$GATEWAY_PORT$PATH_UNDER_TEST"; header[gateway]="$cookie"; pid[gateway]=$gateway_pid
+url[scg]="http://127.0.0.1:$SCG_PORT$PATH_UNDER_TEST"; header[scg]="X-Bench: scg"; pid[scg]=${scg_pid:-}
+declare -A warmup=([direct]=2s [nginx]=2s [gateway]=2s [scg]=$SCG_WARMUP)
 
 declare -A rps lat50 lat99 cpu
 max_run() {
     local peer=$1 before after out requests
-    taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d2s -H "${header[$peer]}" "${url[$peer]}" >/dev/null # warm-up
+    taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${warmup[$peer]}" -H "${header[$peer]}" "${url[$peer]}" >/dev/null
     before=$(cpu_ticks "${pid[$peer]}")
     out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"$DURATION" --latency -H "${header[$peer]}" "${url[$peer]}")
     after=$(cpu_ticks "${pid[$peer]}")
@@ -88,6 +147,10 @@ max_run() {
 }
 fixed_run() {
     local peer=$1 report
+    if [ "$peer" = scg ]; then
+        echo "GET ${url[$peer]}" | taskset -c "$LOAD_CPU" vegeta attack -rate="$RATE" -duration="$SCG_RATE_WARMUP" \
+            -header "${header[$peer]}" -keepalive=true -max-workers=256 >/dev/null
+    fi
     report=$(echo "GET ${url[$peer]}" | taskset -c "$LOAD_CPU" vegeta attack -rate="$RATE" -duration="$DURATION" \
         -header "${header[$peer]}" -keepalive=true -max-workers=256 | vegeta report -type=json)
     lat50[$peer]=$(jq -r '.latencies["50th"] / 1000 | floor' <<<"$report")
@@ -97,21 +160,78 @@ fixed_run() {
     jq -c '{rate, throughput, success}' <<<"$report" >"$work/vegeta-$peer.json"
 }
 
-for peer in direct nginx gateway; do max_run "$peer"; done
-# Half the direct maximum is what the goal names, but one core of vegeta tops out near 15-20k/s
-# here, beyond which it measures itself; 5000/s keeps every peer well below saturation.
+# The goal's rate: latency from the intended send time, at half the direct maximum. The generator
+# runs as SCHED_IDLE on the CPU it shares with the upstream: it waits for its send times by yielding
+# (tokio's timers are 1 ms coarse, and a sleeping thread woke up to a scheduler slice late there),
+# so at normal priority it held the CPU for whole slices while the upstream waited (direct p99
+# 3.3 ms at 20k/s); idle, it gives way the moment the upstream wakes (p99 ~0.1-0.4 ms), and any
+# wait of its own shows as send lag, charged to the latency. A peer whose wrk maximum is more than
+# 10% below the rate (scg, at about a third of it) is not run: its queue would only grow for the
+# whole run, and the latency would measure the run's length, not the proxy. Within 10% it runs,
+# since wrk's maximum varies about that much from run to run; one that falls behind shows it in
+# the achieved rate and its unfinished requests.
+half_run() {
+    local peer=$1 rate=$2 key="$1@$2"
+    [ $((rps[$peer] * 10)) -ge $((rate * 9)) ] || { half[$key]=; return; }
+    chrt --idle 0 taskset -c "$LOAD_CPU" "$load" "${url[$peer]}" "$rate" 2 "$LOAD_CONNS" "${header[$peer]}" >/dev/null
+    half[$key]=$(chrt --idle 0 taskset -c "$LOAD_CPU" "$load" "${url[$peer]}" "$rate" "${DURATION%s}" "$LOAD_CONNS" "${header[$peer]}")
+    jq -e '.errors == 0 and .unfinished == 0' <<<"${half[$key]}" >/dev/null ||
+        echo "warning: $peer failed requests at $rate/s: ${half[$key]}" >&2
+}
+
+for peer in "${peers[@]}"; do max_run "$peer"; done
+# vegeta's rate, kept so that its columns compare with earlier runs; one core of vegeta tops out
+# near 15-20k/s here, and at 5000/s its own latency (p50 ~250 µs direct, against 15 µs from wrk -c1
+# and bench_load) is most of what it reports.
 RATE=${RATE:-5000}
-for peer in direct nginx gateway; do fixed_run "$peer"; done
+for peer in "${peers[@]}"; do fixed_run "$peer"; done
+HALF_RATE=${HALF_RATE:-$((rps[direct] / 2))}
+# Here half the direct maximum is about the single-core maximum of nginx and the gateway alike (the
+# upstream and the load share CPU 0), so the same measurement also runs at a rate both sustain.
+OPEN_RATES=${OPEN_RATES:-"$HALF_RATE 25000"}
+declare -A half
+for rate in $OPEN_RATES; do
+    for peer in "${peers[@]}"; do half_run "$peer" "$rate"; done
+done
 
 echo
 echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)); load on CPU $LOAD_CPU, proxy on CPU $PROXY_CPU"
-echo "wrk -t1 -c$CONNS -d$DURATION; fixed rate $RATE req/s for $DURATION (vegeta); GET $PATH_UNDER_TEST"
+echo "wrk -t1 -c$CONNS -d$DURATION after a ${warmup[direct]} warm-up (scg: $SCG_WARMUP, and $SCG_RATE_WARMUP at the fixed rate); fixed rate $RATE req/s for $DURATION (vegeta); GET $PATH_UNDER_TEST"
 echo
 echo "| peer | max req/s | p50 µs at $RATE/s | p99 µs at $RATE/s | CPU-s per 100k req | peak RSS MiB |"
 echo "|---|---|---|---|---|---|"
-for peer in direct nginx gateway; do
+for peer in "${peers[@]}"; do
     rss=$(awk -v k="$(peak_rss_kb "${pid[$peer]}")" 'BEGIN {printf "%.1f", k / 1024}')
     echo "| $peer | ${rps[$peer]} | ${lat50[$peer]} | ${lat99[$peer]} | ${cpu[$peer]} | $rss |"
 done
 echo
-for peer in direct nginx gateway; do echo "--- wrk $peer"; grep -E "Latency|50%|99%|Requests/sec" "$work/wrk-$peer.txt"; cat "$work/vegeta-$peer.json"; done
+echo "Open loop (bench_load, $LOAD_CONNS connections, latency from the intended send time), $DURATION after 2s at the rate; $HALF_RATE/s is half the direct maximum:"
+echo
+echo "| peer | rate | achieved | p50 µs | p99 µs | p99 added over direct µs |"
+echo "|---|---|---|---|---|---|"
+for rate in $OPEN_RATES; do
+    direct_p99=$(jq -r .p99_us <<<"${half[direct@$rate]}")
+    for peer in "${peers[@]}"; do
+        result=${half[$peer@$rate]}
+        if [ -z "$result" ]; then
+            echo "| $peer | $rate | n/a (max ${rps[$peer]}/s, below the rate) | | | |"
+            continue
+        fi
+        jq -r --arg peer "$peer" --argjson base "$direct_p99" \
+            '"| \($peer) | \(.rate) | \(.achieved)\(if .unfinished + .errors > 0 then " (\(.unfinished) unfinished, \(.errors) failed)" else "" end) | \(.p50_us) | \(.p99_us) | \(if $peer == "direct" then "-" else .p99_us - $base end) |"' <<<"$result"
+    done
+done
+echo
+echo "An achieved rate below the rate means the peer fell behind: its queue grew for the whole run, and its latencies measure that."
+echo
+for peer in "${peers[@]}"; do
+    echo "--- wrk $peer"; grep -E "Latency|50%|99%|Requests/sec" "$work/wrk-$peer.txt"; cat "$work/vegeta-$peer.json"
+    for rate in $OPEN_RATES; do
+        [ -z "${half[$peer@$rate]}" ] || echo "bench_load $rate/s: ${half[$peer@$rate]}"
+    done
+done
+if wants scg; then
+    scg_version=$(jar tf "$scg_jar" | sed -n 's#^BOOT-INF/lib/spring-cloud-gateway-server-webflux-\(.*\)\.jar$#\1#p')
+    boot_version=$(jar tf "$scg_jar" | sed -n 's#^BOOT-INF/lib/spring-boot-\([0-9.]*\)\.jar$#\1#p')
+    echo "--- scg: Spring Cloud Gateway $scg_version on Spring Boot $boot_version, $(java -version 2>&1 | head -1), $SCG_JVM_OPTS; port open ${scg_ready_ms} ms after start"
+fi

@@ -190,7 +190,8 @@ async fn connection(
     out
 }
 
-/// One request and its response on the connection, which is opened again after a failure.
+/// One request and its response on the connection, which is opened again after a failure or
+/// after the peer said it closes it (nginx does after 1000 requests), as a browser would.
 async fn exchange(
     slot: &mut Option<TcpStream>,
     addr: SocketAddr,
@@ -202,8 +203,10 @@ async fn exchange(
         None => connect(addr).await?,
     };
     let sent = Instant::now();
-    let status = round_trip(&stream, request, buf).await?;
-    *slot = Some(stream);
+    let (status, reusable) = round_trip(&stream, request, buf).await?;
+    if reusable {
+        *slot = Some(stream);
+    }
     Ok((sent, status))
 }
 
@@ -215,7 +218,12 @@ async fn connect(addr: SocketAddr) -> anyhow::Result<TcpStream> {
     Ok(stream)
 }
 
-async fn round_trip(stream: &TcpStream, request: &[u8], buf: &mut Vec<u8>) -> anyhow::Result<u16> {
+/// Status, and whether the connection stays open.
+async fn round_trip(
+    stream: &TcpStream,
+    request: &[u8],
+    buf: &mut Vec<u8>,
+) -> anyhow::Result<(u16, bool)> {
     let mut written = 0;
     while written < request.len() {
         match stream.try_write(&request[written..]) {
@@ -233,32 +241,47 @@ async fn round_trip(stream: &TcpStream, request: &[u8], buf: &mut Vec<u8>) -> an
             Err(e) if e.kind() == ErrorKind::WouldBlock => continue,
             Err(e) => return Err(e.into()),
         }
-        if let Some((status, len)) = response_head(buf)?
-            && buf.len() >= len
+        if let Some(head) = response_head(buf)?
+            && buf.len() >= head.len
         {
-            anyhow::ensure!(buf.len() == len, "more bytes than one response");
-            return Ok(status);
+            anyhow::ensure!(buf.len() == head.len, "more bytes than one response");
+            return Ok((head.status, !head.close));
         }
     }
 }
 
-/// Status and total length of the response at the start of `buf`, once its head is complete.
-fn response_head(buf: &[u8]) -> anyhow::Result<Option<(u16, usize)>> {
+#[derive(Debug)]
+struct Head {
+    status: u16,
+    /// Of the whole response, head and body.
+    len: usize,
+    close: bool,
+}
+
+/// The response at the start of `buf`, once its head is complete.
+fn response_head(buf: &[u8]) -> anyhow::Result<Option<Head>> {
     let mut headers = [httparse::EMPTY_HEADER; 32];
     let mut response = httparse::Response::new(&mut headers);
     let httparse::Status::Complete(head) = response.parse(buf)? else {
         return Ok(None);
     };
     let mut body = None;
+    let mut close = false;
     for header in response.headers.iter() {
         if header.name.eq_ignore_ascii_case("content-length") {
             body = Some(std::str::from_utf8(header.value)?.trim().parse::<usize>()?);
         } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
             bail!("chunked responses are not supported");
+        } else if header.name.eq_ignore_ascii_case("connection") {
+            close = header.value.eq_ignore_ascii_case(b"close");
         }
     }
     let body = body.context("a response without content-length")?;
-    Ok(Some((response.code.unwrap_or(0), head + body)))
+    Ok(Some(Head {
+        status: response.code.unwrap_or(0),
+        len: head + body,
+        close,
+    }))
 }
 
 fn nanos(d: Duration) -> u64 {

@@ -118,9 +118,31 @@ pub fn metrics_handle() -> PrometheusHandle {
             // Another recorder may exist only in tests that build several apps; the handle of this
             // one still renders, so losing the race is harmless.
             let _ = metrics::set_global_recorder(recorder);
+            start_upkeep(handle.clone());
             handle
         })
         .clone()
+}
+
+/// How often recorded histogram samples are folded into their summaries.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Histogram samples are kept one by one until folded into a summary, which a scrape of `/metrics`
+/// does; without scrapes they pile up (8 bytes a request: 12 MiB after 1.5 million gateway
+/// requests, seen in bench/gateway). A thread of its own folds them regularly, whatever runtime
+/// the process has.
+fn start_upkeep(handle: PrometheusHandle) {
+    let started = std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_EVERY);
+                handle.run_upkeep();
+            }
+        });
+    if let Err(e) = started {
+        tracing::warn!(error = %e, "metrics upkeep not started; histograms are folded only on scrapes");
+    }
 }
 
 /// `/livez`, `/readyz` and `/metrics` for one process.
