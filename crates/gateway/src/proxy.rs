@@ -97,25 +97,46 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     headers.remove("proxy-connection");
 }
 
+/// The address a connection comes from, with its text as a header value (made once per
+/// connection, not per request).
+#[derive(Debug, Clone)]
+pub struct Peer {
+    /// The address.
+    pub ip: IpAddr,
+    text: HeaderValue,
+}
+
+impl Peer {
+    /// `ip` and its text.
+    pub fn new(ip: IpAddr) -> Self {
+        let text = HeaderValue::from_str(&ip.to_string())
+            .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
+        Self { ip, text }
+    }
+}
+
 /// Sets `X-Forwarded-For/-Proto/-Host`. With no trusted proxy in front (`hops == 0`) client
 /// values are replaced; behind trusted proxies the chain is extended.
-pub fn set_forwarded(headers: &mut HeaderMap, peer: Option<IpAddr>, hops: usize) {
+pub fn set_forwarded(headers: &mut HeaderMap, peer: Option<&Peer>, hops: usize) {
     let trusted = hops > 0;
     let host = headers.get(header::HOST).cloned();
-    let peer = peer.map(|ip| ip.to_string());
-    let earlier = headers
-        .get_all(&X_FORWARDED_FOR)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let chain = match (trusted && !earlier.is_empty(), peer) {
-        (true, Some(peer)) => Some(format!("{earlier}, {peer}")),
-        (true, None) => Some(earlier),
-        (false, peer) => peer,
+    let chain = if trusted {
+        let earlier = headers
+            .get_all(&X_FORWARDED_FOR)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(", ");
+        match (earlier.is_empty(), peer) {
+            (false, Some(peer)) => HeaderValue::from_str(&format!("{earlier}, {}", peer.ip)).ok(),
+            (false, None) => HeaderValue::from_str(&earlier).ok(),
+            (true, peer) => peer.map(|p| p.text.clone()),
+        }
+    } else {
+        peer.map(|p| p.text.clone())
     };
     headers.remove(&X_FORWARDED_FOR);
-    if let Some(value) = chain.and_then(|c| HeaderValue::from_str(&c).ok()) {
+    if let Some(value) = chain {
         headers.insert(X_FORWARDED_FOR, value);
     }
     if !trusted || !headers.contains_key(&X_FORWARDED_PROTO) {
@@ -350,7 +371,8 @@ mod tests {
     #[test]
     fn without_trusted_proxies_a_client_forwarded_for_is_replaced_by_the_peer() {
         let mut map = headers(&[("x-forwarded-for", "6.6.6.6"), ("host", "thegallery.site")]);
-        set_forwarded(&mut map, "10.0.0.7".parse().ok(), 0);
+        let peer = "10.0.0.7".parse().ok().map(Peer::new);
+        set_forwarded(&mut map, peer.as_ref(), 0);
         assert_eq!(map["x-forwarded-for"], "10.0.0.7");
         assert_eq!(map["x-forwarded-host"], "thegallery.site");
         assert_eq!(map["x-forwarded-proto"], "http");

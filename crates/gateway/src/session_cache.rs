@@ -73,7 +73,7 @@ struct Link {
 /// What the push handler and the lookups share.
 struct Shared {
     /// sid → `expires_at` in Unix milliseconds.
-    entries: RwLock<HashMap<String, i64>>,
+    entries: RwLock<HashMap<String, i64, foldhash::fast::RandomState>>,
     /// Bumped (under the `entries` write lock) on every invalidation, flush and disconnect.
     epoch: AtomicU64,
     changed: Notify,
@@ -221,7 +221,7 @@ impl TrackedSessions {
 impl Shared {
     fn new() -> Self {
         Self {
-            entries: RwLock::new(HashMap::new()),
+            entries: RwLock::new(HashMap::default()),
             epoch: AtomicU64::new(0),
             changed: Notify::new(),
             link: Mutex::new(None),

@@ -117,6 +117,7 @@ struct Shared {
 struct Client {
     stream: TcpStream,
     peer: SocketAddr,
+    peer_header: crate::proxy::Peer,
     input: BytesMut,
     upstream_input: BytesMut,
     output: Vec<u8>,
@@ -134,6 +135,7 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let mut client = Client {
         stream,
         peer,
+        peer_header: crate::proxy::Peer::new(peer.ip()),
         input: BytesMut::with_capacity(8 * 1024),
         upstream_input: BytesMut::new(),
         output: Vec::with_capacity(1024),
@@ -141,6 +143,7 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let mut deadlines = Deadlines {
         head: Deadline::new(),
         response: Deadline::new(),
+        shutdown: Box::pin(shared.shutdown.clone().cancelled_owned()),
     };
     loop {
         match serve_one(&shared, &mut client, &mut deadlines).await {
@@ -193,7 +196,7 @@ enum HeadRead {
     Unusual,
 }
 
-async fn read_head(shared: &Shared, client: &mut Client, deadline: &mut Deadline) -> HeadRead {
+async fn read_head(client: &mut Client, deadlines: &mut Deadlines) -> HeadRead {
     loop {
         if !client.input.is_empty() {
             let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -213,8 +216,8 @@ async fn read_head(shared: &Shared, client: &mut Client, deadline: &mut Deadline
         let idle = client.input.is_empty();
         let read = tokio::select! {
             read = read_some(&mut client.stream, &mut client.input) => read,
-            () = deadline.passed() => return HeadRead::Closed,
-            () = shared.shutdown.cancelled(), if idle => return HeadRead::Closed,
+            () = deadlines.head.passed() => return HeadRead::Closed,
+            () = deadlines.shutdown.as_mut(), if idle => return HeadRead::Closed,
         };
         match read {
             Ok(n) if n > 0 => {}
@@ -284,6 +287,8 @@ fn parse_length(value: &[u8]) -> Option<u64> {
 struct Deadlines {
     head: Deadline,
     response: Deadline,
+    /// Made once per connection: a cancellation future registers with the token when created.
+    shutdown: std::pin::Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
 }
 
 /// A deadline whose timer moves lazily: setting a later deadline (every request does) only records
@@ -336,7 +341,7 @@ struct Context {
 
 async fn serve_one(shared: &Shared, client: &mut Client, deadlines: &mut Deadlines) -> Next {
     deadlines.head.set(Instant::now() + HEAD_TIMEOUT);
-    let head_len = match read_head(shared, client, &mut deadlines.head).await {
+    let head_len = match read_head(client, deadlines).await {
         HeadRead::Complete(n) => n,
         HeadRead::Closed => return Next::Close,
         HeadRead::Unusual => return Next::HandOver(client.input.split().freeze()),
@@ -372,7 +377,7 @@ async fn serve_one(shared: &Shared, client: &mut Client, deadlines: &mut Deadlin
         return Next::HandOver(unread(&head, client));
     };
     let admission = gateway
-        .admit(route, &mut request.headers, Some(client.peer.ip()))
+        .admit(route, &mut request.headers, Some(&client.peer_header))
         .await;
     let member = admission.member.as_deref();
     match admission.verdict {
