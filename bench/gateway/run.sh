@@ -66,7 +66,7 @@ set +a
 
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; kill -CONT "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
 # wait_port PORT [SECONDS]
@@ -117,6 +117,9 @@ check 400 "http://127.0.0.1:$GATEWAY_PORT$PATH_UNDER_TEST"
 if wants scg; then
     check 200 "http://127.0.0.1:$SCG_PORT$PATH_UNDER_TEST"
     check 404 "http://127.0.0.1:$SCG_PORT/other"
+    # The JVM shares the proxy CPU; its JIT and GC threads would keep taking time from the other
+    # peers' runs, so it is stopped except while it is measured.
+    kill -STOP "$scg_pid"
 fi
 
 # All pids of a process tree (nginx: master and worker).
@@ -179,19 +182,27 @@ half_run() {
         echo "warning: $peer failed requests at $rate/s: ${half[$key]}" >&2
 }
 
-for peer in "${peers[@]}"; do max_run "$peer"; done
+# Runs "$@" with the peer's process running (only scg is ever paused).
+with_peer() {
+    local peer=$1; shift
+    [ "$peer" != scg ] || kill -CONT "$scg_pid"
+    "$@"
+    [ "$peer" != scg ] || kill -STOP "$scg_pid"
+}
+
+for peer in "${peers[@]}"; do with_peer "$peer" max_run "$peer"; done
 # vegeta's rate, kept so that its columns compare with earlier runs; one core of vegeta tops out
 # near 15-20k/s here, and at 5000/s its own latency (p50 ~250 µs direct, against 15 µs from wrk -c1
 # and bench_load) is most of what it reports.
 RATE=${RATE:-5000}
-for peer in "${peers[@]}"; do fixed_run "$peer"; done
+for peer in "${peers[@]}"; do with_peer "$peer" fixed_run "$peer"; done
 HALF_RATE=${HALF_RATE:-$((rps[direct] / 2))}
 # Here half the direct maximum is about the single-core maximum of nginx and the gateway alike (the
 # upstream and the load share CPU 0), so the same measurement also runs at a rate both sustain.
 OPEN_RATES=${OPEN_RATES:-"$HALF_RATE 25000"}
 declare -A half
 for rate in $OPEN_RATES; do
-    for peer in "${peers[@]}"; do half_run "$peer" "$rate"; done
+    for peer in "${peers[@]}"; do with_peer "$peer" half_run "$peer" "$rate"; done
 done
 
 echo
