@@ -60,6 +60,24 @@ async fn a_preflight_to_a_protected_route_is_answered_without_a_cookie_and_not_f
 }
 
 #[tokio::test]
+async fn a_preflight_answer_carries_neither_a_body_nor_a_length() {
+    let gw = harness().await;
+    let answer = gw
+        .send(
+            Method::OPTIONS,
+            "/api/post/comment",
+            &[
+                ("origin", "https://thegallery.site"),
+                ("access-control-request-method", "POST"),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::NO_CONTENT);
+    assert_eq!(answer.header("content-length"), None);
+    assert_eq!(answer.body, "");
+}
+
+#[tokio::test]
 async fn responses_to_an_allowed_origin_carry_cors_headers_even_on_errors() {
     let gw = harness().await;
     let answer = gw

@@ -451,14 +451,18 @@ async fn answer(
     let close = context.close || unread > DRAIN_LIMIT;
     let out = &mut client.output;
     out.clear();
-    write_response_head(
-        out,
+    // A 204 (a preflight's answer) or 304 carries no body and no length (RFC 9110 §8.6).
+    let bodiless = matches!(
         parts.status,
-        &parts.headers,
-        Framing::Length(body.len() as u64),
-        close,
+        StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED
     );
-    if context.method != Method::HEAD {
+    let framing = if bodiless {
+        Framing::None
+    } else {
+        Framing::Length(body.len() as u64)
+    };
+    write_response_head(out, parts.status, &parts.headers, framing, close);
+    if context.method != Method::HEAD && !bodiless {
         out.extend_from_slice(&body);
     }
     let written = write_all(&client.stream, out).await;
