@@ -9,9 +9,8 @@ mod common;
 use axum::Router;
 use axum::body::Body;
 use axum::routing::{patch, post};
-use common::{Harness, Setup, host_port, send};
+use common::{WithPost, send};
 use http::{Method, StatusCode};
-use platform::CancellationToken;
 
 fn impatient_post_service() -> Router {
     Router::new()
@@ -28,21 +27,15 @@ fn impatient_post_service() -> Router {
 
 #[tokio::test]
 async fn a_small_request_after_an_unread_upload_still_reaches_the_service() {
-    let stop = CancellationToken::new();
-    let upstream = common::serve(impatient_post_service(), &stop).await;
-    let harness = Harness::with(Setup {
-        post: Some(host_port(upstream)),
-        ..Setup::default()
-    })
-    .await;
-    let (token, _) = harness.login(1).await;
-    let cookie = format!("gallery_cookie={token}");
+    let WithPost {
+        harness, cookie, ..
+    } = &common::with_post(impatient_post_service()).await;
     for round in 0..20 {
         let upload = send(
             &harness.url("/api/post/list/1"),
             Method::PATCH,
             &[
-                ("cookie", &cookie),
+                ("cookie", cookie),
                 ("content-type", "application/octet-stream"),
             ],
             Body::from(vec![7_u8; 100 * 1024]),
@@ -52,7 +45,7 @@ async fn a_small_request_after_an_unread_upload_still_reaches_the_service() {
         let comment = send(
             &harness.url("/api/post/comment"),
             Method::POST,
-            &[("cookie", &cookie), ("content-type", "application/json")],
+            &[("cookie", cookie), ("content-type", "application/json")],
             Body::from(r#"{"postId":1,"content":"hi"}"#),
         )
         .await;
@@ -63,31 +56,23 @@ async fn a_small_request_after_an_unread_upload_still_reaches_the_service() {
             comment.body
         );
     }
-    stop.cancel();
 }
 
 #[tokio::test]
 async fn a_large_upload_the_service_refuses_without_reading_gets_the_services_answer() {
-    let stop = CancellationToken::new();
-    let upstream = common::serve(impatient_post_service(), &stop).await;
-    let harness = Harness::with(Setup {
-        post: Some(host_port(upstream)),
-        ..Setup::default()
-    })
-    .await;
-    let (token, _) = harness.login(1).await;
-    let cookie = format!("gallery_cookie={token}");
+    let WithPost {
+        harness, cookie, ..
+    } = &common::with_post(impatient_post_service()).await;
     // Far beyond what socket buffers hold, so the service's answer arrives mid-upload.
     let upload = send(
         &harness.url("/api/post/list/1"),
         Method::PATCH,
         &[
-            ("cookie", &cookie),
+            ("cookie", cookie),
             ("content-type", "application/octet-stream"),
         ],
         Body::from(vec![7_u8; 16 * 1024 * 1024]),
     )
     .await;
     assert_eq!(upload.status, StatusCode::NOT_FOUND, "{}", upload.body);
-    stop.cancel();
 }

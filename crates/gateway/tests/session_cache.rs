@@ -29,6 +29,21 @@ fn unique_member() -> i64 {
 }
 
 /// Waits, on invalidations rather than on time, until `done` holds.
+/// Writes `session` under its key as member would, but with a key that outlives its `expires_at`.
+async fn write_raw(session: &Session) {
+    let mut redis = platform::redis_client::connect(&redis_config())
+        .await
+        .unwrap();
+    redis::cmd("SET")
+        .arg(session_key(&session.sid))
+        .arg(serde_json::to_string(session).unwrap())
+        .arg("EX")
+        .arg(60)
+        .query_async::<()>(&mut redis)
+        .await
+        .unwrap();
+}
+
 async fn until(cache: &TrackedSessions, done: impl Fn(&TrackedSessions) -> bool) {
     tokio::time::timeout(PUSH_DEADLINE, async {
         loop {
@@ -91,17 +106,7 @@ async fn a_session_past_its_expiry_is_refused_while_its_key_still_exists() {
     let cache = TrackedSessions::new(redis_config());
     let mut session = Session::start(33, Role::User, TOKEN_TTL);
     session.expires_at = Utc::now() + chrono::Duration::milliseconds(300);
-    let mut redis = platform::redis_client::connect(&redis_config())
-        .await
-        .unwrap();
-    redis::cmd("SET")
-        .arg(session_key(&session.sid))
-        .arg(serde_json::to_string(&session).unwrap())
-        .arg("EX")
-        .arg(60)
-        .query_async::<()>(&mut redis)
-        .await
-        .unwrap();
+    write_raw(&session).await;
     assert!(cache.exists(&session.sid).await.unwrap());
     let round_trips = cache.round_trips();
     // The passing of time is the event here; nothing can be awaited instead.
@@ -111,11 +116,7 @@ async fn a_session_past_its_expiry_is_refused_while_its_key_still_exists() {
     tokio::time::sleep(wait + Duration::from_millis(10)).await;
     assert!(!cache.exists(&session.sid).await.unwrap());
     assert_eq!(cache.round_trips(), round_trips, "refused from the cache");
-    redis::cmd("DEL")
-        .arg(session_key(&session.sid))
-        .query_async::<()>(&mut redis)
-        .await
-        .unwrap();
+    sessions().await.delete(&session.sid).await.unwrap();
 }
 
 #[tokio::test]
@@ -172,17 +173,7 @@ async fn a_session_rewritten_in_redis_is_read_again() {
     assert!(cache.exists(&session.sid).await.unwrap());
     let mut shortened = session.clone();
     shortened.expires_at = Utc::now() - chrono::Duration::seconds(1);
-    let mut redis = platform::redis_client::connect(&redis_config())
-        .await
-        .unwrap();
-    redis::cmd("SET")
-        .arg(session_key(&session.sid))
-        .arg(serde_json::to_string(&shortened).unwrap())
-        .arg("EX")
-        .arg(60)
-        .query_async::<()>(&mut redis)
-        .await
-        .unwrap();
+    write_raw(&shortened).await;
     until(&cache, |c| c.cached_sessions() == 0).await;
     assert!(!cache.exists(&session.sid).await.unwrap());
     sessions().await.delete(&session.sid).await.unwrap();

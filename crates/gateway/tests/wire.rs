@@ -11,8 +11,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::routing::{get, post};
-use common::{Harness, Setup, host_port};
-use platform::CancellationToken;
+use common::WithPost;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -30,30 +29,12 @@ fn post_service() -> Router {
         )
 }
 
-struct Fixture {
-    harness: Harness,
-    cookie: String,
-    _stop: CancellationToken,
-}
-
-async fn fixture() -> Fixture {
-    let stop = CancellationToken::new();
-    let upstream = common::serve(post_service(), &stop).await;
-    let harness = Harness::with(Setup {
-        post: Some(host_port(upstream)),
-        ..Setup::default()
-    })
-    .await;
-    let (token, _) = harness.login(1).await;
-    Fixture {
-        harness,
-        cookie: format!("Cookie: gallery_cookie={token}"),
-        _stop: stop,
-    }
-}
-
-async fn connect(fixture: &Fixture) -> TcpStream {
+async fn connect(fixture: &WithPost) -> TcpStream {
     TcpStream::connect(fixture.harness.addr).await.unwrap()
+}
+
+fn cookie_line(fixture: &WithPost) -> String {
+    format!("Cookie: {}", fixture.cookie)
 }
 
 /// Reads until `marker` has appeared `count` times (or the connection ends).
@@ -77,11 +58,11 @@ async fn read_until(stream: &mut TcpStream, marker: &str, count: usize) -> Strin
 
 #[tokio::test]
 async fn a_chunked_answer_is_relayed_whole_and_the_connection_serves_the_next_request() {
-    let fixture = fixture().await;
+    let fixture = common::with_post(post_service()).await;
     let mut stream = connect(&fixture).await;
     let request = format!(
         "GET /api/post/stream HTTP/1.1\r\nhost: a\r\n{}\r\n\r\n",
-        fixture.cookie
+        cookie_line(&fixture)
     );
     stream.write_all(request.as_bytes()).await.unwrap();
     let first = read_until(&mut stream, "0\r\n\r\n", 1).await;
@@ -101,9 +82,9 @@ async fn a_chunked_answer_is_relayed_whole_and_the_connection_serves_the_next_re
 
 #[tokio::test]
 async fn pipelined_requests_are_answered_in_order() {
-    let fixture = fixture().await;
+    let fixture = common::with_post(post_service()).await;
     let mut stream = connect(&fixture).await;
-    let cookie = &fixture.cookie;
+    let cookie = &cookie_line(&fixture);
     let requests = format!(
         "POST /api/post/echo HTTP/1.1\r\nhost: a\r\n{cookie}\r\ncontent-length: 3\r\n\r\nabc\
          POST /api/post/echo HTTP/1.1\r\nhost: a\r\n{cookie}\r\ncontent-length: 5\r\n\r\nhello\
@@ -122,11 +103,11 @@ async fn pipelined_requests_are_answered_in_order() {
 
 #[tokio::test]
 async fn an_http_1_0_request_is_answered_through_the_fallback() {
-    let fixture = fixture().await;
+    let fixture = common::with_post(post_service()).await;
     let mut stream = connect(&fixture).await;
     let request = format!(
         "GET /api/post/stream HTTP/1.0\r\n{}\r\n\r\n",
-        fixture.cookie
+        cookie_line(&fixture)
     );
     stream.write_all(request.as_bytes()).await.unwrap();
     let answer = read_until(&mut stream, "three", 1).await;
@@ -136,11 +117,11 @@ async fn an_http_1_0_request_is_answered_through_the_fallback() {
 
 #[tokio::test]
 async fn a_chunked_upload_is_forwarded_through_the_fallback() {
-    let fixture = fixture().await;
+    let fixture = common::with_post(post_service()).await;
     let mut stream = connect(&fixture).await;
     let request = format!(
         "POST /api/post/echo HTTP/1.1\r\nhost: a\r\n{}\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
-        fixture.cookie
+        cookie_line(&fixture)
     );
     stream.write_all(request.as_bytes()).await.unwrap();
     let answer = read_until(&mut stream, "got ", 1).await;
@@ -150,11 +131,11 @@ async fn a_chunked_upload_is_forwarded_through_the_fallback() {
 
 #[tokio::test]
 async fn an_upload_that_expects_100_continue_gets_it_and_is_forwarded() {
-    let fixture = fixture().await;
+    let fixture = common::with_post(post_service()).await;
     let mut stream = connect(&fixture).await;
     let head = format!(
         "POST /api/post/echo HTTP/1.1\r\nhost: a\r\n{}\r\ncontent-length: 4\r\nexpect: 100-continue\r\n\r\n",
-        fixture.cookie
+        cookie_line(&fixture)
     );
     stream.write_all(head.as_bytes()).await.unwrap();
     let interim = read_until(&mut stream, "\r\n\r\n", 1).await;

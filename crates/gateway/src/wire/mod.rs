@@ -39,7 +39,7 @@ use self::io::{Prefixed, Sent, read_some, write_all, write_until_answered};
 use self::pool::Pool;
 use crate::handler::{Destination, Gateway, GatewayError, Record, limit_headers, request_id};
 use crate::limit::Decision;
-use crate::proxy::{ProxyError, strip_hop_by_hop};
+use crate::proxy::{HOP_BY_HOP, ProxyError, strip_hop_by_hop};
 use crate::routes::{Route, Service};
 
 /// Largest request or response head read here; longer ones are hyper's to refuse.
@@ -329,6 +329,7 @@ impl Deadline {
 }
 
 /// What the access log and the answer need from the request.
+#[derive(Clone)]
 struct Context {
     started: Instant,
     request_id: HeaderValue,
@@ -630,20 +631,6 @@ async fn failed(
     .await
 }
 
-impl Clone for Context {
-    fn clone(&self) -> Self {
-        Self {
-            started: self.started,
-            request_id: self.request_id.clone(),
-            origin: self.origin.clone(),
-            method: self.method.clone(),
-            target: self.target.clone(),
-            body_len: self.body_len,
-            close: self.close,
-        }
-    }
-}
-
 enum Failure {
     ClientGone,
     Proxy(ProxyError),
@@ -748,8 +735,15 @@ async fn read_response_head(
         let mut response = httparse::Response::new(&mut slots);
         match response.parse(input) {
             Ok(httparse::Status::Complete(n)) => {
-                let head = input.split_to(n).freeze();
-                return parse_response(head)
+                let described = describe_response(&response);
+                let raw = input.split_to(n).freeze();
+                return described
+                    .map(|(status, framing, reusable)| ResponseHead {
+                        status,
+                        raw,
+                        framing,
+                        reusable,
+                    })
                     .ok_or_else(|| broken("upstream sent a response head that cannot be relayed"));
             }
             Ok(httparse::Status::Partial) if input.len() < MAX_HEAD => {}
@@ -758,10 +752,9 @@ async fn read_response_head(
     }
 }
 
-fn parse_response(head: Bytes) -> Option<ResponseHead> {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut response = httparse::Response::new(&mut slots);
-    response.parse(&head).ok()?;
+/// Status, framing and whether the connection can be reused, from a parsed response head; `None`
+/// when it cannot be relayed.
+fn describe_response(response: &httparse::Response<'_, '_>) -> Option<(StatusCode, Framing, bool)> {
     let status = StatusCode::from_u16(response.code?).ok()?;
     if status.is_informational() {
         // Only sent for `Expect` and upgrades, which hyper handles.
@@ -792,12 +785,7 @@ fn parse_response(head: Bytes) -> Option<ResponseHead> {
         (false, Some(false), _) | (false, None, None) => Framing::UntilClose,
         (false, None, Some(n)) => Framing::Length(n),
     };
-    Some(ResponseHead {
-        status,
-        raw: head,
-        framing,
-        reusable: reusable && framing != Framing::UntilClose,
-    })
+    Some((status, framing, reusable && framing != Framing::UntilClose))
 }
 
 fn has_token(list: &str, token: &str) -> bool {
@@ -805,20 +793,13 @@ fn has_token(list: &str, token: &str) -> bool {
         .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
-/// Hop-by-hop headers (RFC 9110 §7.6.1), which end at the gateway.
+/// Hop-by-hop headers (RFC 9110 §7.6.1), which end at the gateway: the same list as the axum
+/// path's [`crate::proxy::strip_hop_by_hop`].
 fn is_hop_by_hop(name: &str) -> bool {
-    const NAMES: [&str; 9] = [
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-    ];
-    NAMES.iter().any(|n| n.eq_ignore_ascii_case(name))
+    HOP_BY_HOP
+        .iter()
+        .any(|n| n.as_str().eq_ignore_ascii_case(name))
+        || name.eq_ignore_ascii_case("proxy-connection")
 }
 
 /// Writes the upstream's response head as the client gets it: hop-by-hop headers (and those its
@@ -1041,6 +1022,19 @@ fn write_headers(out: &mut Vec<u8>, headers: &HeaderMap) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse_response(raw: Bytes) -> Option<ResponseHead> {
+        let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut response = httparse::Response::new(&mut slots);
+        response.parse(&raw).ok()?;
+        let (status, framing, reusable) = describe_response(&response)?;
+        Some(ResponseHead {
+            status,
+            raw,
+            framing,
+            reusable,
+        })
+    }
 
     fn head(text: &str) -> Option<Head> {
         parse_head(&Bytes::copy_from_slice(text.as_bytes()))

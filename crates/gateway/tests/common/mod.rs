@@ -201,6 +201,31 @@ impl Drop for Harness {
     }
 }
 
+/// A gateway whose post upstream is `post`, with a signed-in member; the upstream stops when this
+/// is dropped.
+pub struct WithPost {
+    pub harness: Harness,
+    /// `gallery_cookie=<token>` of member 1.
+    pub cookie: String,
+    _upstream: tokio_util::sync::DropGuard,
+}
+
+pub async fn with_post(post: Router) -> WithPost {
+    let stop = CancellationToken::new();
+    let upstream = serve(post, &stop).await;
+    let harness = Harness::with(Setup {
+        post: Some(host_port(upstream)),
+        ..Setup::default()
+    })
+    .await;
+    let (token, _) = harness.login(1).await;
+    WithPost {
+        harness,
+        cookie: format!("gallery_cookie={token}"),
+        _upstream: stop.drop_guard(),
+    }
+}
+
 pub async fn sessions() -> RedisSessions {
     RedisSessions(
         platform::redis_client::connect(&redis_config())
