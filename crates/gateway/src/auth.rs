@@ -11,11 +11,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue};
 use platform::auth::{
     Claims, LEEWAY_SECONDS, SessionError, SessionStore, TokenSource, VerifyingKeys,
-    token_from_headers,
 };
 
 use crate::session_cache::TrackedSessions;
@@ -133,8 +131,8 @@ impl Authenticator {
     }
 
     /// The identity of a request to a protected route, or why it is refused.
-    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Identity, AuthError> {
-        let token = match token_from_headers(headers) {
+    pub async fn authenticate(&self, token: TokenSource<'_>) -> Result<Identity, AuthError> {
+        let token = match token {
             TokenSource::Missing => return Err(AuthError::MissingCookie),
             TokenSource::Empty => return Err(AuthError::MissingToken),
             TokenSource::Token(token) => token,

@@ -2,7 +2,7 @@
 //! CORS headers, one access-log line and the metrics.
 
 use std::io::Write as _;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -12,13 +12,15 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
 use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, StatusCode};
+use platform::auth::TokenSource;
 use platform::http::{ApiError, REQUEST_ID};
 
 use crate::access_log::{AccessLog, Entry};
 use crate::auth::{AuthError, Authenticator, Identity};
 use crate::config::Policy;
+use crate::forwarding::{self, Additions, Peer};
 use crate::limit::{Decision, Limiter, rate_of};
-use crate::proxy::{self, IDENTITY_HEADERS, ProxyError, Upstreams};
+use crate::proxy::{ProxyError, Upstreams};
 use crate::routes::{Access, LimitRule, Route, Target, classify};
 use crate::{CODES, HEALTH_TEXT};
 
@@ -145,15 +147,14 @@ impl Outcome {
 }
 
 /// The axum entry point of every gateway request.
-pub(crate) async fn handle(State(gateway): State<Arc<Gateway>>, mut request: Request) -> Response {
+pub(crate) async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
     let started = Instant::now();
-    let request_id = request_id(request.headers());
-    request.headers_mut().insert(REQUEST_ID, request_id.clone());
+    let request_id = request_id(request.headers().get(REQUEST_ID).map(HeaderValue::as_bytes));
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let origin = request.headers().get(header::ORIGIN).cloned();
 
-    let outcome = gateway.process(request).await;
+    let outcome = gateway.process(request, &request_id).await;
     let mut response = outcome.response;
     gateway.finish_headers(response.headers_mut(), origin.as_ref(), &request_id);
     gateway.record(&Record {
@@ -187,10 +188,17 @@ pub(crate) enum Destination {
 
 /// What the checks decided about a request to an upstream route.
 pub(crate) struct Admission {
-    /// The authenticated member, when the token was good (also on a later refusal).
-    pub member: Option<String>,
+    /// Who sent it, when the token was good (also on a later refusal).
+    pub identity: Option<Identity>,
     /// Forward (with the rate-limit state to report), or answer with this error.
     pub verdict: Result<Option<Decision>, GatewayError>,
+}
+
+impl Admission {
+    /// The authenticated member's id, for the access log.
+    pub(crate) fn member(&self) -> Option<&str> {
+        self.identity.as_ref().map(|i| i.claims().sub.as_str())
+    }
 }
 
 /// Counts a request in the metrics. Handles are kept per thread: resolving them in the recorder on
@@ -213,18 +221,21 @@ fn observe(route: &'static str, status: StatusCode, elapsed: std::time::Duration
     });
 }
 
-/// A sane client `x-request-id`, or a new one (process prefix + counter: unique, no syscall).
-pub(crate) fn request_id(headers: &HeaderMap) -> HeaderValue {
+/// The client's `x-request-id` when it is sane, or a new one (process prefix + counter: unique,
+/// no syscall).
+pub(crate) fn request_id(client: Option<&[u8]>) -> HeaderValue {
     static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let acceptable = |v: &&HeaderValue| {
+    let acceptable = |v: &&[u8]| {
         (1..=128).contains(&v.len())
-            && v.as_bytes()
-                .iter()
+            && v.iter()
                 .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
     };
-    if let Some(value) = headers.get(REQUEST_ID).filter(acceptable) {
-        return value.clone();
+    if let Some(value) = client
+        .filter(acceptable)
+        .and_then(|v| HeaderValue::from_bytes(v).ok())
+    {
+        return value;
     }
     let prefix = PREFIX.get_or_init(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_owned());
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -254,14 +265,17 @@ impl Gateway {
         }
     }
 
-    async fn process(&self, request: Request) -> Outcome {
-        let route =
-            match self.destination(request.method(), request.uri().path(), request.headers()) {
-                Destination::Upstream(route) => route,
-                Destination::Local(response, label) => return Outcome::new(response, label),
-            };
+    async fn process(&self, request: Request, request_id: &HeaderValue) -> Outcome {
+        if crate::config::Cors::is_preflight(request.method(), request.headers()) {
+            let response = self.policy.cors.preflight(request.headers());
+            return Outcome::new(response, "preflight");
+        }
+        let route = match self.destination(request.method(), request.uri().path()) {
+            Destination::Upstream(route) => route,
+            Destination::Local(response, label) => return Outcome::new(response, label),
+        };
         let mut member = None;
-        let response = match self.forward(route, request, &mut member).await {
+        let response = match self.forward(route, request, request_id, &mut member).await {
             Ok(response) => response,
             Err(e) => e.into_response(),
         };
@@ -276,17 +290,27 @@ impl Gateway {
         &self,
         route: Route,
         mut request: Request,
+        request_id: &HeaderValue,
         member: &mut Option<String>,
     ) -> Result<Response, GatewayError> {
         let peer = request
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| proxy::Peer::new(c.0.ip()));
-        let admission = self
-            .admit(route, request.headers_mut(), peer.as_ref())
-            .await;
-        *member = admission.member;
+            .map(|c| Peer::new(c.0.ip()));
+        let hops = self.policy.forwarded_hops;
+        let lines = forwarding::lines(request.headers());
+        let lines = lines.iter().copied();
+        let client = forwarding::client_address(lines.clone(), peer.as_ref().map(|p| p.ip), hops);
+        let admission = self.admit(route, forwarding::token(lines), client).await;
+        *member = admission.member().map(str::to_owned);
         let decision = admission.verdict?;
+        let additions = Additions {
+            request_id,
+            peer: peer.as_ref(),
+            hops,
+            identity: admission.identity.as_ref(),
+        };
+        forwarding::rewrite(request.headers_mut(), &additions);
         let mut response = self.upstreams.send(route.service, request).await?;
         if let Some(decision) = decision {
             limit_headers(response.headers_mut(), &decision);
@@ -294,35 +318,28 @@ impl Gateway {
         Ok(response)
     }
 
-    /// Authenticates and rate-limits a request to `route`; when it may pass, rewrites its
-    /// headers for the upstream (forwarding chain, identity, token).
+    /// Authenticates (on a protected route, with `token`) and rate-limits (per member or per
+    /// `client` address) a request to `route`. What it may carry on is [`forwarding`]'s to write.
     pub(crate) async fn admit(
         &self,
         route: Route,
-        headers: &mut HeaderMap,
-        peer: Option<&proxy::Peer>,
+        token: TokenSource<'_>,
+        client: Option<IpAddr>,
     ) -> Admission {
         let identity = match route.access {
             Access::Public => None,
-            Access::Protected => match self.auth.authenticate(headers).await {
+            Access::Protected => match self.auth.authenticate(token).await {
                 Ok(identity) => Some(identity),
                 Err(e) => {
                     return Admission {
-                        member: None,
+                        identity: None,
                         verdict: Err(e.into()),
                     };
                 }
             },
         };
-        let member = identity.as_ref().map(|i| i.claims().sub.clone());
-        let hops = self.policy.forwarded_hops;
-        let client = proxy::client_address(headers, peer.map(|p| p.ip), hops);
         let verdict = self.limit(route, identity.as_ref(), client).await;
-        if verdict.is_ok() {
-            proxy::set_forwarded(headers, peer, hops);
-            set_identity(headers, identity.as_ref());
-        }
-        Admission { member, verdict }
+        Admission { identity, verdict }
     }
 
     /// The headers every answer gets: CORS for the request's origin and the request id.
@@ -352,17 +369,9 @@ impl Gateway {
         observe(record.route, record.status, record.elapsed);
     }
 
-    /// The gateway's own answers (health, preflight, 404, bad path) for requests that are not
-    /// forwarded; `None` for an upstream route.
-    pub(crate) fn destination(
-        &self,
-        method: &http::Method,
-        path: &str,
-        headers: &HeaderMap,
-    ) -> Destination {
-        if crate::config::Cors::is_preflight(method, headers) {
-            return Destination::Local(self.policy.cors.preflight(headers), "preflight");
-        }
+    /// The upstream route of a request, or the gateway's own answer (health, 404, bad path).
+    /// Preflights are answered before this.
+    pub(crate) fn destination(&self, method: &http::Method, path: &str) -> Destination {
         match classify(method, path) {
             Target::Health => Destination::Local(health(), "GET /health"),
             Target::NotFound => {
@@ -393,7 +402,7 @@ impl Gateway {
         &self,
         route: Route,
         identity: Option<&Identity>,
-        client: Option<std::net::IpAddr>,
+        client: Option<IpAddr>,
     ) -> Result<Option<Decision>, GatewayError> {
         let Some((rule, rate)) = route
             .limit
@@ -415,19 +424,6 @@ impl Gateway {
                 metrics::counter!("gateway_rate_limit_unavailable_total").increment(1);
                 Ok(None)
             }
-        }
-    }
-}
-
-/// Removes client-sent identity headers; on protected routes sets them (and the token) from the
-/// verified identity.
-fn set_identity(headers: &mut HeaderMap, identity: Option<&Identity>) {
-    for name in &IDENTITY_HEADERS {
-        headers.remove(name);
-    }
-    if let Some(identity) = identity {
-        for (name, value) in identity.headers() {
-            headers.insert(name.clone(), value.clone());
         }
     }
 }

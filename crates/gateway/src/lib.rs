@@ -8,6 +8,7 @@ pub mod access_log;
 pub mod auth;
 pub mod config;
 pub mod cors;
+mod forwarding;
 pub mod limit;
 pub mod proxy;
 pub mod redis_link;

@@ -1,12 +1,11 @@
 //! Forwarding to an upstream: a pooled keep-alive HTTP/1.1 client (or an in-process router in
 //! standalone mode), bodies streamed both ways, hop-by-hop headers removed, `X-Forwarded-*` set.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, Uri, Version};
 use hyper_util::client::legacy::Client;
@@ -78,10 +77,6 @@ pub const IDENTITY_HEADERS: [HeaderName; 5] = [
     HeaderName::from_static("x-access-token-exp"),
 ];
 
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-
 /// Removes hop-by-hop headers, including those the `Connection` header names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     let named: Vec<HeaderName> = headers
@@ -95,80 +90,6 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
         headers.remove(name);
     }
     headers.remove("proxy-connection");
-}
-
-/// The address a connection comes from, with its text as a header value (made once per
-/// connection, not per request).
-#[derive(Debug, Clone)]
-pub struct Peer {
-    /// The address.
-    pub ip: IpAddr,
-    text: HeaderValue,
-}
-
-impl Peer {
-    /// `ip` and its text.
-    pub fn new(ip: IpAddr) -> Self {
-        let text = HeaderValue::from_str(&ip.to_string())
-            .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
-        Self { ip, text }
-    }
-}
-
-/// Sets `X-Forwarded-For/-Proto/-Host`. With no trusted proxy in front (`hops == 0`) client
-/// values are replaced; behind trusted proxies the chain is extended.
-pub fn set_forwarded(headers: &mut HeaderMap, peer: Option<&Peer>, hops: usize) {
-    let trusted = hops > 0;
-    let host = headers.get(header::HOST).cloned();
-    let chain = if trusted {
-        let earlier = headers
-            .get_all(&X_FORWARDED_FOR)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect::<Vec<_>>()
-            .join(", ");
-        match (earlier.is_empty(), peer) {
-            (false, Some(peer)) => HeaderValue::from_str(&format!("{earlier}, {}", peer.ip)).ok(),
-            (false, None) => HeaderValue::from_str(&earlier).ok(),
-            (true, peer) => peer.map(|p| p.text.clone()),
-        }
-    } else {
-        peer.map(|p| p.text.clone())
-    };
-    headers.remove(&X_FORWARDED_FOR);
-    if let Some(value) = chain {
-        headers.insert(X_FORWARDED_FOR, value);
-    }
-    if !trusted || !headers.contains_key(&X_FORWARDED_PROTO) {
-        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
-    }
-    if !trusted || !headers.contains_key(&X_FORWARDED_HOST) {
-        headers.remove(&X_FORWARDED_HOST);
-        if let Some(host) = host {
-            headers.insert(X_FORWARDED_HOST, host);
-        }
-    }
-}
-
-/// The client's address: the peer, or the entry `hops` places from the right of
-/// `X-Forwarded-For` when trusted proxies stand in front.
-pub fn client_address(headers: &HeaderMap, peer: Option<IpAddr>, hops: usize) -> Option<IpAddr> {
-    if hops == 0 {
-        return peer;
-    }
-    let chain: Vec<&str> = headers
-        .get_all(&X_FORWARDED_FOR)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .collect();
-    chain
-        .len()
-        .checked_sub(hops)
-        .and_then(|i| chain.get(i))
-        .and_then(|s| s.parse().ok())
-        .or(peer)
 }
 
 impl Upstreams {
@@ -352,7 +273,12 @@ mod tests {
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         pairs
             .iter()
-            .map(|(k, v)| (HeaderName::from_static(k), HeaderValue::from_static(v)))
+            .map(|(k, v)| {
+                (
+                    HeaderName::from_static(k),
+                    http::HeaderValue::from_static(v),
+                )
+            })
             .collect()
     }
 
@@ -366,22 +292,5 @@ mod tests {
         ]);
         strip_hop_by_hop(&mut map);
         assert_eq!(map.keys().collect::<Vec<_>>(), ["accept"]);
-    }
-
-    #[test]
-    fn without_trusted_proxies_a_client_forwarded_for_is_replaced_by_the_peer() {
-        let mut map = headers(&[("x-forwarded-for", "6.6.6.6"), ("host", "thegallery.site")]);
-        let peer = "10.0.0.7".parse().ok().map(Peer::new);
-        set_forwarded(&mut map, peer.as_ref(), 0);
-        assert_eq!(map["x-forwarded-for"], "10.0.0.7");
-        assert_eq!(map["x-forwarded-host"], "thegallery.site");
-        assert_eq!(map["x-forwarded-proto"], "http");
-    }
-
-    #[test]
-    fn behind_one_trusted_proxy_the_client_is_the_last_forwarded_entry() {
-        let map = headers(&[("x-forwarded-for", "6.6.6.6, 203.0.113.9")]);
-        let client = client_address(&map, "10.0.0.2".parse().ok(), 1);
-        assert_eq!(client, "203.0.113.9".parse().ok());
     }
 }

@@ -15,6 +15,7 @@
 mod chunked;
 mod io;
 mod pool;
+mod request;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,12 +25,11 @@ use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
-use http::header::{self, HeaderName, HeaderValue};
+use http::header::{self, HeaderValue};
 use http::uri::{Authority, PathAndQuery};
 use http::{HeaderMap, Method, StatusCode};
 use http_body_util::BodyExt;
 use platform::CancellationToken;
-use platform::http::REQUEST_ID;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
@@ -37,9 +37,13 @@ use tower::ServiceExt;
 use self::chunked::Chunked;
 use self::io::{Prefixed, Sent, read_some, write_all, write_until_answered};
 use self::pool::Pool;
-use crate::handler::{Destination, Gateway, GatewayError, Record, limit_headers, request_id};
+use self::request::Head;
+use crate::forwarding::{self, Additions};
+use crate::handler::{
+    Admission, Destination, Gateway, GatewayError, Record, limit_headers, request_id,
+};
 use crate::limit::Decision;
-use crate::proxy::{HOP_BY_HOP, ProxyError, strip_hop_by_hop};
+use crate::proxy::{HOP_BY_HOP, ProxyError};
 use crate::routes::{Route, Service};
 
 /// Largest request or response head read here; longer ones are hyper's to refuse.
@@ -117,7 +121,7 @@ struct Shared {
 struct Client {
     stream: TcpStream,
     peer: SocketAddr,
-    peer_header: crate::proxy::Peer,
+    peer_header: crate::forwarding::Peer,
     input: BytesMut,
     upstream_input: BytesMut,
     output: Vec<u8>,
@@ -135,7 +139,7 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let mut client = Client {
         stream,
         peer,
-        peer_header: crate::proxy::Peer::new(peer.ip()),
+        peer_header: crate::forwarding::Peer::new(peer.ip()),
         input: BytesMut::with_capacity(8 * 1024),
         upstream_input: BytesMut::new(),
         output: Vec::with_capacity(1024),
@@ -180,15 +184,6 @@ async fn hand_over(shared: &Shared, client: Client, prefix: Bytes) {
     }
 }
 
-/// A request head this module can relay.
-struct Head {
-    method: Method,
-    target: PathAndQuery,
-    headers: HeaderMap,
-    body_len: u64,
-    close: bool,
-}
-
 /// The request head at the front of `input`, or why there is none.
 enum HeadRead {
     Complete(usize),
@@ -197,16 +192,19 @@ enum HeadRead {
 }
 
 async fn read_head(client: &mut Client, deadlines: &mut Deadlines) -> HeadRead {
+    // Where the search for the end stopped: a head trickling in is not searched from the start
+    // on every read.
+    let mut searched = 0;
     loop {
-        if !client.input.is_empty() {
-            let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-            match httparse::Request::new(&mut slots).parse(&client.input) {
-                Ok(httparse::Status::Complete(n)) => return HeadRead::Complete(n),
-                Ok(httparse::Status::Partial) if client.input.len() < MAX_HEAD => {}
-                // Malformed, too many headers or too long: hyper gives the proper answer.
-                _ => return HeadRead::Unusual,
-            }
+        if let Some(end) = request::head_end(&client.input, searched) {
+            return HeadRead::Complete(end);
         }
+        if client.input.len() >= MAX_HEAD {
+            // Too long: hyper gives the proper answer.
+            return HeadRead::Unusual;
+        }
+        // The last two bytes may begin the empty line.
+        searched = client.input.len().saturating_sub(2);
         // Under load the next request is often there already: read it without arming a timer.
         match io::read_now(&client.stream, &mut client.input) {
             Some(Ok(n)) if n > 0 => continue,
@@ -224,62 +222,6 @@ async fn read_head(client: &mut Client, deadlines: &mut Deadlines) -> HeadRead {
             _ => return HeadRead::Closed,
         }
     }
-}
-
-/// Parses a complete head; `None` when it needs hyper (see the module documentation).
-fn parse_head(head: &Bytes) -> Option<Head> {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut request = httparse::Request::new(&mut slots);
-    request.parse(head).ok()?;
-    if request.version != Some(1) {
-        return None;
-    }
-    let method = Method::from_bytes(request.method?.as_bytes()).ok()?;
-    let target = request.path?;
-    if method == Method::CONNECT || !target.starts_with('/') {
-        return None;
-    }
-    let target = PathAndQuery::from_maybe_shared(head.slice_ref(target.as_bytes())).ok()?;
-    let mut headers = HeaderMap::with_capacity(request.headers.len() + 8);
-    let mut body_len = None;
-    let mut close = false;
-    for line in request.headers.iter() {
-        let name = HeaderName::from_bytes(line.name.as_bytes()).ok()?;
-        let value = HeaderValue::from_maybe_shared(head.slice_ref(line.value)).ok()?;
-        if name == header::TRANSFER_ENCODING || name == header::UPGRADE || name == header::EXPECT {
-            return None;
-        }
-        if name == header::CONTENT_LENGTH {
-            if body_len.is_some() {
-                return None;
-            }
-            body_len = Some(parse_length(line.value)?);
-        }
-        if name == header::CONNECTION {
-            for token in value.to_str().ok()?.split(',').map(str::trim) {
-                if token.eq_ignore_ascii_case("upgrade") {
-                    return None;
-                }
-                close |= token.eq_ignore_ascii_case("close");
-            }
-        }
-        headers.append(name, value);
-    }
-    Some(Head {
-        method,
-        target,
-        headers,
-        body_len: body_len.unwrap_or(0),
-        close,
-    })
-}
-
-/// Digits only (`u64::from_str` would take a sign).
-fn parse_length(value: &[u8]) -> Option<u64> {
-    if value.is_empty() || value.len() > 18 || !value.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(value).ok()?.parse().ok()
 }
 
 /// The two deadlines of a connection: a complete head within [`HEAD_TIMEOUT`], a response head
@@ -348,27 +290,21 @@ async fn serve_one(shared: &Shared, client: &mut Client, deadlines: &mut Deadlin
         HeadRead::Unusual => return Next::HandOver(client.input.split().freeze()),
     };
     let head = client.input.split_to(head_len).freeze();
-    let path_is_ours = |head: &Head| {
-        let path = head.target.path();
-        path.starts_with("/api/") || path == "/health"
-    };
-    let Some(mut request) = parse_head(&head).filter(path_is_ours) else {
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let Some(request) = Head::parse(&head, &mut slots).filter(is_ours) else {
         return Next::HandOver(unread(&head, client));
     };
-    let request_id = request_id(&request.headers);
-    request.headers.insert(REQUEST_ID, request_id.clone());
     let context = Context {
         started: Instant::now(),
-        request_id,
-        origin: request.headers.get(header::ORIGIN).cloned(),
+        request_id: request_id(forwarding::first(request.lines(), "x-request-id")),
+        origin: request::shared_value(&head, &request, "origin"),
         method: request.method.clone(),
         target: request.target.clone(),
         body_len: request.body_len,
         close: request.close,
     };
     let gateway = &shared.gateway;
-    let path = context.target.path();
-    let route = match gateway.destination(&context.method, path, &request.headers) {
+    let route = match gateway.destination(&context.method, context.target.path()) {
         Destination::Upstream(route) => route,
         Destination::Local(response, label) => {
             return answer(shared, client, &context, response, label, None).await;
@@ -377,45 +313,53 @@ async fn serve_one(shared: &Shared, client: &mut Client, deadlines: &mut Deadlin
     let Some(authority) = gateway.upstream_authority(route.service).cloned() else {
         return Next::HandOver(unread(&head, client));
     };
+    let hops = gateway.policy().forwarded_hops;
+    let from = forwarding::client_address(request.lines(), Some(client.peer.ip()), hops);
     let admission = gateway
-        .admit(route, &mut request.headers, Some(&client.peer_header))
+        .admit(route, forwarding::token(request.lines()), from)
         .await;
-    let member = admission.member.as_deref();
-    match admission.verdict {
+    let Admission { identity, verdict } = admission;
+    let member = identity.as_ref().map(|i| i.claims().sub.as_str());
+    let decision = match verdict {
+        Ok(decision) => decision,
         Err(e) => {
-            answer(
-                shared,
-                client,
-                &context,
-                e.into_response(),
-                route.name,
-                member,
-            )
-            .await
+            let response = e.into_response();
+            return answer(shared, client, &context, response, route.name, member).await;
         }
-        Ok(decision) => {
-            let upstream = Upstream {
-                service: route.service,
-                authority,
-            };
-            let forwarded = Forward {
-                route,
-                member,
-                decision,
-                upstream: &upstream,
-            };
-            let deadline = &mut deadlines.response;
-            forward(
-                shared,
-                client,
-                deadline,
-                &context,
-                request.headers,
-                &forwarded,
-            )
-            .await
-        }
-    }
+    };
+    let additions = Additions {
+        request_id: &context.request_id,
+        peer: Some(&client.peer_header),
+        hops,
+        identity: identity.as_ref(),
+    };
+    client.output.clear();
+    request::write_upstream_head(&mut client.output, &request, &authority, &additions);
+    let upstream = Upstream {
+        service: route.service,
+        authority,
+    };
+    let forwarded = Forward {
+        route,
+        member,
+        decision,
+        upstream: &upstream,
+    };
+    forward(
+        shared,
+        client,
+        &mut deadlines.response,
+        &context,
+        &forwarded,
+    )
+    .await
+}
+
+/// Requests for the API and the health check; preflights (and other `OPTIONS`) go to hyper, whose
+/// path answers them from the header map.
+fn is_ours(head: &Head<'_>) -> bool {
+    let path = head.target.path();
+    head.method != Method::OPTIONS && (path.starts_with("/api/") || path == "/health")
 }
 
 /// The head and whatever followed it, for hyper to read again.
@@ -572,15 +516,10 @@ async fn forward(
     client: &mut Client,
     deadline: &mut Deadline,
     context: &Context,
-    mut headers: HeaderMap,
     forward: &Forward<'_>,
 ) -> Next {
-    strip_hop_by_hop(&mut headers);
-    headers.remove(header::HOST);
+    // The head is in `client.output`; the part of the body that came with it travels with it.
     let out = &mut client.output;
-    out.clear();
-    write_request_head(out, context, &forward.upstream.authority, &headers);
-    // The part of the body that came with the head travels with it.
     let buffered = client
         .input
         .len()
@@ -766,7 +705,7 @@ fn describe_response(response: &httparse::Response<'_, '_>) -> Option<(StatusCod
     for line in response.headers.iter() {
         let value = std::str::from_utf8(line.value).ok();
         if line.name.eq_ignore_ascii_case("content-length") {
-            let parsed = parse_length(line.value)?;
+            let parsed = request::parse_length(line.value)?;
             if length.is_some_and(|l| l != parsed) {
                 return None;
             }
@@ -952,22 +891,6 @@ async fn relay_response_body(
     }
 }
 
-fn write_request_head(
-    out: &mut Vec<u8>,
-    context: &Context,
-    authority: &Authority,
-    headers: &HeaderMap,
-) {
-    out.extend_from_slice(context.method.as_str().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(context.target.as_str().as_bytes());
-    out.extend_from_slice(b" HTTP/1.1\r\nhost: ");
-    out.extend_from_slice(authority.as_str().as_bytes());
-    out.extend_from_slice(b"\r\n");
-    write_headers(out, headers);
-    out.extend_from_slice(b"\r\n");
-}
-
 fn write_response_head(
     out: &mut Vec<u8>,
     status: StatusCode,
@@ -1036,43 +959,6 @@ mod tests {
         })
     }
 
-    fn head(text: &str) -> Option<Head> {
-        parse_head(&Bytes::copy_from_slice(text.as_bytes()))
-    }
-
-    #[test]
-    fn a_plain_request_is_relayed_here() {
-        let parsed =
-            head("POST /api/post/comment?x=1 HTTP/1.1\r\nhost: a\r\ncontent-length: 12\r\n\r\n");
-        let parsed = parsed.map(|h| (h.method, h.target.as_str().to_owned(), h.body_len, h.close));
-        assert_eq!(
-            parsed,
-            Some((Method::POST, "/api/post/comment?x=1".to_owned(), 12, false))
-        );
-    }
-
-    #[test]
-    fn chunked_upgrade_expect_and_old_requests_go_to_hyper() {
-        let unusual = [
-            "POST /api/post HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n",
-            "GET /api/post HTTP/1.1\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n",
-            "POST /api/post HTTP/1.1\r\nexpect: 100-continue\r\ncontent-length: 3\r\n\r\n",
-            "GET /api/post HTTP/1.0\r\n\r\n",
-            "GET http://elsewhere/api/post HTTP/1.1\r\n\r\n",
-            "POST /api/post HTTP/1.1\r\ncontent-length: 3\r\ncontent-length: 3\r\n\r\n",
-            "POST /api/post HTTP/1.1\r\ncontent-length: +3\r\n\r\n",
-        ];
-        for text in unusual {
-            assert!(head(text).is_none(), "{text:?} should go to hyper");
-        }
-    }
-
-    #[test]
-    fn connection_close_from_the_client_is_noticed() {
-        let parsed = head("GET /api/member HTTP/1.1\r\nconnection: Close\r\n\r\n");
-        assert!(parsed.is_some_and(|h| h.close));
-    }
-
     fn relayed(text: &'static str, ours: &[(&'static str, &'static str)]) -> String {
         let head = parse_response(Bytes::from_static(text.as_bytes()));
         let Some(head) = head else {
@@ -1080,7 +966,12 @@ mod tests {
         };
         let ours = ours
             .iter()
-            .map(|(k, v)| (HeaderName::from_static(k), HeaderValue::from_static(v)))
+            .map(|(k, v)| {
+                (
+                    http::HeaderName::from_static(k),
+                    HeaderValue::from_static(v),
+                )
+            })
             .collect();
         let mut out = Vec::new();
         write_relayed_head(&mut out, &head, &ours, head.framing, false);

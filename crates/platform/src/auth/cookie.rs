@@ -35,11 +35,24 @@ pub enum TokenSource<'a> {
 
 /// Finds the token: `Authorization: Bearer` first, then the `gallery_cookie` cookie.
 pub fn token_from_headers(headers: &HeaderMap) -> TokenSource<'_> {
-    if let Some(bearer) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    {
+    token_from_values(
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    )
+}
+
+/// [`token_from_headers`] for a head that is not a header map (the gateway reads raw heads):
+/// the first `Authorization` value and every `Cookie` value.
+pub fn token_from_values<'a>(
+    authorization: Option<&'a str>,
+    cookies: impl Iterator<Item = &'a str>,
+) -> TokenSource<'a> {
+    if let Some(bearer) = authorization.and_then(|v| v.strip_prefix("Bearer ")) {
         let token = bearer.trim();
         return if token.is_empty() {
             TokenSource::Empty
@@ -48,8 +61,7 @@ pub fn token_from_headers(headers: &HeaderMap) -> TokenSource<'_> {
         };
     }
     let mut found = TokenSource::Missing;
-    for value in headers.get_all(header::COOKIE) {
-        let Ok(value) = value.to_str() else { continue };
+    for value in cookies {
         for pair in value.split(';') {
             if let Some((name, token)) = pair.trim().split_once('=')
                 && name == COOKIE_NAME

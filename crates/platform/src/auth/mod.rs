@@ -7,7 +7,9 @@ pub mod keys;
 pub mod sessions;
 mod tokens;
 
-pub use cookie::{COOKIE_NAME, TokenSource, clear_cookie, session_cookie, token_from_headers};
+pub use cookie::{COOKIE_NAME, TokenSource, clear_cookie, session_cookie, token_from_headers,
+    token_from_values,
+};
 pub use extract::{AuthMember, auth_keys};
 pub use keys::{KeyError, SigningKey, VerifyingKeys};
 pub use sessions::{DbSessions, RedisSessions, Session, SessionError, SessionStore};
