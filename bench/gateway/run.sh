@@ -17,6 +17,9 @@
 #
 #   bench/gateway/run.sh            # DURATION=10s CONNS=64 RATE=5000 SCG_WARMUP=60s SCG_RATE_WARMUP=10s
 #                                   # HALF_RATE=<direct max / 2> LOAD_CONNS=64 PEERS="direct nginx gateway scg"
+#                                   # ROUNDS=5 ROUND_DURATION=5s (paired throughput rounds)
+# MariaDB and Kafka are best stopped while it runs (scripts/dev-services down kafka mariadb): the
+# idle broker alone takes 10-15% of a CPU.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -191,6 +194,29 @@ with_peer() {
 }
 
 for peer in "${peers[@]}"; do with_peer "$peer" max_run "$peer"; done
+
+# Paired rounds. This machine's speed drifts by 10-30% within minutes (a shared VM: direct alone
+# ranged 84k-112k req/s between runs), more than the differences being judged, so one run per peer
+# can rank them either way. Each round measures every proxy back to back for ROUND_DURATION; the
+# ratios within a round compare like with like, and their median is the figure the goals use.
+ROUNDS=${ROUNDS:-5}
+ROUND_DURATION=${ROUND_DURATION:-5s}
+declare -A round_rps round_cpu
+round_run() {
+    local peer=$1 round=$2 before after out requests
+    before=$(cpu_ticks "${pid[$peer]}")
+    out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"$ROUND_DURATION" -H "${header[$peer]}" "${url[$peer]}")
+    after=$(cpu_ticks "${pid[$peer]}")
+    grep -q "Non-2xx" <<<"$out" && { echo "$peer answered errors:" >&2; echo "$out" >&2; exit 1; }
+    round_rps[$peer@$round]=$(awk '/Requests\/sec/ {printf "%d", $2}' <<<"$out")
+    requests=$(awk '/requests in/ {print $1}' <<<"$out")
+    round_cpu[$peer@$round]=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$requests" 'BEGIN {printf "%.1f", t / hz / n * 1000000}')
+}
+proxies=()
+for peer in "${peers[@]}"; do [ "$peer" = direct ] || proxies+=("$peer"); done
+for round in $(seq "$ROUNDS"); do
+    for peer in "${proxies[@]}"; do with_peer "$peer" round_run "$peer" "$round"; done
+done
 # vegeta's rate, kept so that its columns compare with earlier runs; one core of vegeta tops out
 # near 15-20k/s here, and at 5000/s its own latency (p50 ~250 µs direct, against 15 µs from wrk -c1
 # and bench_load) is most of what it reports.
@@ -215,6 +241,31 @@ for peer in "${peers[@]}"; do
     rss=$(awk -v k="$(peak_rss_kb "${pid[$peer]}")" 'BEGIN {printf "%.1f", k / 1024}')
     echo "| $peer | ${rps[$peer]} | ${lat50[$peer]} | ${lat99[$peer]} | ${cpu[$peer]} | $rss |"
 done
+echo
+echo "Paired rounds: wrk -t1 -c$CONNS -d$ROUND_DURATION for each proxy in turn, $ROUNDS rounds (req/s, and CPU µs per request):"
+echo
+ratio_of() { awk -v a="${round_rps[$1@$3]}" -v b="${round_rps[$2@$3]}" 'BEGIN {printf "%.2f", a / b}'; }
+median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+columns="| round |"; rule="|---|"
+for peer in "${proxies[@]}"; do columns+=" $peer req/s | $peer µs/req |"; rule+="---|---|"; done
+wants nginx && wants gateway && { columns+=" gateway / nginx |"; rule+="---|"; }
+wants scg && wants gateway && { columns+=" gateway / scg |"; rule+="---|"; }
+echo "$columns"; echo "$rule"
+for round in $(seq "$ROUNDS"); do
+    line="| $round |"
+    for peer in "${proxies[@]}"; do line+=" ${round_rps[$peer@$round]} | ${round_cpu[$peer@$round]} |"; done
+    wants nginx && wants gateway && line+=" $(ratio_of gateway nginx "$round") |"
+    wants scg && wants gateway && line+=" $(ratio_of gateway scg "$round") |"
+    echo "$line"
+done
+line="| median |"
+for peer in "${proxies[@]}"; do
+    line+=" $(for r in $(seq "$ROUNDS"); do echo "${round_rps[$peer@$r]}"; done | median) |"
+    line+=" $(for r in $(seq "$ROUNDS"); do echo "${round_cpu[$peer@$r]}"; done | median) |"
+done
+wants nginx && wants gateway && line+=" $(for r in $(seq "$ROUNDS"); do ratio_of gateway nginx "$r"; echo; done | median) |"
+wants scg && wants gateway && line+=" $(for r in $(seq "$ROUNDS"); do ratio_of gateway scg "$r"; echo; done | median) |"
+echo "$line"
 echo
 echo "Open loop (bench_load, $LOAD_CONNS connections, latency from the intended send time), $DURATION after 2s at the rate; $HALF_RATE/s is half the direct maximum:"
 echo

@@ -7,8 +7,8 @@ pub mod keys;
 pub mod sessions;
 mod tokens;
 
-pub use cookie::{COOKIE_NAME, TokenSource, clear_cookie, session_cookie, token_from_headers,
-    token_from_values,
+pub use cookie::{
+    COOKIE_NAME, TokenSource, clear_cookie, session_cookie, token_from_headers, token_from_values,
 };
 pub use extract::{AuthMember, auth_keys};
 pub use keys::{KeyError, SigningKey, VerifyingKeys};
