@@ -118,6 +118,18 @@ fn flood(
         .collect()
 }
 
+/// Resident and peak resident memory of this process, from `/proc/self/status`.
+fn memory() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .map_or("?".to_owned(), |v| v.trim().to_owned())
+    };
+    format!("RSS {}, peak {}", field("VmRSS:"), field("VmHWM:"))
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
@@ -164,6 +176,7 @@ async fn main() {
     println!(
         "sign-ins per second ({FLOOD_TASKS} concurrent clients, {THROUGHPUT_WINDOW:?}): {rate:.1}\n"
     );
+    println!("memory after the flood: {}\n", memory());
 
     // GET /api/member latency, quiet and under a flood.
     let quiet = read_latencies(&app, &cookie).await;
@@ -225,5 +238,6 @@ async fn main() {
         ms(percentile(&wrong, 0.5)),
         ms(percentile(&wrong, 0.9))
     );
+    println!("\nmemory at the end: {}", memory());
     database.drop_now().await;
 }
