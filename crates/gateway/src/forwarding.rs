@@ -44,7 +44,7 @@ impl Peer {
 
 /// What the gateway adds to a request it forwards.
 pub(crate) struct Additions<'a> {
-    pub(crate) request_id: &'a HeaderValue,
+    pub request_id: &'a HeaderValue,
     pub peer: Option<&'a Peer>,
     /// Trusted proxies in front (`FORWARDED_HOPS`). With none, the client's `X-Forwarded-*` are
     /// replaced; behind trusted proxies the chain is extended and their values kept.
