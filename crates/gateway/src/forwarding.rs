@@ -24,6 +24,23 @@ pub(crate) fn lines(headers: &HeaderMap) -> Vec<Line<'_>> {
         .collect()
 }
 
+/// A header map of `lines`, for the rare requests whose checks work on one (preflights).
+pub(crate) fn header_map<'a>(lines: impl Iterator<Item = Line<'a>>) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in lines {
+        append(&mut map, name, value);
+    }
+    map
+}
+
+/// Adds a line to `map`; one a map cannot hold (httparse and hyper accept a little more) is left
+/// out.
+fn append(map: &mut HeaderMap, name: &[u8], value: &[u8]) {
+    if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name), HeaderValue::from_bytes(value)) {
+        map.append(name, value);
+    }
+}
+
 /// The address a connection comes from, with its text as a header value (made once per
 /// connection, not per request).
 #[derive(Debug, Clone)]
@@ -276,11 +293,7 @@ fn forwarded_for<'a>(
 pub(crate) fn rewrite(headers: &mut HeaderMap, add: &Additions<'_>) {
     let received = std::mem::take(headers);
     forward_lines(lines(&received).into_iter(), add, |name, value| {
-        if let (Ok(name), Ok(value)) =
-            (HeaderName::from_bytes(name), HeaderValue::from_bytes(value))
-        {
-            headers.append(name, value);
-        }
+        append(headers, name, value);
     });
 }
 

@@ -129,6 +129,9 @@ pub(crate) fn limit_headers(headers: &mut HeaderMap, decision: &Decision) {
     headers.insert(HeaderName::from_static("x-ratelimit-reset"), reset.into());
 }
 
+/// The metrics label of preflights.
+pub(crate) const PREFLIGHT: &str = "preflight";
+
 /// What the access log and metrics need from one request.
 struct Outcome {
     response: Response,
@@ -266,9 +269,8 @@ impl Gateway {
     }
 
     async fn process(&self, request: Request, request_id: &HeaderValue) -> Outcome {
-        if crate::config::Cors::is_preflight(request.method(), request.headers()) {
-            let response = self.policy.cors.preflight(request.headers());
-            return Outcome::new(response, "preflight");
+        if let Some(response) = self.preflight(request.method(), request.headers()) {
+            return Outcome::new(response, PREFLIGHT);
         }
         let route = match self.destination(request.method(), request.uri().path()) {
             Destination::Upstream(route) => route,
@@ -367,6 +369,12 @@ impl Gateway {
             });
         }
         observe(record.route, record.status, record.elapsed);
+    }
+
+    /// The answer to a CORS preflight (without authentication); `None` for any other request.
+    pub(crate) fn preflight(&self, method: &http::Method, headers: &HeaderMap) -> Option<Response> {
+        crate::config::Cors::is_preflight(method, headers)
+            .then(|| self.policy.cors.preflight(headers))
     }
 
     /// The upstream route of a request, or the gateway's own answer (health, 404, bad path).

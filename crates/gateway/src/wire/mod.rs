@@ -40,7 +40,7 @@ use self::pool::Pool;
 use self::request::Head;
 use crate::forwarding::{self, Additions};
 use crate::handler::{
-    Admission, Destination, Gateway, GatewayError, Record, limit_headers, request_id,
+    Admission, Destination, Gateway, GatewayError, PREFLIGHT, Record, limit_headers, request_id,
 };
 use crate::limit::Decision;
 use crate::proxy::{HOP_BY_HOP, ProxyError};
@@ -304,6 +304,12 @@ async fn serve_one(shared: &Shared, client: &mut Client, deadlines: &mut Deadlin
         close: request.close,
     };
     let gateway = &shared.gateway;
+    if context.method == Method::OPTIONS {
+        let headers = forwarding::header_map(request.lines());
+        if let Some(response) = gateway.preflight(&context.method, &headers) {
+            return answer(shared, client, &context, response, PREFLIGHT, None).await;
+        }
+    }
     let route = match gateway.destination(&context.method, context.target.path()) {
         Destination::Upstream(route) => route,
         Destination::Local(response, label) => {
@@ -355,11 +361,10 @@ async fn serve_one(shared: &Shared, client: &mut Client, deadlines: &mut Deadlin
     .await
 }
 
-/// Requests for the API and the health check; preflights (and other `OPTIONS`) go to hyper, whose
-/// path answers them from the header map.
+/// Requests for the API and the health check.
 fn is_ours(head: &Head<'_>) -> bool {
     let path = head.target.path();
-    head.method != Method::OPTIONS && (path.starts_with("/api/") || path == "/health")
+    path.starts_with("/api/") || path == "/health"
 }
 
 /// The head and whatever followed it, for hyper to read again.
