@@ -1,5 +1,6 @@
 //! The gateway's own HTTP/1.1 front end, through a real socket: keep-alive after a chunked answer,
-//! pipelining, and the requests it hands to hyper (HTTP/1.0, chunked uploads, `Expect`).
+//! pipelining, heads that trickle in or end lines with a bare line feed, and the requests it hands
+//! to hyper (HTTP/1.0, chunked uploads, `Expect`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -143,4 +144,36 @@ async fn an_upload_that_expects_100_continue_gets_it_and_is_forwarded() {
     stream.write_all(b"data").await.unwrap();
     let answer = read_until(&mut stream, "got ", 1).await;
     assert!(answer.ends_with("got 4"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_head_that_arrives_a_byte_at_a_time_is_answered() {
+    let fixture = common::with_post(post_service()).await;
+    let mut stream = connect(&fixture).await;
+    stream.set_nodelay(true).unwrap();
+    let request = format!(
+        "POST /api/post/echo HTTP/1.1\r\nhost: a\r\n{}\r\ncontent-length: 2\r\n\r\nhi",
+        cookie_line(&fixture)
+    );
+    for byte in request.as_bytes() {
+        stream.write_all(&[*byte]).await.unwrap();
+        tokio::task::yield_now().await;
+    }
+    let answer = read_until(&mut stream, "got ", 1).await;
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.ends_with("got 2"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_head_with_bare_line_feeds_is_answered() {
+    let fixture = common::with_post(post_service()).await;
+    let mut stream = connect(&fixture).await;
+    let request = format!(
+        "POST /api/post/echo HTTP/1.1\nhost: a\n{}\ncontent-length: 3\n\nabc",
+        cookie_line(&fixture)
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let answer = read_until(&mut stream, "got ", 1).await;
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.ends_with("got 3"), "{answer}");
 }
