@@ -221,22 +221,26 @@ pub(crate) fn forward_lines<'a, I>(
 {
     let trusted = add.hops > 0;
     let found = Found::scan(lines.clone());
+    let listed = lines.clone();
     let named_by_connection = |name: &[u8]| {
         found.connection
-            && values(lines.clone(), "connection")
+            && values(listed.clone(), "connection")
                 .flat_map(|list| list.split(','))
                 .any(|token| is(name, token.trim()))
     };
-    let kept = |name: &[u8]| match kind(name) {
-        Kind::Other => !named_by_connection(name),
-        Kind::ForwardedProto | Kind::ForwardedHost => trusted,
-        Kind::Authorization => add.identity.is_none(),
-        Kind::HopByHop
-        | Kind::Connection
-        | Kind::Host
-        | Kind::RequestId
-        | Kind::ForwardedFor
-        | Kind::Identity => false,
+    let kept = |name: &[u8]| {
+        let by_kind = match kind(name) {
+            Kind::Other => true,
+            Kind::ForwardedProto | Kind::ForwardedHost => trusted,
+            Kind::Authorization => add.identity.is_none(),
+            Kind::HopByHop
+            | Kind::Connection
+            | Kind::Host
+            | Kind::RequestId
+            | Kind::ForwardedFor
+            | Kind::Identity => false,
+        };
+        by_kind && !named_by_connection(name)
     };
     for (name, value) in lines.clone() {
         if kept(name) {
@@ -245,10 +249,12 @@ pub(crate) fn forward_lines<'a, I>(
     }
     emit(b"x-request-id", add.request_id.as_bytes());
     forwarded_for(lines, add, &mut emit);
-    if !(trusted && found.forwarded_proto) {
+    // A trusted proxy's value is kept when it went on (a `Connection` header may have named it).
+    let passed_on = |present: bool, name: &[u8]| trusted && present && !named_by_connection(name);
+    if !passed_on(found.forwarded_proto, b"x-forwarded-proto") {
         emit(b"x-forwarded-proto", b"http");
     }
-    if !(trusted && found.forwarded_host)
+    if !passed_on(found.forwarded_host, b"x-forwarded-host")
         && let Some(host) = found.host
     {
         emit(b"x-forwarded-host", host);
@@ -363,6 +369,23 @@ mod tests {
             !out.iter()
                 .any(|(name, _)| is(name.as_bytes(), "x-secret-hop"))
         );
+    }
+
+    #[test]
+    fn any_header_the_connection_header_names_stops_here_even_one_kept_otherwise() {
+        let out = forwarded(
+            &[
+                ("connection", "Authorization, x-forwarded-proto"),
+                ("authorization", "Basic abc"),
+                ("x-forwarded-proto", "https"),
+            ],
+            1,
+        );
+        assert!(
+            !out.iter().any(|(name, _)| name == "authorization"),
+            "{out:?}"
+        );
+        assert!(out.contains(&("x-forwarded-proto".to_owned(), "http".to_owned())));
     }
 
     #[test]
