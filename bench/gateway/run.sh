@@ -66,6 +66,8 @@ set -a
 # shellcheck disable=SC1091 # written by scripts/dev-services up
 . target/dev-services.env
 set +a
+busy=$(scripts/dev-services status 2>/dev/null | awk '($1 == "kafka" || $1 == "mariadb") && $2 == "up" {print $1}' | xargs)
+[ -z "$busy" ] || echo "warning: $busy running; they take CPU from the peers (scripts/dev-services down $busy)" >&2
 
 work=$(mktemp -d)
 pids=()
