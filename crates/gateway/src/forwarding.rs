@@ -183,6 +183,18 @@ fn kind(name: &[u8]) -> Kind {
     }
 }
 
+/// Whether `name` ends at this hop by its kind (RFC 9110 §7.6.1), whatever the message says.
+pub(crate) fn is_hop_by_hop(name: &[u8]) -> bool {
+    matches!(kind(name), Kind::HopByHop | Kind::Connection)
+}
+
+/// Whether the `Connection` lines among `lines` name `name` (which then ends at this hop too).
+pub(crate) fn named_by_connection<'a>(lines: impl Iterator<Item = Line<'a>>, name: &[u8]) -> bool {
+    values(lines, "connection")
+        .flat_map(|list| list.split(','))
+        .any(|token| is(name, token.trim()))
+}
+
 /// What one pass over the client's lines found that decides what the others become.
 #[derive(Default)]
 struct Found<'a> {
@@ -222,12 +234,8 @@ pub(crate) fn forward_lines<'a, I>(
     let trusted = add.hops > 0;
     let found = Found::scan(lines.clone());
     let listed = lines.clone();
-    let named_by_connection = |name: &[u8]| {
-        found.connection
-            && values(listed.clone(), "connection")
-                .flat_map(|list| list.split(','))
-                .any(|token| is(name, token.trim()))
-    };
+    let named_by_connection =
+        |name: &[u8]| found.connection && named_by_connection(listed.clone(), name);
     let kept = |name: &[u8]| {
         let by_kind = match kind(name) {
             Kind::Other => true,

@@ -141,13 +141,13 @@ impl Upstreams {
         }
     }
 
-    /// Sends `request` (headers already prepared) and returns the upstream's answer, streaming.
+    /// Sends `request` (headers already prepared by [`crate::forwarding::rewrite`], hop-by-hop ones
+    /// gone) and returns the upstream's answer, streaming.
     pub async fn send(
         &self,
         service: Service,
-        mut request: Request<Body>,
+        request: Request<Body>,
     ) -> Result<Response<Body>, ProxyError> {
-        strip_hop_by_hop(request.headers_mut());
         let response = match self.of(service) {
             Upstream::Local(router) => match router.clone().oneshot(request).await {
                 Ok(response) => response,

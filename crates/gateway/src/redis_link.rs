@@ -11,11 +11,35 @@ use tokio::sync::OnceCell;
 /// After a failed attempt, requests fail fast for this long instead of each waiting on a connect.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_millis(500);
 
+/// When connecting last failed: within [`RETRY_AFTER_FAILURE`] of it, callers fail at once
+/// instead of each waiting out a connect to a server that is down.
+#[derive(Debug, Default)]
+pub(crate) struct RecentFailure(Mutex<Option<Instant>>);
+
+impl RecentFailure {
+    /// Notes a failed connect now.
+    pub(crate) fn record(&self) {
+        *self.lock() = Some(Instant::now());
+    }
+
+    /// Whether a connect failed moments ago.
+    pub(crate) fn is_recent(&self) -> bool {
+        self.lock()
+            .is_some_and(|at| at.elapsed() < RETRY_AFTER_FAILURE)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// The shared, lazily connected Redis of the gateway.
 pub struct LazyRedis {
     config: RedisConfig,
     manager: OnceCell<ConnectionManager>,
-    last_failure: Mutex<Option<Instant>>,
+    last_failure: RecentFailure,
 }
 
 impl std::fmt::Debug for LazyRedis {
@@ -34,7 +58,7 @@ impl LazyRedis {
         Self {
             config,
             manager: OnceCell::new(),
-            last_failure: Mutex::new(None),
+            last_failure: RecentFailure::default(),
         }
     }
 
@@ -43,7 +67,7 @@ impl LazyRedis {
         if let Some(manager) = self.manager.get() {
             return Ok(manager.clone());
         }
-        if self.failed_recently() {
+        if self.last_failure.is_recent() {
             return Err(redis::RedisError::from((
                 redis::ErrorKind::Io,
                 "Redis was unreachable moments ago",
@@ -58,19 +82,8 @@ impl LazyRedis {
             })
             .await;
         if result.is_err() {
-            *self.lock_failure() = Some(Instant::now());
+            self.last_failure.record();
         }
         result.cloned()
-    }
-
-    fn failed_recently(&self) -> bool {
-        self.lock_failure()
-            .is_some_and(|at| at.elapsed() < RETRY_AFTER_FAILURE)
-    }
-
-    fn lock_failure(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
-        self.last_failure
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }

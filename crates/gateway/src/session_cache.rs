@@ -22,25 +22,21 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use platform::auth::sessions::session_key;
 use platform::auth::{Session, SessionError};
 use platform::config::RedisConfig;
 use redis::aio::{AsyncPushSender, MultiplexedConnection, SendError};
-use redis::{
-    AsyncConnectionConfig, IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, RedisError,
-    Value,
-};
-use secrecy::ExposeSecret;
+use redis::{AsyncConnectionConfig, ProtocolVersion, PushInfo, PushKind, RedisError, Value};
 use tokio::sync::Notify;
+
+use crate::redis_link::RecentFailure;
 
 /// Most sessions kept; when full the map is emptied (simple, and still exact).
 const CAPACITY: usize = 65_536;
 /// How long connecting and each command may take before Redis counts as unreachable.
 pub const TIMEOUT: Duration = Duration::from_secs(2);
-/// After a failed connect, lookups fail fast for this long instead of each waiting on a connect.
-const RETRY_AFTER_FAILURE: Duration = Duration::from_millis(500);
 /// How often an idle-looking link is proven alive, so a silently dead one is noticed.
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
 
@@ -49,7 +45,7 @@ pub struct TrackedSessions {
     shared: Arc<Shared>,
     config: RedisConfig,
     connecting: tokio::sync::Mutex<()>,
-    last_failure: Mutex<Option<Instant>>,
+    last_failure: RecentFailure,
 }
 
 impl std::fmt::Debug for TrackedSessions {
@@ -91,7 +87,7 @@ impl TrackedSessions {
             shared: Arc::new(Shared::new()),
             config,
             connecting: tokio::sync::Mutex::new(()),
-            last_failure: Mutex::new(None),
+            last_failure: RecentFailure::default(),
         }
     }
 
@@ -166,7 +162,7 @@ impl TrackedSessions {
         if let Some(link) = self.shared.current() {
             return Ok(link);
         }
-        if self.failed_recently() {
+        if self.last_failure.is_recent() {
             return Err(unavailable("Redis was unreachable moments ago"));
         }
         match self.open().await {
@@ -176,7 +172,7 @@ impl TrackedSessions {
                 Ok(link)
             }
             Err(e) => {
-                *lock(&self.last_failure) = Some(Instant::now());
+                self.last_failure.record();
                 Err(SessionError(Box::new(e)))
             }
         }
@@ -184,15 +180,7 @@ impl TrackedSessions {
 
     /// A RESP3 connection whose pushes reach [`Shared::on_push`], with tracking on.
     async fn open(&self) -> Result<Link, RedisError> {
-        let info = (self.config.host.as_str(), self.config.port).into_connection_info()?;
-        let mut settings = info
-            .redis_settings()
-            .clone()
-            .set_protocol(ProtocolVersion::RESP3);
-        if let Some(password) = &self.config.password {
-            settings = settings.set_password(password.expose_secret());
-        }
-        let client = redis::Client::open(info.set_redis_settings(settings))?;
+        let client = platform::redis_client::client(&self.config, ProtocolVersion::RESP3)?;
         let id = self.shared.next_link.fetch_add(1, Ordering::Relaxed);
         let pushes = PushHandler {
             shared: Arc::downgrade(&self.shared),
@@ -211,10 +199,6 @@ impl TrackedSessions {
             .query_async::<()>(&mut connection)
             .await?;
         Ok(Link { id, connection })
-    }
-
-    fn failed_recently(&self) -> bool {
-        lock(&self.last_failure).is_some_and(|at| at.elapsed() < RETRY_AFTER_FAILURE)
     }
 }
 

@@ -58,6 +58,20 @@ async fn until(cache: &TrackedSessions, done: impl Fn(&TrackedSessions) -> bool)
     .expect("no invalidation from Redis");
 }
 
+/// Makes `change`, then waits until the cache has applied an invalidation (a push from Redis, or
+/// the flush of a lost connection); `missing` says what it means when none comes.
+async fn invalidated_by(
+    cache: &TrackedSessions,
+    change: impl std::future::Future<Output = ()>,
+    missing: &str,
+) {
+    let seen = cache.invalidations();
+    change.await;
+    tokio::time::timeout(PUSH_DEADLINE, cache.invalidated_since(seen))
+        .await
+        .expect(missing);
+}
+
 #[tokio::test]
 async fn a_second_lookup_of_a_live_session_is_answered_without_a_redis_round_trip() {
     let cache = TrackedSessions::new(redis_config());
@@ -80,11 +94,8 @@ async fn a_session_deleted_by_logout_is_refused_once_the_invalidation_arrives() 
     let cache = TrackedSessions::new(redis_config());
     let session = logged_in(32).await;
     assert!(cache.exists(&session.sid).await.unwrap());
-    let seen = cache.invalidations();
-    sessions().await.delete(&session.sid).await.unwrap();
-    tokio::time::timeout(PUSH_DEADLINE, cache.invalidated_since(seen))
-        .await
-        .expect("no invalidation from Redis");
+    let logout = async { sessions().await.delete(&session.sid).await.unwrap() };
+    invalidated_by(&cache, logout, "no invalidation from Redis").await;
     assert!(!cache.exists(&session.sid).await.unwrap());
 }
 
@@ -125,11 +136,7 @@ async fn a_session_deleted_while_the_connection_was_cut_is_refused_after_redis_c
     let cache = TrackedSessions::new(switch.config());
     let session = logged_in(34).await;
     assert!(cache.exists(&session.sid).await.unwrap());
-    let seen = cache.invalidations();
-    switch.down();
-    tokio::time::timeout(PUSH_DEADLINE, cache.invalidated_since(seen))
-        .await
-        .expect("the cut was not noticed");
+    invalidated_by(&cache, async { switch.down() }, "the cut was not noticed").await;
     sessions().await.delete(&session.sid).await.unwrap();
     switch.up();
     assert!(!cache.exists(&session.sid).await.unwrap());
@@ -141,11 +148,7 @@ async fn with_redis_unreachable_lookups_fail_and_work_again_when_it_returns() {
     let cache = TrackedSessions::new(switch.config());
     let session = logged_in(35).await;
     assert!(cache.exists(&session.sid).await.unwrap());
-    let seen = cache.invalidations();
-    switch.down();
-    tokio::time::timeout(PUSH_DEADLINE, cache.invalidated_since(seen))
-        .await
-        .expect("the cut was not noticed");
+    invalidated_by(&cache, async { switch.down() }, "the cut was not noticed").await;
     assert!(cache.exists(&session.sid).await.is_err());
     assert!(cache.exists(&session.sid).await.is_err(), "fails fast");
 

@@ -20,23 +20,27 @@ pub struct RedisError {
     pub source: redis::RedisError,
 }
 
+/// A client for `config`'s server and password speaking `protocol` (RESP3 for pushes); it
+/// connects when asked to.
+pub fn client(
+    config: &RedisConfig,
+    protocol: redis::ProtocolVersion,
+) -> Result<redis::Client, redis::RedisError> {
+    let info = (config.host.as_str(), config.port).into_connection_info()?;
+    let mut settings = info.redis_settings().clone().set_protocol(protocol);
+    if let Some(password) = &config.password {
+        settings = settings.set_password(password.expose_secret());
+    }
+    redis::Client::open(info.set_redis_settings(settings))
+}
+
 /// Connects and authenticates; the manager reconnects with backoff after the server goes away.
 pub async fn connect(config: &RedisConfig) -> Result<ConnectionManager, RedisError> {
     let error = |source| RedisError {
         target: format!("{}:{}", config.host, config.port),
         source,
     };
-    let info = (config.host.as_str(), config.port)
-        .into_connection_info()
-        .map_err(error)?;
-    let settings = match &config.password {
-        Some(password) => info
-            .redis_settings()
-            .clone()
-            .set_password(password.expose_secret()),
-        None => info.redis_settings().clone(),
-    };
-    let client = redis::Client::open(info.set_redis_settings(settings)).map_err(error)?;
+    let client = client(config, redis::ProtocolVersion::RESP2).map_err(error)?;
     let manager_config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(2)))
         .set_response_timeout(Some(Duration::from_secs(2)))

@@ -43,7 +43,7 @@ use crate::handler::{
     Admission, Destination, Gateway, GatewayError, PREFLIGHT, Record, limit_headers, request_id,
 };
 use crate::limit::Decision;
-use crate::proxy::{HOP_BY_HOP, ProxyError};
+use crate::proxy::ProxyError;
 use crate::routes::{Route, Service};
 
 /// Largest request or response head read here; longer ones are hyper's to refuse.
@@ -737,15 +737,6 @@ fn has_token(list: &str, token: &str) -> bool {
         .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
-/// Hop-by-hop headers (RFC 9110 §7.6.1), which end at the gateway: the same list as the axum
-/// path's [`crate::proxy::strip_hop_by_hop`].
-fn is_hop_by_hop(name: &str) -> bool {
-    HOP_BY_HOP
-        .iter()
-        .any(|n| n.as_str().eq_ignore_ascii_case(name))
-        || name.eq_ignore_ascii_case("proxy-connection")
-}
-
 /// Writes the upstream's response head as the client gets it: hop-by-hop headers (and those its
 /// `Connection` names) removed, the gateway's `ours` added. A name the gateway sets replaces the
 /// upstream's, except `Vary`, to which the gateway adds. Written from the raw head: building a
@@ -761,14 +752,15 @@ fn write_relayed_head(
     let mut response = httparse::Response::new(&mut slots);
     // Parsed once already in `parse_response`.
     let _ = response.parse(&head.raw);
-    let named_by_connection = |name: &str| {
+    let lines = || {
         response
             .headers
             .iter()
-            .filter(|line| line.name.eq_ignore_ascii_case("connection"))
-            .filter_map(|line| std::str::from_utf8(line.value).ok())
-            .any(|list| has_token(list, name))
+            .map(|l| (l.name.as_bytes(), l.value))
     };
+    let has_connection = lines().any(|(name, _)| name.eq_ignore_ascii_case(b"connection"));
+    let named_by_connection =
+        |name: &str| has_connection && forwarding::named_by_connection(lines(), name.as_bytes());
     let replaced = |name: &str| {
         !name.eq_ignore_ascii_case("vary")
             && ours.keys().any(|k| k.as_str().eq_ignore_ascii_case(name))
@@ -776,7 +768,7 @@ fn write_relayed_head(
     write_status_line(out, head.status);
     for line in response.headers.iter() {
         let name = line.name;
-        let dropped = is_hop_by_hop(name)
+        let dropped = forwarding::is_hop_by_hop(name.as_bytes())
             || (framing == Framing::Chunked && name.eq_ignore_ascii_case("content-length"))
             || replaced(name)
             || named_by_connection(name);
@@ -874,9 +866,6 @@ async fn relay_response_body(
         let body = client.upstream_input.split_to(take);
         if let Framing::Length(_) = framing {
             remaining -= take as u64;
-        }
-        if framing == Framing::None {
-            remaining = 0;
         }
         client.output.extend_from_slice(&body);
         if !client.output.is_empty() {
