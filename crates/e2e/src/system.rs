@@ -62,12 +62,13 @@ pub struct System {
     ready_after: HashMap<Service, Duration>,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// `N` distinct free ports. Every listener is held until all are chosen: released one by one,
+/// the kernel could hand the same port out twice, and two processes of one system would then
+/// race for it (the loser exits, and the winner answers the readiness poll in its place).
+fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: [std::net::TcpListener; N] =
+        std::array::from_fn(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap());
+    listeners.map(|listener| listener.local_addr().unwrap().port())
 }
 
 fn pairs(items: &[(&str, String)]) -> HashMap<String, String> {
@@ -87,7 +88,7 @@ impl System {
     pub async fn standalone_with(bin: &Path, extra: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let youtube = crate::youtube::start().await;
-        let port = free_port();
+        let [port] = free_ports();
         let env = pairs(&[
             ("PORT", port.to_string()),
             ("DATA_DIR", dir.path().join("data").display().to_string()),
@@ -133,15 +134,13 @@ impl System {
         let youtube = crate::youtube::start().await;
         let dev = testkit::dev_env();
         let prefix = format!("e2e{}.", testkit::unique());
-        let ports: HashMap<Service, u16> = [
+        let services = [
             Service::Gateway,
             Service::Member,
             Service::Gallery,
             Service::Post,
-        ]
-        .into_iter()
-        .map(|s| (s, free_port()))
-        .collect();
+        ];
+        let ports: HashMap<Service, u16> = services.into_iter().zip(free_ports::<4>()).collect();
         let common = |service: Service| {
             let mut env = pairs(&[
                 ("PORT", ports[&service].to_string()),
