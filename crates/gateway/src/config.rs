@@ -5,7 +5,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use platform::auth::VerifyingKeys;
-use platform::config::{ConfigError, Environment, Flag, HostPort, HttpConfig, RedisConfig, Vars};
+use platform::config::{
+    ConfigError, Environment, Flag, HostPort, HostPortList, HttpConfig, RedisConfig, Vars,
+};
 
 /// Default port of the gateway.
 pub const DEFAULT_PORT: u16 = 8000;
@@ -17,12 +19,16 @@ pub struct Config {
     pub http: HttpConfig,
     /// Sessions and rate limits.
     pub redis: RedisConfig,
-    /// `MEMBER_SERVER`, default `member-svc:8001`.
-    pub member: HostPort,
+    /// `MEMBER_SERVER`, default `member-svc:8001`: one or more `host:port`, comma-separated, each
+    /// name standing for all its addresses.
+    pub member: HostPortList,
     /// `GALLERY_SERVER`, default `gallery-svc:8002`.
-    pub gallery: HostPort,
+    pub gallery: HostPortList,
     /// `POST_SERVER`, default `post-svc:8003`.
-    pub post: HostPort,
+    pub post: HostPortList,
+    /// `UPSTREAM_RESOLVE_INTERVAL_MS`, default 2000: how often upstream names are resolved again,
+    /// so that replicas that come or go are seen within that time (plus the DNS server's cache).
+    pub resolve_interval: Duration,
     /// `JWT_PUBLIC_KEYS` (or `JWT_PUBLIC_KEYS_FILE`): the keys tokens may be signed with.
     pub keys: VerifyingKeys,
     /// Timeouts, CORS, rate limits and proxy trust: the same in both modes.
@@ -235,15 +241,18 @@ impl Policy {
     }
 }
 
-fn upstream(vars: &mut Vars<'_>, key: &str, host: &str, port: u16) -> HostPort {
-    vars.or(
-        key,
-        HostPort {
-            host: host.to_owned(),
-            port,
-        },
-    )
+fn upstream(vars: &mut Vars<'_>, key: &str, host: &str, port: u16) -> HostPortList {
+    let default = HostPort {
+        host: host.to_owned(),
+        port,
+    };
+    vars.or(key, HostPortList(vec![default]))
 }
+
+/// The default of `UPSTREAM_RESOLVE_INTERVAL_MS`.
+pub const DEFAULT_RESOLVE_INTERVAL: Duration = Duration::from_secs(2);
+/// Shorter intervals would only load the DNS server.
+const MIN_RESOLVE_INTERVAL: Duration = Duration::from_millis(100);
 
 impl Config {
     /// Reads the distributed-mode configuration; every problem is reported at once.
@@ -254,6 +263,12 @@ impl Config {
         let member = upstream(&mut vars, "MEMBER_SERVER", "member-svc", 8001);
         let gallery = upstream(&mut vars, "GALLERY_SERVER", "gallery-svc", 8002);
         let post = upstream(&mut vars, "POST_SERVER", "post-svc", 8003);
+        let resolve_interval = millis(
+            &mut vars,
+            "UPSTREAM_RESOLVE_INTERVAL_MS",
+            DEFAULT_RESOLVE_INTERVAL,
+        )
+        .max(MIN_RESOLVE_INTERVAL);
         let keys = VerifyingKeys::read(&mut vars);
         let policy = Policy::read(&mut vars);
         vars.finish(|| {
@@ -263,6 +278,7 @@ impl Config {
                 member,
                 gallery,
                 post,
+                resolve_interval,
                 keys: keys?,
                 policy,
             })
@@ -285,6 +301,24 @@ mod tests {
         assert_eq!("off".parse::<RateSetting>(), Ok(RateSetting(None)));
         assert!("3/2".parse::<RateSetting>().is_err());
         assert!("0,1/1s".parse::<RateSetting>().is_err());
+    }
+
+    #[test]
+    fn an_upstream_is_one_or_more_host_ports() {
+        let env = [
+            ("REDIS_HOST", "127.0.0.1"),
+            ("MEMBER_SERVER", "member-headless:8001"),
+            ("POST_SERVER", "10.0.0.1:8003, post-b:8003"),
+            ("GALLERY_SERVER", "gallery:8002,"),
+            ("JWT_PUBLIC_KEYS", "not a key"),
+        ];
+        let error = Config::from_env(&env)
+            .err()
+            .map(|e| e.variables().join(","));
+        assert_eq!(error.as_deref(), Some("JWT_PUBLIC_KEYS"));
+        let list: Result<HostPortList, _> = "10.0.0.1:8003, post-b:8003".parse();
+        assert_eq!(list.map(|l| l.0.len()), Ok(2));
+        assert!("post-a:8003,post-b".parse::<HostPortList>().is_err());
     }
 
     #[test]

@@ -397,12 +397,12 @@ impl Gateway {
         &self.policy
     }
 
-    /// The upstream address of `service` when it is served over HTTP.
-    pub(crate) fn upstream_authority(
+    /// The endpoints of `service` when it is served over HTTP.
+    pub(crate) fn upstream_balancer(
         &self,
         service: crate::routes::Service,
-    ) -> Option<&http::uri::Authority> {
-        self.upstreams.authority(service)
+    ) -> Option<&crate::balance::Balancer> {
+        self.upstreams.balancer(service)
     }
 
     /// Takes a token for `route`; fails open (unlimited) when the store is down, see [`crate::limit`].

@@ -6,6 +6,7 @@
 
 pub mod access_log;
 pub mod auth;
+pub mod balance;
 pub mod config;
 pub mod cors;
 mod forwarding;
@@ -31,9 +32,11 @@ pub use handler::{Gateway, GatewayError};
 pub use wire::serve;
 
 use crate::auth::{Authenticator, Sessions};
+use crate::balance::{Balancer, Resolve, SystemResolver};
 use crate::limit::{Limiter, MemoryBuckets};
 use crate::proxy::{Upstream, Upstreams};
 use crate::redis_link::LazyRedis;
+use crate::routes::Service;
 use crate::session_cache::TrackedSessions;
 
 /// Error codes of the gateway's own rejections.
@@ -85,17 +88,26 @@ pub fn in_process(services: InProcess) -> Router {
 }
 
 /// Builds the distributed gateway from its configuration; connects to nothing yet, so it starts
-/// (and serves public routes) while Redis is down.
+/// (and serves public routes) while Redis is down. Upstream names are resolved on the current
+/// runtime, first at once and then every `resolve_interval`.
 pub fn connect(config: &Config) -> anyhow::Result<(Arc<Gateway>, Readiness)> {
-    let authority = |hp: &platform::config::HostPort| -> anyhow::Result<http::uri::Authority> {
-        hp.to_string()
-            .parse()
-            .map_err(|e| anyhow::anyhow!("upstream {hp} is not a valid authority: {e}"))
+    connect_with(config, &(Arc::new(SystemResolver) as Arc<dyn Resolve>))
+}
+
+/// [`connect`] with another name resolver.
+pub fn connect_with(
+    config: &Config,
+    resolver: &Arc<dyn Resolve>,
+) -> anyhow::Result<(Arc<Gateway>, Readiness)> {
+    let balancer = |service, list: &platform::config::HostPortList| {
+        let balancer = Arc::new(Balancer::new(service, &list.0, Arc::clone(resolver))?);
+        balancer.spawn_refresher(config.resolve_interval);
+        anyhow::Ok(balancer)
     };
     let upstreams = Upstreams::http(
-        authority(&config.member)?,
-        authority(&config.gallery)?,
-        authority(&config.post)?,
+        balancer(Service::Member, &config.member)?,
+        balancer(Service::Gallery, &config.gallery)?,
+        balancer(Service::Post, &config.post)?,
         &config.policy,
     );
     let redis = Arc::new(LazyRedis::new(config.redis.clone()));

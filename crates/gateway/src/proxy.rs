@@ -1,26 +1,28 @@
 //! Forwarding to an upstream: a pooled keep-alive HTTP/1.1 client (or an in-process router in
 //! standalone mode), bodies streamed both ways, hop-by-hop headers removed, `X-Forwarded-*` set.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use http::header::{self, HeaderMap, HeaderName};
-use http::uri::{Authority, PathAndQuery, Scheme};
+use http::uri::{PathAndQuery, Scheme};
 use http::{Request, Response, Uri, Version};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tower::ServiceExt;
 
+use crate::balance::{Balancer, Fault, Lease, Reach, View, may_retry};
 use crate::config::Policy;
 use crate::routes::Service;
 
 /// Where one prefix is served.
 #[derive(Debug, Clone)]
 pub enum Upstream {
-    /// A service over HTTP (`host:port`).
-    Http(Authority),
+    /// A service over HTTP, at every address its configured `host:port`s resolve to.
+    Http(Arc<Balancer>),
     /// A router in this process (standalone mode).
     Local(Router),
 }
@@ -93,8 +95,13 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 }
 
 impl Upstreams {
-    /// HTTP upstreams at these addresses.
-    pub fn http(member: Authority, gallery: Authority, post: Authority, policy: &Policy) -> Self {
+    /// HTTP upstreams behind these balancers.
+    pub fn http(
+        member: Arc<Balancer>,
+        gallery: Arc<Balancer>,
+        post: Arc<Balancer>,
+        policy: &Policy,
+    ) -> Self {
         Self::new(
             Upstream::Http(member),
             Upstream::Http(gallery),
@@ -125,10 +132,10 @@ impl Upstreams {
         }
     }
 
-    /// The address of `service` when it is reached over HTTP.
-    pub fn authority(&self, service: Service) -> Option<&Authority> {
+    /// The endpoints of `service` when it is reached over HTTP.
+    pub fn balancer(&self, service: Service) -> Option<&Balancer> {
         match self.of(service) {
-            Upstream::Http(authority) => Some(authority),
+            Upstream::Http(balancer) => Some(balancer),
             Upstream::Local(_) => None,
         }
     }
@@ -153,7 +160,7 @@ impl Upstreams {
                 Ok(response) => response,
                 Err(never) => match never {},
             },
-            Upstream::Http(authority) => self.send_http(authority, request).await?,
+            Upstream::Http(balancer) => self.send_http(balancer, request).await?,
         };
         let (mut parts, body) = response.into_parts();
         strip_hop_by_hop(&mut parts.headers);
@@ -162,59 +169,178 @@ impl Upstreams {
 
     async fn send_http(
         &self,
-        authority: &Authority,
+        balancer: &Balancer,
         mut request: Request<Body>,
     ) -> Result<Response<Body>, ProxyError> {
-        let path = request
-            .uri()
-            .path_and_query()
-            .cloned()
-            .unwrap_or_else(|| PathAndQuery::from_static("/"));
-        let mut uri = Uri::builder()
-            .scheme(Scheme::HTTP)
-            .authority(authority.clone())
-            .path_and_query(path)
-            .build()
-            .unwrap_or_default();
-        std::mem::swap(request.uri_mut(), &mut uri);
         *request.version_mut() = Version::HTTP_11;
-        // The client sets `Host` to the upstream; the original one travels as X-Forwarded-Host.
-        request.headers_mut().remove(header::HOST);
+        let mut view = View::default();
+        let lease = balancer.lease(&mut view).await.ok_or_else(no_address)?;
         if !is_replayable(&request) {
-            return self.send_once(request).await;
+            // Its body is streamed as it arrives: there is nothing left to send a second time.
+            return match self.send_once(at(&lease, request)).await {
+                Ok(response) => Ok(leased(response, lease)),
+                Err(failed) => {
+                    lease.failed(failed.fault);
+                    Err(failed.error)
+                }
+            };
         }
-        // A service that answers early without reading a body (a 404 to a multipart upload)
-        // closes that connection; the pool may hand it out once more before noticing. Such a
-        // request never reached the service, so sending it again on a fresh connection is safe.
         let (parts, body) = request.into_parts();
         let bytes = http_body_util::BodyExt::collect(body)
             .await
             .map_err(ProxyError::ClientBody)?
             .to_bytes();
-        let copy = |bytes: bytes::Bytes| {
-            let mut again = Request::new(Body::from(bytes));
-            *again.method_mut() = parts.method.clone();
-            *again.uri_mut() = parts.uri.clone();
-            *again.version_mut() = parts.version;
-            *again.headers_mut() = parts.headers.clone();
-            again
-        };
-        match self.send_once(copy(bytes.clone())).await {
-            Err(ProxyError::Unreachable(e)) if is_closed_connection(&*e) => {
+        let whole = Whole { parts, bytes };
+        let mut lease = lease;
+        let mut retried = false;
+        loop {
+            let failed = match self.attempt(&lease, &whole).await {
+                Ok(response) => return Ok(leased(response, lease)),
+                Err(failed) => failed,
+            };
+            lease.failed(failed.fault);
+            let again = !retried && may_retry(&whole.parts.method, failed.reach, true);
+            match again.then(|| balancer.retry(&mut view, &lease)).flatten() {
+                Some(next) => lease = next,
+                None => return Err(failed.error),
+            }
+            retried = true;
+        }
+    }
+
+    /// Sends a request held whole to `lease`'s endpoint, and once more on another connection
+    /// there when the pooled one turned out to be closing: a service that answers early without
+    /// reading a body (a 404 to a multipart upload) closes that connection, and the pool may hand
+    /// it out once more before noticing. Such a request never reached the service.
+    async fn attempt(&self, lease: &Lease, whole: &Whole) -> Result<Response<Body>, Failed> {
+        match self.send_once(at(lease, whole.copy())).await {
+            Err(failed) if failed.closed => {
                 tracing::debug!("pooled upstream connection was closing; sending again");
-                self.send_once(copy(bytes)).await
+                self.send_once(at(lease, whole.copy()))
+                    .await
+                    .map_err(|f| Failed {
+                        reach: if f.reach == Reach::NotSent {
+                            Reach::Unanswered
+                        } else {
+                            f.reach
+                        },
+                        ..f
+                    })
             }
             other => other,
         }
     }
 
-    async fn send_once(&self, request: Request<Body>) -> Result<Response<Body>, ProxyError> {
+    async fn send_once(&self, request: Request<Body>) -> Result<Response<Body>, Failed> {
         let sent = tokio::time::timeout(self.response_timeout, self.client.request(request));
         match sent.await {
-            Err(_elapsed) => Err(ProxyError::TimedOut(None)),
-            Ok(Err(e)) if is_timeout(&e) => Err(ProxyError::TimedOut(Some(Box::new(e)))),
-            Ok(Err(e)) => Err(ProxyError::Unreachable(Box::new(e))),
+            Err(_elapsed) => Err(Failed::answered(ProxyError::TimedOut(None))),
+            Ok(Err(e)) => Err(Failed::from_client(e)),
             Ok(Ok(response)) => Ok(response.map(Body::new)),
+        }
+    }
+}
+
+/// A request read whole, so that it can be sent more than once.
+struct Whole {
+    parts: http::request::Parts,
+    bytes: bytes::Bytes,
+}
+
+impl Whole {
+    fn copy(&self) -> Request<Body> {
+        let mut again = Request::new(Body::from(self.bytes.clone()));
+        *again.method_mut() = self.parts.method.clone();
+        *again.uri_mut() = self.parts.uri.clone();
+        *again.version_mut() = self.parts.version;
+        *again.headers_mut() = self.parts.headers.clone();
+        again
+    }
+}
+
+/// `request` addressed to `lease`'s endpoint: the client connects to the address (its pool is
+/// kept per address), the service sees its configured name as `Host`.
+fn at(lease: &Lease, mut request: Request<Body>) -> Request<Body> {
+    let path = request
+        .uri()
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
+    *request.uri_mut() = Uri::builder()
+        .scheme(Scheme::HTTP)
+        .authority(lease.target().clone())
+        .path_and_query(path)
+        .build()
+        .unwrap_or_default();
+    let host = http::HeaderValue::from_str(lease.authority().as_str());
+    if let Ok(host) = host {
+        request.headers_mut().insert(header::HOST, host);
+    }
+    request
+}
+
+/// The answer, its endpoint counted as busy until the body has been relayed.
+fn leased(response: Response<Body>, lease: Lease) -> Response<Body> {
+    lease.succeeded();
+    response.map(|body| {
+        Body::new(http_body_util::BodyExt::map_frame(body, move |frame| {
+            let _ = &lease;
+            frame
+        }))
+    })
+}
+
+fn no_address() -> ProxyError {
+    ProxyError::Unreachable("no address is known for the upstream".into())
+}
+
+/// A failed send: the error the client gets, what it says about the endpoint, and how far the
+/// request got.
+struct Failed {
+    error: ProxyError,
+    fault: Fault,
+    reach: Reach,
+    /// The connection closed before the response (possibly a pooled one the service had closed).
+    closed: bool,
+}
+
+impl Failed {
+    fn answered(error: ProxyError) -> Self {
+        Self {
+            error,
+            fault: Fault::Other,
+            reach: Reach::Answered,
+            closed: false,
+        }
+    }
+
+    fn from_client(e: hyper_util::client::legacy::Error) -> Self {
+        let timeout = is_timeout(&e);
+        if e.is_connect() {
+            return Self {
+                error: if timeout {
+                    ProxyError::TimedOut(Some(Box::new(e)))
+                } else {
+                    ProxyError::Unreachable(Box::new(e))
+                },
+                fault: Fault::Down,
+                reach: Reach::NotSent,
+                closed: false,
+            };
+        }
+        if timeout || hyper_cause(&e).is_some_and(hyper::Error::is_parse) {
+            let error = if timeout {
+                ProxyError::TimedOut(Some(Box::new(e)))
+            } else {
+                ProxyError::Unreachable(Box::new(e))
+            };
+            return Self::answered(error);
+        }
+        Self {
+            closed: is_closed_connection(&e),
+            error: ProxyError::Unreachable(Box::new(e)),
+            fault: Fault::Down,
+            reach: Reach::Unanswered,
         }
     }
 }
@@ -240,17 +366,19 @@ fn is_replayable(request: &Request<Body>) -> bool {
 }
 
 /// The connection closed before the response: hyper's "incomplete message" on a reused connection.
-fn is_closed_connection(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+fn is_closed_connection(error: &hyper_util::client::legacy::Error) -> bool {
+    hyper_cause(error).is_some_and(|h| h.is_incomplete_message() || h.is_canceled())
+}
+
+fn hyper_cause(error: &hyper_util::client::legacy::Error) -> Option<&hyper::Error> {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(cause) = source {
-        if let Some(hyper) = cause.downcast_ref::<hyper::Error>()
-            && (hyper.is_incomplete_message() || hyper.is_canceled())
-        {
-            return true;
+        if let Some(hyper) = cause.downcast_ref::<hyper::Error>() {
+            return Some(hyper);
         }
         source = cause.source();
     }
-    false
+    None
 }
 
 fn is_timeout(error: &hyper_util::client::legacy::Error) -> bool {

@@ -17,6 +17,17 @@ pub enum Service {
     Post,
 }
 
+impl Service {
+    /// Its name, as in metrics labels and logs.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Member => "member",
+            Self::Gallery => "gallery",
+            Self::Post => "post",
+        }
+    }
+}
+
 /// Whether a route needs a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {

@@ -18,6 +18,7 @@ mod pool;
 mod request;
 
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,7 +27,7 @@ use axum::extract::ConnectInfo;
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderValue};
-use http::uri::{Authority, PathAndQuery};
+use http::uri::PathAndQuery;
 use http::{HeaderMap, Method, StatusCode};
 use http_body_util::BodyExt;
 use platform::CancellationToken;
@@ -38,6 +39,7 @@ use self::chunked::Chunked;
 use self::io::{Prefixed, Sent, read_some, write_all, write_until_answered};
 use self::pool::Pool;
 use self::request::Head;
+use crate::balance::{Balancer, Fault, Lease, Reach, View, may_retry};
 use crate::forwarding::{self, Additions};
 use crate::handler::{
     Admission, Destination, Gateway, GatewayError, PREFLIGHT, Record, limit_headers, request_id,
@@ -125,6 +127,8 @@ struct Client {
     input: BytesMut,
     upstream_input: BytesMut,
     output: Vec<u8>,
+    /// This connection's copy of each service's endpoints, indexed by [`service_index`].
+    views: [View; 3],
 }
 
 /// What to do with the connection after a request.
@@ -143,6 +147,7 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
         input: BytesMut::with_capacity(8 * 1024),
         upstream_input: BytesMut::new(),
         output: Vec::with_capacity(1024),
+        views: Default::default(),
     };
     let mut deadlines = Deadlines {
         head: Deadline::new(),
@@ -316,7 +321,7 @@ async fn serve_one(shared: &Shared, client: &mut Client, deadlines: &mut Deadlin
             return answer(shared, client, &context, response, label, None).await;
         }
     };
-    let Some(authority) = gateway.upstream_authority(route.service).cloned() else {
+    let Some(balancer) = gateway.upstream_balancer(route.service) else {
         return Next::HandOver(unread(&head, client));
     };
     let hops = gateway.policy().forwarded_hops;
@@ -333,6 +338,21 @@ async fn serve_one(shared: &Shared, client: &mut Client, deadlines: &mut Deadlin
             return answer(shared, client, &context, response, route.name, member).await;
         }
     };
+    let view = &mut client.views[service_index(route.service)];
+    let Some(lease) = balancer.lease(view).await else {
+        let error = GatewayError::Proxy(ProxyError::Unreachable(
+            "no address is known for the upstream".into(),
+        ));
+        return answer(
+            shared,
+            client,
+            &context,
+            error.into_response(),
+            route.name,
+            member,
+        )
+        .await;
+    };
     let additions = Additions {
         request_id: &context.request_id,
         peer: Some(&client.peer_header),
@@ -340,25 +360,32 @@ async fn serve_one(shared: &Shared, client: &mut Client, deadlines: &mut Deadlin
         identity: identity.as_ref(),
     };
     client.output.clear();
-    request::write_upstream_head(&mut client.output, &request, &authority, &additions);
-    let upstream = Upstream {
-        service: route.service,
-        authority,
-    };
+    let host =
+        request::write_upstream_head(&mut client.output, &request, lease.authority(), &additions);
     let forwarded = Forward {
         route,
         member,
         decision,
-        upstream: &upstream,
+        balancer,
     };
+    let deadline = &mut deadlines.response;
     forward(
         shared,
         client,
-        &mut deadlines.response,
+        deadline,
         &context,
         &forwarded,
+        (lease, host),
     )
     .await
+}
+
+fn service_index(service: Service) -> usize {
+    match service {
+        Service::Member => 0,
+        Service::Gallery => 1,
+        Service::Post => 2,
+    }
 }
 
 /// Requests for the API and the health check.
@@ -484,18 +511,12 @@ async fn linger(client: &mut Client) {
     }
 }
 
-/// Where a request goes.
-struct Upstream {
-    service: Service,
-    authority: Authority,
-}
-
 /// A request admitted for forwarding.
 struct Forward<'a> {
     route: Route,
     member: Option<&'a str>,
     decision: Option<Decision>,
-    upstream: &'a Upstream,
+    balancer: &'a Balancer,
 }
 
 /// How the end of a response body is found.
@@ -522,6 +543,7 @@ async fn forward(
     deadline: &mut Deadline,
     context: &Context,
     forward: &Forward<'_>,
+    (mut lease, mut host): (Lease, Range<usize>),
 ) -> Next {
     // The head is in `client.output`; the part of the body that came with it travels with it.
     let out = &mut client.output;
@@ -531,21 +553,29 @@ async fn forward(
         .min(usize::try_from(context.body_len).unwrap_or(usize::MAX));
     out.extend_from_slice(&client.input.split_to(buffered));
     let remaining = context.body_len - buffered as u64;
-    let replayable = remaining == 0 && out.len() <= REPLAY_LIMIT;
+    let sending = Sending {
+        method: &context.method,
+        remaining,
+        replayable: remaining == 0 && out.len() <= REPLAY_LIMIT,
+    };
 
     deadline.set(context.started + shared.gateway.policy().response_timeout);
+    let exchanging = exchange(shared, client, forward, (&mut lease, &mut host), &sending);
     let exchanged = tokio::select! {
-        exchanged = exchange(shared, client, forward.upstream, remaining, replayable) => exchanged,
-        () = deadline.passed() => Err(Failure::Proxy(ProxyError::TimedOut(None))),
-    };
-    let (upstream, head, body_sent) = match exchanged {
-        Ok(exchanged) => exchanged,
-        Err(Failure::ClientGone) => return Next::Close,
-        Err(Failure::Proxy(e)) => {
-            return failed(shared, client, context, forward, e, remaining).await;
+        exchanged = exchanging => exchanged,
+        () = deadline.passed() => {
+            lease.failed(Fault::Other);
+            Err(Failure::Upstream(Broken::answered(ProxyError::TimedOut(None))))
         }
     };
-    respond(shared, client, context, forward, upstream, head, body_sent).await
+    match exchanged {
+        Ok(exchanged) => respond(shared, client, context, forward, exchanged, lease).await,
+        Err(Failure::ClientGone) => Next::Close,
+        Err(Failure::Upstream(broken)) => {
+            drop(lease);
+            failed(shared, client, context, forward, broken.error, remaining).await
+        }
+    }
 }
 
 /// Answers a failed forward in the error shape (502/504).
@@ -577,47 +607,135 @@ async fn failed(
 
 enum Failure {
     ClientGone,
-    Proxy(ProxyError),
+    Upstream(Broken),
 }
 
-/// Sends the request (in `client.output`, plus `remaining` body bytes still to read from the
-/// client) and reads the response head. Returns the connection, the head and whether the whole
-/// body was sent.
+/// An attempt that failed on the upstream's side.
+struct Broken {
+    error: ProxyError,
+    fault: Fault,
+    /// Something came back (an answer that cannot be relayed), or nothing in time.
+    answered: bool,
+}
+
+impl Broken {
+    fn down(error: ProxyError) -> Failure {
+        Failure::Upstream(Self {
+            error,
+            fault: Fault::Down,
+            answered: false,
+        })
+    }
+
+    fn answered(error: ProxyError) -> Self {
+        Self {
+            error,
+            fault: Fault::Other,
+            answered: true,
+        }
+    }
+}
+
+/// What is being sent: the request's method, the body bytes still to read from the client, and
+/// whether all of it is in `client.output` and small enough to send again.
+struct Sending<'a> {
+    method: &'a Method,
+    remaining: u64,
+    replayable: bool,
+}
+
+/// A response head and the connection it came on.
+struct Exchanged {
+    stream: TcpStream,
+    head: ResponseHead,
+    /// The whole request body went upstream (the connection can be reused).
+    body_sent: bool,
+}
+
+/// Sends the request (in `client.output`, plus `sending.remaining` body bytes still to read from
+/// the client) and reads the response head; on failure, once more on another endpoint when
+/// [`may_retry`] allows. `lease` and the `host` line in `client.output` follow the endpoint.
 async fn exchange(
     shared: &Shared,
     client: &mut Client,
-    upstream: &Upstream,
-    remaining: u64,
-    replayable: bool,
-) -> Result<(TcpStream, ResponseHead, bool), Failure> {
-    let mut pooled = shared.pool.checkout(upstream.service);
+    forward: &Forward<'_>,
+    (lease, host): (&mut Lease, &mut Range<usize>),
+    sending: &Sending<'_>,
+) -> Result<Exchanged, Failure> {
+    let mut written = false;
+    let mut retried = false;
+    loop {
+        let broken = match attempt(shared, client, lease, sending, &mut written).await {
+            Ok(exchanged) => {
+                lease.succeeded();
+                return Ok(exchanged);
+            }
+            Err(Failure::ClientGone) => return Err(Failure::ClientGone),
+            Err(Failure::Upstream(broken)) => broken,
+        };
+        lease.failed(broken.fault);
+        let reach = match (broken.answered, written) {
+            (true, _) => Reach::Answered,
+            (false, true) => Reach::Unanswered,
+            (false, false) => Reach::NotSent,
+        };
+        let view = &mut client.views[service_index(forward.route.service)];
+        let again = !retried && may_retry(sending.method, reach, sending.replayable);
+        let Some(next) = again.then(|| forward.balancer.retry(view, lease)).flatten() else {
+            return Err(Failure::Upstream(broken));
+        };
+        tracing::debug!(error = %platform::http::ErrorChain(&broken.error), "sending again to another endpoint");
+        request::replace_host(&mut client.output, host, next.authority());
+        *lease = next;
+        retried = true;
+    }
+}
+
+/// One endpoint's try: a pooled connection, or a new one. `written` is set once any byte of the
+/// request may have reached an upstream.
+async fn attempt(
+    shared: &Shared,
+    client: &mut Client,
+    lease: &Lease,
+    sending: &Sending<'_>,
+    written: &mut bool,
+) -> Result<Exchanged, Failure> {
+    let mut pooled = shared.pool.checkout(lease.endpoint_id());
     loop {
         let reused = pooled.is_some();
         let mut stream = match pooled.take() {
             Some(stream) => stream,
             None => shared
                 .pool
-                .connect(&upstream.authority)
+                .connect(lease.addr())
                 .await
-                .map_err(Failure::Proxy)?,
+                .map_err(Broken::down)?,
         };
         client.upstream_input.clear();
+        *written = true;
         let mut body_sent = write_until_answered(&stream, &client.output).await == Sent::All;
-        if body_sent && remaining > 0 {
-            body_sent = relay_request_body(client, &stream, remaining).await?;
+        if body_sent && sending.remaining > 0 {
+            body_sent = relay_request_body(client, &stream, sending.remaining).await?;
         }
         match read_response_head(&mut stream, &mut client.upstream_input).await {
-            Ok(head) => return Ok((stream, head, body_sent)),
+            Ok(head) => {
+                return Ok(Exchanged {
+                    stream,
+                    head,
+                    body_sent,
+                });
+            }
             // A pooled connection the service had closed: the request never reached it.
-            Err(Stale::BeforeAnyByte) if reused && replayable => {
+            Err(Stale::BeforeAnyByte) if reused && sending.replayable => {
                 tracing::debug!("pooled upstream connection was closed; sending again");
             }
             Err(Stale::BeforeAnyByte) => {
-                return Err(Failure::Proxy(ProxyError::Unreachable(
+                return Err(Broken::down(ProxyError::Unreachable(
                     "upstream closed the connection before answering".into(),
                 )));
             }
-            Err(Stale::Broken(e)) => return Err(Failure::Proxy(e)),
+            Err(Stale::Cut(e)) => return Err(Broken::down(e)),
+            Err(Stale::Invalid(e)) => return Err(Failure::Upstream(Broken::answered(e))),
         }
     }
 }
@@ -653,27 +771,31 @@ async fn relay_request_body(
 enum Stale {
     /// Closed without sending anything.
     BeforeAnyByte,
-    Broken(ProxyError),
+    /// Closed or failed in the middle of the head.
+    Cut(ProxyError),
+    /// A head that cannot be relayed.
+    Invalid(ProxyError),
 }
 
 async fn read_response_head(
     stream: &mut TcpStream,
     input: &mut BytesMut,
 ) -> Result<ResponseHead, Stale> {
-    let broken = |message: &str| Stale::Broken(ProxyError::Unreachable(message.to_owned().into()));
+    let invalid =
+        |message: &str| Stale::Invalid(ProxyError::Unreachable(message.to_owned().into()));
     loop {
         match read_some(stream, input).await {
             Ok(0) if input.is_empty() => return Err(Stale::BeforeAnyByte),
             Ok(0) => {
-                return Err(broken(
-                    "upstream closed the connection in the middle of a response head",
-                ));
+                return Err(Stale::Cut(ProxyError::Unreachable(
+                    "upstream closed the connection in the middle of a response head".into(),
+                )));
             }
             Ok(_) => {}
             Err(e) if input.is_empty() && e.kind() == std::io::ErrorKind::ConnectionReset => {
                 return Err(Stale::BeforeAnyByte);
             }
-            Err(e) => return Err(Stale::Broken(ProxyError::Unreachable(Box::new(e)))),
+            Err(e) => return Err(Stale::Cut(ProxyError::Unreachable(Box::new(e)))),
         }
         let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut response = httparse::Response::new(&mut slots);
@@ -688,10 +810,12 @@ async fn read_response_head(
                         framing,
                         reusable,
                     })
-                    .ok_or_else(|| broken("upstream sent a response head that cannot be relayed"));
+                    .ok_or_else(|| {
+                        invalid("upstream sent a response head that cannot be relayed")
+                    });
             }
             Ok(httparse::Status::Partial) if input.len() < MAX_HEAD => {}
-            _ => return Err(broken("upstream sent an invalid response head")),
+            _ => return Err(invalid("upstream sent an invalid response head")),
         }
     }
 }
@@ -790,10 +914,14 @@ async fn respond(
     client: &mut Client,
     context: &Context,
     forward: &Forward<'_>,
-    mut upstream: TcpStream,
-    head: ResponseHead,
-    body_sent: bool,
+    exchanged: Exchanged,
+    lease: Lease,
 ) -> Next {
+    let Exchanged {
+        stream: mut upstream,
+        head,
+        body_sent,
+    } = exchanged;
     let framing = if context.method == Method::HEAD {
         Framing::None
     } else {
@@ -821,7 +949,7 @@ async fn respond(
     let upstream_clean =
         relayed == Ok(true) && head.reusable && body_sent && client.upstream_input.is_empty();
     if upstream_clean {
-        shared.pool.checkin(forward.upstream.service, upstream);
+        shared.pool.checkin(lease.endpoint_id(), upstream);
     }
     match relayed {
         Ok(_) if close => {

@@ -1,29 +1,43 @@
-//! Idle keep-alive connections to the upstreams, newest first, dropped before the services' own
-//! idle timeout can close them under a request.
+//! Idle keep-alive connections to the upstream endpoints, newest first, dropped before the
+//! services' own idle timeout can close them under a request.
 
+use std::net::SocketAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use http::uri::Authority;
 use tokio::net::TcpStream;
 
 use crate::proxy::ProxyError;
-use crate::routes::Service;
 
-/// Idle connections kept per upstream.
+/// Idle connections kept per endpoint.
 const MAX_IDLE: usize = 512;
 /// The services' hyper servers close connections idle for 30 s; reusing one at that moment
 /// fails the request, so the pool lets go of them well before.
 const IDLE_FOR: Duration = Duration::from_secs(15);
+/// Check-ins between two sweeps for endpoints that get no more requests (gone from DNS): their
+/// connections are closed instead of being kept open.
+const SWEEP_EVERY: u32 = 1024;
 
 struct Idle {
     stream: TcpStream,
     since: Instant,
 }
 
-/// The connection pool of one gateway.
+/// The idle connections of one endpoint.
+struct Lane {
+    endpoint: u64,
+    idle: Vec<Idle>,
+}
+
+#[derive(Default)]
+struct Lanes {
+    lanes: Vec<Lane>,
+    checkins: u32,
+}
+
+/// The connection pool of one gateway worker (its connections belong to the worker's runtime).
 pub(crate) struct Pool {
-    idle: [Mutex<Vec<Idle>>; 3],
+    lanes: Mutex<Lanes>,
     connect_timeout: Duration,
 }
 
@@ -38,29 +52,23 @@ impl std::fmt::Debug for Pool {
 impl Pool {
     pub(crate) fn new(connect_timeout: Duration) -> Self {
         Self {
-            idle: Default::default(),
+            lanes: Mutex::default(),
             connect_timeout,
         }
     }
 
-    fn slot(&self, service: Service) -> MutexGuard<'_, Vec<Idle>> {
-        let index = match service {
-            Service::Member => 0,
-            Service::Gallery => 1,
-            Service::Post => 2,
-        };
-        self.idle[index]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+    fn lanes(&self) -> MutexGuard<'_, Lanes> {
+        self.lanes.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The most recently used idle connection that is still open, if any.
-    pub(crate) fn checkout(&self, service: Service) -> Option<TcpStream> {
-        let mut idle = self.slot(service);
-        while let Some(candidate) = idle.pop() {
+    /// The most recently used idle connection to `endpoint` that is still open, if any.
+    pub(crate) fn checkout(&self, endpoint: u64) -> Option<TcpStream> {
+        let mut lanes = self.lanes();
+        let lane = lanes.lanes.iter_mut().find(|l| l.endpoint == endpoint)?;
+        while let Some(candidate) = lane.idle.pop() {
             if candidate.since.elapsed() >= IDLE_FOR {
                 // Everything below is older still.
-                idle.clear();
+                lane.idle.clear();
                 return None;
             }
             if is_quiet(&candidate.stream) {
@@ -70,9 +78,30 @@ impl Pool {
         None
     }
 
-    /// Keeps `stream` for the next request to `service`.
-    pub(crate) fn checkin(&self, service: Service, stream: TcpStream) {
-        let mut idle = self.slot(service);
+    /// Keeps `stream` for the next request to `endpoint`.
+    pub(crate) fn checkin(&self, endpoint: u64, stream: TcpStream) {
+        let mut lanes = self.lanes();
+        lanes.checkins = lanes.checkins.wrapping_add(1);
+        if lanes.checkins.is_multiple_of(SWEEP_EVERY) {
+            lanes.lanes.retain(|lane| {
+                lane.endpoint == endpoint
+                    || lane
+                        .idle
+                        .last()
+                        .is_some_and(|i| i.since.elapsed() < IDLE_FOR)
+            });
+        }
+        let index = match lanes.lanes.iter().position(|l| l.endpoint == endpoint) {
+            Some(index) => index,
+            None => {
+                lanes.lanes.push(Lane {
+                    endpoint,
+                    idle: Vec::new(),
+                });
+                lanes.lanes.len() - 1
+            }
+        };
+        let idle = &mut lanes.lanes[index].idle;
         if idle.len() < MAX_IDLE {
             idle.push(Idle {
                 stream,
@@ -82,8 +111,8 @@ impl Pool {
     }
 
     /// A new connection (504 when it takes longer than the connect timeout, 502 when refused).
-    pub(crate) async fn connect(&self, authority: &Authority) -> Result<TcpStream, ProxyError> {
-        let connecting = TcpStream::connect(authority.as_str());
+    pub(crate) async fn connect(&self, addr: SocketAddr) -> Result<TcpStream, ProxyError> {
+        let connecting = TcpStream::connect(addr);
         let stream = match tokio::time::timeout(self.connect_timeout, connecting).await {
             Err(_elapsed) => return Err(ProxyError::TimedOut(None)),
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::TimedOut => {

@@ -19,7 +19,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use platform::CancellationToken;
 use platform::auth::{Claims, RedisSessions, Role, Session, SessionStore, SigningKey, TOKEN_TTL};
-use platform::config::{HostPort, HttpConfig, RedisConfig, Vars};
+use platform::config::{HostPort, HostPortList, HttpConfig, RedisConfig, Vars};
 use tokio::net::TcpListener;
 
 /// What an upstream received.
@@ -82,6 +82,10 @@ pub async fn closed_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
+pub fn one(host_port: HostPort) -> HostPortList {
+    HostPortList(vec![host_port])
+}
+
 pub fn host_port(addr: SocketAddr) -> HostPort {
     HostPort {
         host: addr.ip().to_string(),
@@ -113,6 +117,11 @@ pub struct Setup {
     /// Replaces the member upstream's address (e.g. a closed port).
     pub member: Option<HostPort>,
     pub post: Option<HostPort>,
+    /// Replaces the post upstream by a list (wins over `post`).
+    pub post_list: Option<HostPortList>,
+    /// Resolves the upstream names instead of the system.
+    pub resolver: Option<Arc<dyn gateway::balance::Resolve>>,
+    pub resolve_interval: Duration,
 }
 
 impl Default for Setup {
@@ -122,6 +131,9 @@ impl Default for Setup {
             redis: redis_config(),
             member: None,
             post: None,
+            post_list: None,
+            resolver: None,
+            resolve_interval: gateway::config::DEFAULT_RESOLVE_INTERVAL,
         }
     }
 }
@@ -144,13 +156,19 @@ impl Harness {
                 port: 0,
             },
             redis: setup.redis,
-            member: setup.member.unwrap_or_else(|| host_port(member)),
-            gallery: host_port(gallery),
-            post: setup.post.unwrap_or_else(|| host_port(post)),
+            member: one(setup.member.unwrap_or_else(|| host_port(member))),
+            gallery: one(host_port(gallery)),
+            post: setup
+                .post_list
+                .unwrap_or_else(|| one(setup.post.unwrap_or_else(|| host_port(post)))),
+            resolve_interval: setup.resolve_interval,
             keys: key.verifying_keys(),
             policy: setup.policy,
         };
-        let (gw, readiness) = gateway::connect(&config).unwrap();
+        let resolver = setup
+            .resolver
+            .unwrap_or_else(|| Arc::new(gateway::balance::SystemResolver));
+        let (gw, readiness) = gateway::connect_with(&config, &resolver).unwrap();
         let ops = platform::http::ops_routes(readiness);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
