@@ -40,7 +40,7 @@ async fn main() {
         _ => System::standalone_with(bin.as_ref(), &unlimited).await,
     };
     let services: &[Service] = match system.mode {
-        Mode::Standalone => &[Service::Gateway],
+        Mode::Standalone | Mode::External => &[Service::Gateway],
         Mode::Distributed => &[
             Service::Member,
             Service::Gallery,

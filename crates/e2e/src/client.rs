@@ -5,10 +5,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use reqwest::{Method, StatusCode, header};
 
 static REQUESTS: AtomicU64 = AtomicU64::new(0);
+static FAILED: AtomicU64 = AtomicU64::new(0);
 
 /// How many requests every [`Visitor`] of this process has sent so far (for benchmarks).
 pub fn requests_sent() -> u64 {
     REQUESTS.load(Ordering::Relaxed)
+}
+
+/// How many of them failed: no answer at all, or a 5xx (for rollouts and kills, where a 4xx is
+/// a journey's own concern but a 5xx or a dropped connection is the system's).
+pub fn failed_requests() -> u64 {
+    FAILED.load(Ordering::Relaxed)
 }
 use serde_json::Value;
 
@@ -60,11 +67,18 @@ impl Answer {
 impl Visitor {
     /// A new anonymous visitor of the gateway at `base` (`http://host:port`).
     pub fn new(base: &str) -> Self {
+        Self::resolving(base, None)
+    }
+
+    /// As [`Visitor::new`], with `base`'s host name resolved to the given address (an ingress
+    /// that routes by host name, without touching the machine's resolver).
+    pub fn resolving(base: &str, resolve: Option<&(String, std::net::SocketAddr)>) -> Self {
+        let mut http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30));
+        if let Some((host, addr)) = resolve {
+            http = http.resolve(host, *addr);
+        }
         Self {
-            http: reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(30))
-                .build()
-                .unwrap(),
+            http: http.build().unwrap(),
             base: base.trim_end_matches('/').to_owned(),
             cookie: None,
         }
@@ -118,8 +132,17 @@ impl Visitor {
             request = request.header(header::COOKIE, format!("gallery_cookie={cookie}"));
         }
         REQUESTS.fetch_add(1, Ordering::Relaxed);
-        let response = request.send().await.expect("the gateway answers");
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => {
+                FAILED.fetch_add(1, Ordering::Relaxed);
+                panic!("the gateway answers: {e}");
+            }
+        };
         let status = response.status();
+        if status.is_server_error() {
+            FAILED.fetch_add(1, Ordering::Relaxed);
+        }
         let headers = response.headers().clone();
         for set in headers.get_all(header::SET_COOKIE) {
             let set = set.to_str().unwrap_or_default();

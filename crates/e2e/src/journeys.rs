@@ -100,7 +100,8 @@ async fn create_gallery(visitor: &mut Visitor, name: &str) -> i64 {
     created.data()["galleryId"].as_i64().unwrap()
 }
 
-async fn frames(visitor: &mut Visitor, gallery: i64) -> Vec<Value> {
+/// The frames of `gallery` as P1 lists them (empty when there are none).
+pub async fn frames(visitor: &mut Visitor, gallery: i64) -> Vec<Value> {
     let answer = visitor
         .get(&format!("/api/post/list/{gallery}"))
         .await

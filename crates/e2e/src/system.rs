@@ -17,6 +17,8 @@ pub enum Mode {
     Standalone,
     /// Four processes, MariaDB, Redis, Kafka.
     Distributed,
+    /// Running elsewhere (a cluster); its processes are not ours to start or stop.
+    External,
 }
 
 /// One process of the distributed system (standalone has only `Gateway`).
@@ -60,6 +62,7 @@ pub struct System {
     children: HashMap<Service, Child>,
     databases: Vec<testkit::MySqlDatabase>,
     ready_after: HashMap<Service, Duration>,
+    resolve: Option<(String, std::net::SocketAddr)>,
 }
 
 /// `N` distinct free ports. Every listener is held until all are chosen: released one by one,
@@ -112,6 +115,7 @@ impl System {
             children: HashMap::new(),
             databases: Vec::new(),
             ready_after: HashMap::new(),
+            resolve: None,
         };
         system.start(Service::Gateway).await;
         system
@@ -205,6 +209,7 @@ impl System {
             children: HashMap::new(),
             databases,
             ready_after: HashMap::new(),
+            resolve: None,
         };
         for service in [
             Service::Member,
@@ -217,9 +222,26 @@ impl System {
         system
     }
 
+    /// A system that runs elsewhere, reached at `base`; `resolve` maps `base`'s host name to an
+    /// address (an ingress routing by host name). Crash and restart are the caller's (kubectl).
+    pub fn external(base: &str, resolve: Option<(String, std::net::SocketAddr)>) -> Self {
+        Self {
+            mode: Mode::External,
+            base: base.trim_end_matches('/').to_owned(),
+            bin: PathBuf::new(),
+            dir: tempfile::tempdir().unwrap(),
+            envs: HashMap::new(),
+            ports: HashMap::new(),
+            children: HashMap::new(),
+            databases: Vec::new(),
+            ready_after: HashMap::new(),
+            resolve,
+        }
+    }
+
     /// A new anonymous browser.
     pub fn visitor(&self) -> crate::Visitor {
-        crate::Visitor::new(&self.base)
+        crate::Visitor::resolving(&self.base, self.resolve.as_ref())
     }
 
     fn log_path(&self, service: Service) -> PathBuf {
@@ -255,6 +277,12 @@ impl System {
     /// (polled every 10 ms).
     pub fn ready_after(&self, service: Service) -> Option<Duration> {
         self.ready_after.get(&service).copied()
+    }
+
+    /// `http://127.0.0.1:<port><path>` of one process itself, not through the gateway (for its
+    /// `/readyz` and `/metrics`).
+    pub fn url(&self, service: Service, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.ports[&service])
     }
 
     /// The process id of `service`, for memory readings.
@@ -293,6 +321,11 @@ impl System {
 
     /// Crash and restart one process on the same port.
     pub async fn crash_and_restart(&mut self, service: Service) {
+        assert_ne!(
+            self.mode,
+            Mode::External,
+            "an external system is disrupted by its owner"
+        );
         if service == Service::Kafka {
             let script = testkit::dev("DEV_SERVICES_SCRIPT");
             for action in ["kill", "up"] {
