@@ -100,7 +100,7 @@ async fn one_journey(system: Arc<System>, ledger: Arc<Ledger>, n: u64) {
     let (alice, nickname, gallery) = journeys::start_an_exhibition(&system).await;
     ledger.galleries.lock().unwrap().push((gallery, false));
     let show = journeys::finish_an_exhibition(&system, alice, nickname, gallery).await;
-    if n % 3 == 0 {
+    if n.is_multiple_of(3) {
         let mut alice = show.alice;
         alice.delete("/api/member").await.expect(200);
         let mut galleries = ledger.galleries.lock().unwrap();

@@ -5,13 +5,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use platform::config::KafkaConfig;
-use rdkafka::producer::FutureProducer;
 use sea_orm::DatabaseConnection;
 use tokio::sync::watch;
 
-use crate::consumer::{Consumer, ConsumerOptions, Source};
+use crate::consumer::{Consumer, ConsumerOptions, KafkaConsumer, Source};
 use crate::handler::Handler;
-use crate::kafka::{KafkaError, client_config, ensure_topics};
+use crate::kafka::{KafkaError, Producer, Quiet, client_config, ensure_topics};
+use crate::lag::{LagContext, STATISTICS_EVERY_MS};
 use crate::relay::{KafkaSink, Relay, RelayOptions, Sink};
 
 /// Where events travel. Clone it into every service of a process.
@@ -76,7 +76,8 @@ impl Bus {
                 Sink::InProcess(bus.clone())
             }
         };
-        Ok(Relay::new(db, sink, options))
+        let topics = topics.iter().map(|t| (*t).to_owned()).collect();
+        Ok(Relay::new(db, sink, topics, options))
     }
 
     /// A consumer of `options.topics` for `options.group`, applying events with `handler` in
@@ -96,13 +97,13 @@ impl Bus {
     }
 }
 
-pub(crate) fn producer(config: &KafkaConfig) -> Result<FutureProducer, KafkaError> {
+pub(crate) fn producer(config: &KafkaConfig) -> Result<Producer, KafkaError> {
     client_config(config)
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "2")
         .set("message.timeout.ms", "15000")
-        .create()
+        .create_with_context(Quiet)
         .map_err(|source| KafkaError::Client {
             bootstrap: config.bootstrap.to_string(),
             source,
@@ -123,14 +124,17 @@ async fn kafka_source(config: &KafkaConfig, options: &ConsumerOptions) -> Result
         bootstrap: config.bootstrap.to_string(),
         source,
     };
-    let consumer: rdkafka::consumer::StreamConsumer = client_config(config)
+    let names = options.topics.iter().map(|t| (config.topic(t), t.clone()));
+    let context = LagContext::new(&options.group, names);
+    let consumer: KafkaConsumer = client_config(config)
         .set("group.id", config.group(&options.group))
         .set("enable.auto.commit", "true")
         .set("auto.commit.interval.ms", "200")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "10000")
-        .create()
+        .set("statistics.interval.ms", STATISTICS_EVERY_MS)
+        .create_with_context(context)
         .map_err(client_error)?;
     let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topics).map_err(client_error)?;

@@ -10,7 +10,6 @@ use platform::CancellationToken;
 use rdkafka::Message;
 use rdkafka::consumer::{Consumer as _, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Headers};
-use rdkafka::producer::FutureProducer;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, SqlErr, Statement};
 use tracing::Instrument;
 
@@ -19,6 +18,7 @@ use crate::context::TraceContext;
 use crate::dlq;
 use crate::envelope::Envelope;
 use crate::handler::{Handler, HandlerError};
+use crate::kafka::Producer;
 
 /// How failed events are retried before they are dead-lettered.
 #[derive(Debug, Clone)]
@@ -85,10 +85,13 @@ pub enum ConsumerError {
     Kafka(#[from] rdkafka::error::KafkaError),
 }
 
+/// A Kafka consumer whose statistics feed `events_consumer_lag`.
+pub(crate) type KafkaConsumer = StreamConsumer<crate::lag::LagContext>;
+
 pub(crate) enum Source {
     Kafka {
-        consumer: StreamConsumer,
-        producer: FutureProducer,
+        consumer: KafkaConsumer,
+        producer: Producer,
     },
     InProcess(InProcessBus),
 }
@@ -211,8 +214,8 @@ impl Consumer {
 
     async fn kafka_batch(
         &self,
-        consumer: &StreamConsumer,
-        producer: &FutureProducer,
+        consumer: &KafkaConsumer,
+        producer: &Producer,
     ) -> Result<usize, ConsumerError> {
         let first = match tokio::time::timeout(self.options.poll_timeout, consumer.recv()).await {
             Err(_) => return Ok(0),
@@ -247,8 +250,8 @@ impl Consumer {
 
     async fn kafka_message(
         &self,
-        consumer: &StreamConsumer,
-        producer: &FutureProducer,
+        consumer: &KafkaConsumer,
+        producer: &Producer,
         message: &BorrowedMessage<'_>,
     ) -> Result<(), ConsumerError> {
         let body = message.payload().unwrap_or_default();

@@ -9,12 +9,13 @@ use platform::config::KafkaConfig;
 use rdkafka::Message;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use rdkafka::message::{BorrowedMessage, Header, Headers, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::FutureRecord;
 use rdkafka::{Offset, TopicPartitionList};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement};
 
 use crate::consumer::{Consumer, Mark, set_cursor};
 use crate::envelope::Envelope;
+use crate::kafka::Producer;
 use crate::kafka::{KafkaError, client_config};
 
 /// Header: why the consumer gave up.
@@ -69,7 +70,7 @@ fn event_of(body: &str) -> Option<(String, String)> {
 }
 
 pub(crate) async fn publish_kafka(
-    producer: &FutureProducer,
+    producer: &Producer,
     group: &str,
     message: &BorrowedMessage<'_>,
     error: &str,
@@ -256,7 +257,7 @@ fn pending(
 }
 
 async fn republish(
-    producer: &FutureProducer,
+    producer: &Producer,
     topic: &str,
     message: &BorrowedMessage<'_>,
 ) -> Result<(), DlqError> {

@@ -1,4 +1,4 @@
-//! Kafka connection settings, start-up topic creation and the readiness probe.
+//! Kafka connection settings, start-up topic creation and the live broker check.
 
 use std::time::Duration;
 
@@ -6,8 +6,9 @@ use platform::config::KafkaConfig;
 use platform::http::Probe;
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::types::RDKafkaErrorCode;
 
 /// Why Kafka could not be used.
@@ -83,9 +84,10 @@ pub async fn ensure_topics(config: &KafkaConfig, topics: &[&str]) -> Result<(), 
     Ok(())
 }
 
-/// Readiness probe: the cluster answers a metadata request.
+/// Live check: the cluster answers a metadata request (what [`crate::health::BrokerWatch`] asks
+/// every few seconds).
 pub struct KafkaProbe {
-    consumer: std::sync::Arc<BaseConsumer>,
+    consumer: std::sync::Arc<BaseConsumer<Quiet>>,
 }
 
 impl std::fmt::Debug for KafkaProbe {
@@ -94,11 +96,53 @@ impl std::fmt::Debug for KafkaProbe {
     }
 }
 
+/// The context of our clients: librdkafka's reports that the broker cannot be reached go to debug.
+/// While the broker is away every client would log them at each reconnect (dozens a minute per
+/// process); [`crate::health::BrokerWatch`] logs the outage once instead. Anything else keeps
+/// librdkafka's level.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Quiet;
+
+impl ClientContext for Quiet {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        client_log(level, fac, log_message);
+    }
+
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        client_error(error, reason);
+    }
+}
+
+impl ConsumerContext for Quiet {}
+
+/// A producer with the [`Quiet`] context.
+pub(crate) type Producer = rdkafka::producer::FutureProducer<Quiet>;
+
+/// librdkafka's log line, at debug when it is a failed connection (facility `FAIL`).
+pub(crate) fn client_log(level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+    if fac == "FAIL" {
+        tracing::debug!(?level, fac, log_message, "librdkafka");
+    } else {
+        DefaultClientContext.log(level, fac, log_message);
+    }
+}
+
+/// librdkafka's error report, at debug when it says only that brokers cannot be reached.
+pub(crate) fn client_error(error: rdkafka::error::KafkaError, reason: &str) {
+    use rdkafka::error::KafkaError::Global;
+    match error {
+        Global(RDKafkaErrorCode::BrokerTransportFailure | RDKafkaErrorCode::AllBrokersDown) => {
+            tracing::debug!(%error, reason, "librdkafka: broker unreachable");
+        }
+        error => DefaultClientContext.error(error, reason),
+    }
+}
+
 impl KafkaProbe {
     /// A probe with its own lightweight client.
     pub fn new(config: &KafkaConfig) -> Result<Self, KafkaError> {
         let consumer = client_config(config)
-            .create()
+            .create_with_context(Quiet)
             .map_err(|source| KafkaError::Client {
                 bootstrap: config.bootstrap.to_string(),
                 source,

@@ -10,11 +10,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use platform::CancellationToken;
 use platform::config::KafkaConfig;
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::FutureRecord;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, IsolationLevel,
     SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait, Value,
@@ -22,6 +22,7 @@ use sea_orm::{
 use tokio::sync::Notify;
 
 use crate::bus::InProcessBus;
+use crate::kafka::Producer;
 use crate::outbox::Outbox;
 
 /// Why a batch was not published (it stays in the outbox and is retried).
@@ -75,7 +76,7 @@ pub(crate) enum Sink {
 /// idempotent producer can, e.g. after the broker lost acknowledged messages).
 pub(crate) struct KafkaSink {
     config: KafkaConfig,
-    producer: Mutex<FutureProducer>,
+    producer: Mutex<Producer>,
 }
 
 impl KafkaSink {
@@ -87,7 +88,7 @@ impl KafkaSink {
         })
     }
 
-    fn current(&self) -> FutureProducer {
+    fn current(&self) -> Producer {
         self.producer
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -95,7 +96,7 @@ impl KafkaSink {
     }
 
     fn renew_if_fatal(&self) {
-        use rdkafka::producer::Producer;
+        use rdkafka::producer::Producer as _;
         let mut producer = self
             .producer
             .lock()
@@ -116,6 +117,7 @@ impl KafkaSink {
 pub struct Relay {
     db: DatabaseConnection,
     sink: Sink,
+    topics: Vec<String>,
     wake: Arc<Notify>,
     options: RelayOptions,
 }
@@ -128,6 +130,7 @@ impl std::fmt::Debug for Relay {
         };
         f.debug_struct("Relay")
             .field("sink", &sink)
+            .field("topics", &self.topics)
             .field("options", &self.options)
             .finish_non_exhaustive()
     }
@@ -143,10 +146,16 @@ struct Row {
 }
 
 impl Relay {
-    pub(crate) fn new(db: DatabaseConnection, sink: Sink, options: RelayOptions) -> Self {
+    pub(crate) fn new(
+        db: DatabaseConnection,
+        sink: Sink,
+        topics: Vec<String>,
+        options: RelayOptions,
+    ) -> Self {
         Self {
             db,
             sink,
+            topics,
             wake: Arc::new(Notify::new()),
             options,
         }
@@ -213,7 +222,7 @@ impl Relay {
     }
 
     async fn send_with(
-        producer: &FutureProducer,
+        producer: &Producer,
         config: &KafkaConfig,
         rows: &[Row],
     ) -> Result<(), RelayError> {
@@ -257,8 +266,17 @@ impl Relay {
     }
 
     /// Publishes until `shutdown`: at once when woken, at least every `fallback_poll`, backing
-    /// off exponentially while the broker or database fails.
+    /// off exponentially while the broker or database fails. Meanwhile measures the backlog for
+    /// the gauges every few seconds, also while a batch waits for an absent broker.
     pub async fn run(self, shutdown: CancellationToken) {
+        tokio::join!(self.publish_until(&shutdown), self.measure_until(&shutdown));
+        if let Sink::Kafka(sink) = &self.sink {
+            use rdkafka::producer::Producer as _;
+            let _ = sink.current().flush(Duration::from_secs(5));
+        }
+    }
+
+    async fn publish_until(&self, shutdown: &CancellationToken) {
         let mut backoff = self.options.initial_backoff;
         while !shutdown.is_cancelled() {
             let wait = match self.publish_batch().await {
@@ -287,15 +305,105 @@ impl Relay {
                 () = shutdown.cancelled() => break,
             }
         }
-        if let Sink::Kafka(sink) = &self.sink {
-            use rdkafka::producer::Producer;
-            let _ = sink.current().flush(Duration::from_secs(5));
+    }
+
+    async fn measure_until(&self, shutdown: &CancellationToken) {
+        loop {
+            self.measure().await;
+            tokio::select! {
+                () = tokio::time::sleep(MEASURE_EVERY) => {}
+                () = shutdown.cancelled() => return,
+            }
         }
+    }
+
+    /// Sets `events_relay_backlog` and `events_relay_oldest_unpublished_seconds` per topic.
+    async fn measure(&self) {
+        let backlog = match self.backlog().await {
+            Ok(backlog) => backlog,
+            Err(error) => {
+                // The relay's own loop reports the database failing; once is enough.
+                tracing::debug!(error = %platform::http::ErrorChain(&error), "backlog not measured");
+                return;
+            }
+        };
+        for topic in backlog {
+            let oldest = topic.oldest.map_or(0.0, |age| age.as_secs_f64());
+            metrics::gauge!("events_relay_backlog", "topic" => topic.topic.clone())
+                .set(topic.rows as f64);
+            metrics::gauge!("events_relay_oldest_unpublished_seconds", "topic" => topic.topic)
+                .set(oldest);
+        }
+    }
+
+    /// The unpublished rows per topic: this relay's topics (zero rows included) and any other
+    /// topic the outbox holds rows of.
+    pub async fn backlog(&self) -> Result<Vec<Backlog>, DbErr> {
+        let mut found = unpublished(&self.db).await?;
+        for topic in &self.topics {
+            if !found.iter().any(|b| &b.topic == topic) {
+                found.push(Backlog {
+                    topic: topic.clone(),
+                    rows: 0,
+                    oldest: None,
+                });
+            }
+        }
+        found.sort_by(|a, b| a.topic.cmp(&b.topic));
+        Ok(found)
     }
 
     /// Runs [`Relay::run`] on its own task.
     pub fn spawn(self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
         tokio::spawn(self.run(shutdown))
+    }
+}
+
+/// How often a running relay measures its backlog.
+const MEASURE_EVERY: Duration = Duration::from_secs(5);
+
+/// What the relay of one topic still has to publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backlog {
+    /// The topic (logical name, without `KAFKA_TOPIC_PREFIX`).
+    pub topic: String,
+    /// Unpublished outbox rows.
+    pub rows: u64,
+    /// Age of the oldest of them; `None` when there is none.
+    pub oldest: Option<Duration>,
+}
+
+async fn unpublished(db: &DatabaseConnection) -> Result<Vec<Backlog>, DbErr> {
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT topic, COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox \
+             WHERE published_at IS NULL GROUP BY topic",
+        ))
+        .await?;
+    let now = Utc::now();
+    rows.iter()
+        .map(|r| {
+            let oldest = oldest(r, db.get_database_backend())?;
+            let rows: i64 = r.try_get("", "n")?;
+            Ok(Backlog {
+                topic: r.try_get("", "topic")?,
+                rows: u64::try_from(rows).unwrap_or_default(),
+                oldest: oldest.map(|t| (now - t).to_std().unwrap_or_default()),
+            })
+        })
+        .collect()
+}
+
+/// `MIN(created_at)`: MySQL/MariaDB answer a `TIMESTAMP` (UTC on our connections), SQLite the
+/// text the outbox wrote.
+fn oldest(row: &sea_orm::QueryResult, backend: DbBackend) -> Result<Option<DateTime<Utc>>, DbErr> {
+    match backend {
+        DbBackend::Sqlite => {
+            let naive: Option<chrono::NaiveDateTime> = row.try_get("", "oldest")?;
+            Ok(naive.map(|t| t.and_utc()))
+        }
+        _ => row.try_get("", "oldest"),
     }
 }
 

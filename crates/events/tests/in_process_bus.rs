@@ -37,6 +37,12 @@ async fn a_consumer_restarted_mid_stream_resumes_with_nothing_lost() {
 }
 
 #[tokio::test]
+async fn the_relay_backlog_counts_unpublished_rows_and_the_age_of_the_oldest_until_they_are_published()
+ {
+    scenarios::backlog_counts_unpublished_rows(&Bus::in_process(), "t").await;
+}
+
+#[tokio::test]
 async fn a_rewound_cursor_applies_nothing_twice() {
     let bus = Bus::in_process();
     let test = TestDb::sqlite().await;

@@ -76,3 +76,20 @@ async fn the_probe_fails_when_nothing_listens() {
     let dead = KafkaConfig::read(&mut vars).unwrap();
     assert!(KafkaProbe::new(&dead).unwrap().check().await.is_err());
 }
+
+#[tokio::test]
+async fn the_broker_watch_shows_a_live_broker_as_ok() {
+    let watch = events::BrokerWatch::start(&config()).unwrap();
+    assert_eq!(watch.check().await, Ok(()));
+    assert_eq!(watch.last(), Some(Ok(())));
+}
+
+#[tokio::test]
+async fn the_broker_watch_shows_a_dead_broker_as_unreachable_with_the_reason() {
+    let env = [("KAFKA_SERVER", "127.0.0.1:1")];
+    let mut vars = Vars::new(&env);
+    let dead = KafkaConfig::read(&mut vars).unwrap();
+    let watch = events::BrokerWatch::start(&dead).unwrap();
+    let shown = watch.check().await.unwrap_err();
+    assert!(shown.starts_with("broker unreachable for 0 s: "), "{shown}");
+}

@@ -54,6 +54,13 @@ async fn a_consumer_restarted_mid_stream_resumes_with_nothing_lost() {
     scenarios::restarted_consumer_resumes(&kafka(), &topic, &group).await;
 }
 
+#[tokio::test]
+async fn the_relay_backlog_counts_unpublished_rows_and_the_age_of_the_oldest_until_they_are_published()
+ {
+    let (topic, _) = names("backlog");
+    scenarios::backlog_counts_unpublished_rows(&kafka(), &topic).await;
+}
+
 fn raw_producer() -> FutureProducer {
     events::kafka::client_config(&kafka_config())
         .create()

@@ -102,7 +102,7 @@ pub async fn connect(config: &Config, bus: &Bus) -> anyhow::Result<Connected> {
     platform::db::migrate::<migration::Migrator>(&db).await?;
     let mut readiness = Readiness::new().with(DatabaseProbe(db.clone()));
     if let Some(kafka) = &config.kafka {
-        readiness = readiness.with(::events::kafka::KafkaProbe::new(kafka)?);
+        readiness = readiness.with_reported(::events::BrokerWatch::start(kafka)?);
     }
     let relay = bus.relay(db.clone(), &[GALLERY_TOPIC]).await?;
     let outbox = relay.outbox();

@@ -114,7 +114,10 @@ pub async fn connect(config: &Config, bus: &Bus) -> anyhow::Result<Connected> {
     let (sessions, ephemeral): (Arc<dyn SessionStore>, Arc<dyn Ephemeral>) = match &config.redis {
         Some(redis) => {
             let redis = platform::redis_client::connect(redis).await?;
-            readiness = readiness.with(RedisProbe(redis.clone()));
+            // Reported, not required: without Redis, sign-up, nickname checks and the internal
+            // lookups still work and session routes answer the contract's 503 themselves, while
+            // an unready member (every replica at once, Redis being shared) would answer nothing.
+            readiness = readiness.with_reported(RedisProbe(redis.clone()));
             (
                 Arc::new(RedisSessions(redis.clone())),
                 Arc::new(RedisEphemeral(redis)),
@@ -126,7 +129,7 @@ pub async fn connect(config: &Config, bus: &Bus) -> anyhow::Result<Connected> {
         ),
     };
     if let Some(kafka) = &config.kafka {
-        readiness = readiness.with(events::kafka::KafkaProbe::new(kafka)?);
+        readiness = readiness.with_reported(events::BrokerWatch::start(kafka)?);
     }
     let relay = bus.relay(db.clone(), &[MEMBER_TOPIC]).await?;
     let outbox = relay.outbox();

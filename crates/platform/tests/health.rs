@@ -60,6 +60,71 @@ async fn readyz_answers_503_naming_the_dependency_that_failed() {
     assert_eq!(json["checks"]["kafka"], "failed: connection refused");
 }
 
+struct Hangs(&'static str);
+
+#[async_trait::async_trait]
+impl Probe for Hangs {
+    fn name(&self) -> &'static str {
+        self.0
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        std::future::pending().await
+    }
+}
+
+fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap()
+}
+
+#[tokio::test]
+async fn a_failing_reported_probe_is_shown_degraded_and_leaves_the_process_ready() {
+    let readiness = Readiness::new()
+        .with(Fixed("database", Ok(())))
+        .with_reported(Fixed("kafka", Err("broker unreachable".into())));
+    let (status, body) = get(readiness, "/readyz").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let json = json(&body);
+    assert_eq!(json["status"], "ready");
+    assert_eq!(json["checks"]["database"], "ok");
+    assert_eq!(json["checks"]["kafka"], "degraded: broker unreachable");
+}
+
+#[tokio::test]
+async fn a_failing_required_probe_makes_the_process_unready_whatever_the_reported_probes_say() {
+    let readiness = Readiness::new()
+        .with(Fixed("database", Err("connection refused".into())))
+        .with_reported(Fixed("kafka", Ok(())));
+    let (status, body) = get(readiness, "/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let json = json(&body);
+    assert_eq!(json["status"], "unavailable");
+    assert_eq!(json["checks"]["database"], "failed: connection refused");
+    assert_eq!(json["checks"]["kafka"], "ok");
+}
+
+#[tokio::test]
+async fn merged_readiness_keeps_each_probe_required_or_reported() {
+    let member = Readiness::new().with_reported(Fixed("redis", Err("down".into())));
+    let post = Readiness::new().with(Fixed("database", Ok(())));
+    let (status, body) = get(member.merge(post), "/readyz").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(json(&body)["checks"]["redis"], "degraded: down");
+}
+
+#[tokio::test]
+async fn a_reported_probe_that_hangs_is_cut_short_so_readyz_answers_within_a_second() {
+    let readiness = Readiness::new()
+        .with(Fixed("database", Ok(())))
+        .with_reported(Hangs("redis"));
+    let started = std::time::Instant::now();
+    let (status, body) = get(readiness, "/readyz").await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let shown = json(&body)["checks"]["redis"].as_str().unwrap().to_owned();
+    assert!(shown.starts_with("degraded: no answer within"), "{shown}");
+}
+
 #[tokio::test]
 async fn metrics_renders_prometheus_text_with_request_counters() {
     let app = platform::http::service_app(

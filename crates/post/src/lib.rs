@@ -124,7 +124,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<(AppState, Readiness)> {
     state.images.ensure_default().await?;
     let mut readiness = Readiness::new().with(DatabaseProbe(db));
     if let Some(kafka) = &config.kafka {
-        readiness = readiness.with(events::kafka::KafkaProbe::new(kafka)?);
+        readiness = readiness.with_reported(events::BrokerWatch::start(kafka)?);
     }
     Ok((state, readiness))
 }

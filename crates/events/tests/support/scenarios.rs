@@ -183,3 +183,29 @@ pub async fn restarted_consumer_resumes(bus: &Bus, topic: &str, group: &str) {
     assert_eq!(distinct_effects(db).await, 100);
     test.drop_now().await;
 }
+
+/// The backlog counts the committed, unpublished rows and how old the oldest is; publishing
+/// empties it, and a topic of the relay without rows shows zero.
+pub async fn backlog_counts_unpublished_rows(bus: &Bus, topic: &str) {
+    let test = TestDb::for_bus(bus).await;
+    let db = &test.db;
+    let relay = relay(bus, db, topic).await;
+    let empty = relay.backlog().await.unwrap();
+    assert_eq!(empty.len(), 1);
+    assert_eq!((empty[0].topic.as_str(), empty[0].rows), (topic, 0));
+    assert_eq!(empty[0].oldest, None);
+
+    let batch: Vec<_> = (0..3).map(|i| event("b", i)).collect();
+    commit(db, &relay.outbox(), topic, &batch).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let waiting = relay.backlog().await.unwrap();
+    assert_eq!(waiting[0].rows, 3);
+    let age = waiting[0].oldest.unwrap();
+    assert!(age >= std::time::Duration::from_secs(1), "{age:?}");
+    assert!(age < std::time::Duration::from_secs(60), "{age:?}");
+
+    publish_all(&relay).await;
+    let published = relay.backlog().await.unwrap();
+    assert_eq!((published[0].rows, published[0].oldest), (0, None));
+    test.drop_now().await;
+}

@@ -11,7 +11,7 @@ use axum::routing::get;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde::Serialize;
 
-/// One dependency that must be reachable for the process to be ready.
+/// One dependency whose state `/readyz` shows.
 #[async_trait::async_trait]
 pub trait Probe: Send + Sync {
     /// Name reported by `/readyz` (`database`, `redis`, `kafka`, …).
@@ -20,16 +20,34 @@ pub trait Probe: Send + Sync {
     async fn check(&self) -> Result<(), String>;
 }
 
-/// The probes of one process.
+/// Whether a probe decides readiness or is only shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Required,
+    Reported,
+}
+
+/// The probes of one process. Only required probes decide readiness: in Kubernetes a failing
+/// readiness probe takes the pod out of its Service, and a dependency every replica shares (the
+/// broker) failing would take out all of them at once, although they can still answer requests.
 #[derive(Clone, Default)]
 pub struct Readiness {
-    probes: Vec<Arc<dyn Probe>>,
+    probes: Vec<(Role, Arc<dyn Probe>)>,
 }
 
 impl std::fmt::Debug for Readiness {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<_> = self.probes.iter().map(|p| p.name()).collect();
-        f.debug_struct("Readiness").field("probes", &names).finish()
+        let names = |role| -> Vec<_> {
+            self.probes
+                .iter()
+                .filter(|(r, _)| *r == role)
+                .map(|(_, p)| p.name())
+                .collect()
+        };
+        f.debug_struct("Readiness")
+            .field("required", &names(Role::Required))
+            .field("reported", &names(Role::Reported))
+            .finish()
     }
 }
 
@@ -41,54 +59,83 @@ struct ReadyBody {
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// Kubernetes gives a readiness probe one second by default: a reported dependency that hangs
+/// must not make `/readyz` miss it, which would fail readiness after all.
+const REPORTED_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// What one probe found.
+struct Finding {
+    name: &'static str,
+    role: Role,
+    result: Result<(), String>,
+}
+
 impl Readiness {
     /// No probes: always ready.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Adds a probe.
+    /// Adds a required probe: the process is not ready while it fails.
     #[must_use]
     pub fn with(mut self, probe: impl Probe + 'static) -> Self {
-        self.probes.push(Arc::new(probe));
+        self.probes.push((Role::Required, Arc::new(probe)));
         self
     }
 
-    /// Adds every probe of `other`.
+    /// Adds a reported probe: `/readyz` shows it (`degraded: …` when it fails) but it never makes
+    /// the process unready. For what the process can serve requests without.
+    #[must_use]
+    pub fn with_reported(mut self, probe: impl Probe + 'static) -> Self {
+        self.probes.push((Role::Reported, Arc::new(probe)));
+        self
+    }
+
+    /// Adds every probe of `other`, each keeping its role.
     #[must_use]
     pub fn merge(mut self, other: Self) -> Self {
         self.probes.extend(other.probes);
         self
     }
 
-    /// Runs every probe concurrently, each bounded by a timeout.
+    /// Runs every probe concurrently, each bounded by a timeout; required and reported alike.
     pub async fn check(&self) -> BTreeMap<&'static str, Result<(), String>> {
-        let runs = self.probes.iter().map(|probe| async move {
-            let result = tokio::time::timeout(PROBE_TIMEOUT, probe.check())
+        self.findings()
+            .await
+            .into_iter()
+            .map(|f| (f.name, f.result))
+            .collect()
+    }
+
+    async fn findings(&self) -> Vec<Finding> {
+        let runs = self.probes.iter().map(|(role, probe)| async move {
+            let limit = match role {
+                Role::Required => PROBE_TIMEOUT,
+                Role::Reported => REPORTED_TIMEOUT,
+            };
+            let result = tokio::time::timeout(limit, probe.check())
                 .await
-                .unwrap_or_else(|_| Err(format!("no answer within {PROBE_TIMEOUT:?}")));
-            (probe.name(), result)
+                .unwrap_or_else(|_| Err(format!("no answer within {limit:?}")));
+            Finding {
+                name: probe.name(),
+                role: *role,
+                result,
+            }
         });
-        futures::future::join_all(runs).await.into_iter().collect()
+        futures::future::join_all(runs).await
     }
 
     async fn answer(self) -> Response {
-        let results = self.check().await;
-        let ready = results.values().all(Result::is_ok);
-        let checks = results
-            .into_iter()
-            .map(|(name, r)| {
-                (
-                    name,
-                    r.map_or_else(|e| format!("failed: {e}"), |()| "ok".into()),
-                )
-            })
-            .collect::<BTreeMap<_, _>>();
+        let findings = self.findings().await;
+        let ready = findings
+            .iter()
+            .all(|f| f.role == Role::Reported || f.result.is_ok());
+        let checks: BTreeMap<_, _> = findings.iter().map(|f| (f.name, shown(f))).collect();
         if !ready {
-            let failed: Vec<_> = checks
+            let failed: Vec<_> = findings
                 .iter()
-                .filter(|(_, v)| v.as_str() != "ok")
-                .map(|(k, v)| format!("{k} {v}"))
+                .filter(|f| f.role == Role::Required && f.result.is_err())
+                .map(|f| format!("{} {}", f.name, shown(f)))
                 .collect();
             tracing::warn!(failed = ?failed, "not ready");
         }
@@ -105,6 +152,15 @@ impl Readiness {
             }),
         )
             .into_response()
+    }
+}
+
+/// `ok`, `failed: …` (a required probe) or `degraded: …` (a reported one).
+fn shown(finding: &Finding) -> String {
+    match (&finding.result, finding.role) {
+        (Ok(()), _) => "ok".into(),
+        (Err(e), Role::Required) => format!("failed: {e}"),
+        (Err(e), Role::Reported) => format!("degraded: {e}"),
     }
 }
 
