@@ -265,19 +265,35 @@ fn rollout(args: &Args, deployment: &str) -> Option<Duration> {
     None
 }
 
-/// Deletes a pod and waits until its replacement is Ready; returns how long that took.
+/// Deletes a pod and waits until its replacement (same name, new uid) is Ready; returns how long
+/// that took.
 fn kill(args: &Args, pod: &str) -> Option<Duration> {
+    let target = format!("pod/{pod}");
+    let uid = || {
+        let out = Command::new(&args.kubectl)
+            .args(["kubectl", "-n", "thegallery", "get", &target])
+            .args(["-o", "jsonpath={.metadata.uid}"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let old = uid();
     let began = Instant::now();
-    kubectl(args, &["delete", "pod", pod, "--wait=false"]);
-    std::thread::sleep(Duration::from_secs(2));
+    kubectl(args, &["delete", &target, "--wait=false"]);
+    loop {
+        let now = uid();
+        if !now.is_empty() && now != old {
+            break;
+        }
+        assert!(
+            began.elapsed() < Duration::from_secs(600),
+            "{pod} was not recreated"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
     kubectl(
         args,
-        &[
-            "wait",
-            "--for=condition=Ready",
-            &format!("pod/{pod}"),
-            "--timeout=600s",
-        ],
+        &["wait", "--for=condition=Ready", &target, "--timeout=600s"],
     );
     Some(began.elapsed())
 }

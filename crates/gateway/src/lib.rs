@@ -208,12 +208,10 @@ impl Probe for RedisReady {
 
     async fn check(&self) -> Result<(), String> {
         let mut connection = self.0.connection().await.map_err(|e| e.to_string())?;
-        let pinged = redis::cmd("PING")
+        redis::cmd("PING")
             .query_async::<String>(&mut connection)
-            .await;
-        if let Err(e) = &pinged {
-            self.0.failed(e).await;
-        }
-        pinged.map(drop).map_err(|e| e.to_string())
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
     }
 }

@@ -117,17 +117,14 @@ async fn take_redis(
     static SCRIPT_HANDLE: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
     let script = SCRIPT_HANDLE.get_or_init(|| redis::Script::new(SCRIPT));
     let mut connection = redis.connection().await.map_err(LimitError)?;
-    let invoked = script
+    let (allowed, remaining, wait_ms): (i64, i64, i64) = script
         .key(format!("ratelimit:{}:{subject}", rule_key(rule)))
         .arg(rate.burst)
         .arg(rate.refill)
         .arg(period_ms(rate))
         .invoke_async(&mut connection)
-        .await;
-    if let Err(e) = &invoked {
-        redis.failed(e).await;
-    }
-    let (allowed, remaining, wait_ms): (i64, i64, i64) = invoked.map_err(LimitError)?;
+        .await
+        .map_err(LimitError)?;
     Ok(Decision {
         allowed: allowed == 1,
         limit: rate.burst,

@@ -5,7 +5,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use platform::config::RedisConfig;
-use redis::aio::ConnectionManager;
+use platform::redis_client::SharedRedis;
+use tokio::sync::OnceCell;
 
 /// After a failed attempt, requests fail fast for this long instead of each waiting on a connect.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_millis(500);
@@ -37,8 +38,7 @@ impl RecentFailure {
 /// The shared, lazily connected Redis of the gateway.
 pub struct LazyRedis {
     config: RedisConfig,
-    /// The manager, once made; dropped again by [`LazyRedis::failed`].
-    manager: tokio::sync::Mutex<Option<ConnectionManager>>,
+    manager: OnceCell<SharedRedis>,
     last_failure: RecentFailure,
 }
 
@@ -47,7 +47,7 @@ impl std::fmt::Debug for LazyRedis {
         f.debug_struct("LazyRedis")
             .field("host", &self.config.host)
             .field("port", &self.config.port)
-            .field("connected", &self.manager.try_lock().map(|m| m.is_some()).ok())
+            .field("connected", &self.manager.initialized())
             .finish()
     }
 }
@@ -57,15 +57,14 @@ impl LazyRedis {
     pub fn new(config: RedisConfig) -> Self {
         Self {
             config,
-            manager: tokio::sync::Mutex::new(None),
+            manager: OnceCell::new(),
             last_failure: RecentFailure::default(),
         }
     }
 
     /// The connection; once made, it reconnects by itself after Redis comes back.
-    pub async fn connection(&self) -> Result<ConnectionManager, redis::RedisError> {
-        let mut manager = self.manager.lock().await;
-        if let Some(manager) = manager.as_ref() {
+    pub async fn connection(&self) -> Result<SharedRedis, redis::RedisError> {
+        if let Some(manager) = self.manager.get() {
             return Ok(manager.clone());
         }
         if self.last_failure.is_recent() {
@@ -74,23 +73,17 @@ impl LazyRedis {
                 "Redis was unreachable moments ago",
             )));
         }
-        match platform::redis_client::connect(&self.config).await {
-            Ok(made) => Ok(manager.insert(made).clone()),
-            Err(e) => {
-                self.last_failure.record();
-                Err(e.source)
-            }
+        let result = self
+            .manager
+            .get_or_try_init(|| async {
+                platform::redis_client::connect(&self.config)
+                    .await
+                    .map_err(|e| e.source)
+            })
+            .await;
+        if result.is_err() {
+            self.last_failure.record();
         }
-    }
-
-    /// Reports a command's failure. Anything but the server's own error reply drops the manager,
-    /// so the next command connects afresh: the manager reconnects after a closed connection, but
-    /// not after one whose replies no longer parse, which a Kubernetes pod kill left behind
-    /// (the readiness probe then failed for good).
-    pub async fn failed(&self, error: &redis::RedisError) {
-        if !matches!(error.kind(), redis::ErrorKind::Server(_)) {
-            tracing::warn!(error = %error, "Redis command failed; reconnecting");
-            *self.manager.lock().await = None;
-        }
+        result.cloned()
     }
 }

@@ -6,8 +6,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use redis::aio::ConnectionManager;
-
 /// The store is unreachable; callers answer 503.
 #[derive(Debug, thiserror::Error)]
 #[error("throttle store unavailable")]
@@ -26,7 +24,7 @@ pub trait Ephemeral: Send + Sync + std::fmt::Debug {
 
 /// Counters in Redis (`INCR` + `EXPIRE NX`).
 #[derive(Clone)]
-pub struct RedisEphemeral(pub ConnectionManager);
+pub struct RedisEphemeral(pub platform::redis_client::SharedRedis);
 
 impl std::fmt::Debug for RedisEphemeral {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

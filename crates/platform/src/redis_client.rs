@@ -1,5 +1,7 @@
 //! The Redis connection shared by a process: authenticated, multiplexed, reconnecting by itself.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use redis::IntoConnectionInfo;
@@ -34,8 +36,20 @@ pub fn client(
     redis::Client::open(info.set_redis_settings(settings))
 }
 
-/// Connects and authenticates; the manager reconnects with backoff after the server goes away.
-pub async fn connect(config: &RedisConfig) -> Result<ConnectionManager, RedisError> {
+/// Connects and authenticates; the connection reconnects with backoff after the server goes away,
+/// and starts over when its replies stop making sense ([`SharedRedis`]).
+pub async fn connect(config: &RedisConfig) -> Result<SharedRedis, RedisError> {
+    let manager = connect_manager(config).await?;
+    Ok(SharedRedis {
+        shared: Arc::new(Shared {
+            config: config.clone(),
+            manager: RwLock::new(manager),
+            rebuilding: AtomicBool::new(false),
+        }),
+    })
+}
+
+async fn connect_manager(config: &RedisConfig) -> Result<ConnectionManager, RedisError> {
     let error = |source| RedisError {
         target: format!("{}:{}", config.host, config.port),
         source,
@@ -51,9 +65,102 @@ pub async fn connect(config: &RedisConfig) -> Result<ConnectionManager, RedisErr
         .map_err(error)
 }
 
+/// The process's Redis connection, cheap to clone. The manager inside reconnects after a closed
+/// connection, but not after one whose replies no longer parse — which a Redis pod kill on a
+/// Kubernetes node left behind for good (every command then failed with a parse error). Any
+/// failure other than the server's own error reply therefore makes a new manager in the
+/// background, and commands use it as soon as it is connected.
+#[derive(Clone)]
+pub struct SharedRedis {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    config: RedisConfig,
+    manager: RwLock<ConnectionManager>,
+    rebuilding: AtomicBool,
+}
+
+impl std::fmt::Debug for SharedRedis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedRedis")
+            .field("host", &self.shared.config.host)
+            .field("port", &self.shared.config.port)
+            .finish()
+    }
+}
+
+impl SharedRedis {
+    fn manager(&self) -> ConnectionManager {
+        self.shared
+            .manager
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn observe<T>(&self, result: &redis::RedisResult<T>) {
+        let Err(error) = result else { return };
+        if matches!(error.kind(), redis::ErrorKind::Server(_)) {
+            return;
+        }
+        if self.shared.rebuilding.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        tracing::warn!(error = %error, "Redis command failed; connecting afresh");
+        let shared = Arc::clone(&self.shared);
+        tokio::spawn(async move {
+            match connect_manager(&shared.config).await {
+                Ok(manager) => {
+                    *shared
+                        .manager
+                        .write()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = manager;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %crate::http::ErrorChain(&e), "Redis still unreachable")
+                }
+            }
+            shared.rebuilding.store(false, Ordering::Release);
+        });
+    }
+}
+
+impl redis::aio::ConnectionLike for SharedRedis {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        let mut manager = self.manager();
+        Box::pin(async move {
+            let result = manager.req_packed_command(cmd).await;
+            self.observe(&result);
+            result
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        let mut manager = self.manager();
+        Box::pin(async move {
+            let result = manager.req_packed_commands(pipeline, offset, count).await;
+            self.observe(&result);
+            result
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        self.manager().get_db()
+    }
+}
+
 /// Readiness probe: Redis answers `PING`.
 #[derive(Clone)]
-pub struct RedisProbe(pub ConnectionManager);
+pub struct RedisProbe(pub SharedRedis);
 
 impl std::fmt::Debug for RedisProbe {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -214,7 +214,7 @@ fn rand_id() -> u32 {
     u32::from_str_radix(&testkit::unique()[..7], 16).unwrap()
 }
 
-async fn redis() -> redis::aio::ConnectionManager {
+async fn redis() -> platform::redis_client::SharedRedis {
     let env = testkit::dev_env();
     let mut vars = Vars::new(&env);
     let config = RedisConfig::read(&mut vars).unwrap();

@@ -200,7 +200,7 @@ pub struct TestApp {
     /// The provider stand-in.
     pub providers: Providers,
     /// The Redis connection, in MariaDB mode.
-    pub redis: Option<redis::aio::ConnectionManager>,
+    pub redis: Option<platform::redis_client::SharedRedis>,
     /// Keeps the SQLite directory alive.
     pub _dir: Option<tempfile::TempDir>,
 }

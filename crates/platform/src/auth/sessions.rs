@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use redis::aio::ConnectionManager;
 use sea_orm::sea_query::{ColumnDef, Expr, ExprTrait, Index, Query, Table};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde::{Deserialize, Serialize};
@@ -72,7 +71,7 @@ fn err(e: impl std::error::Error + Send + Sync + 'static) -> SessionError {
 /// Sessions in Redis: `session:<sid>` (JSON, TTL = remaining lifetime) and `member_sessions:<id>`
 /// (a set of sids, so withdrawal and logout-all find them all).
 #[derive(Clone)]
-pub struct RedisSessions(pub ConnectionManager);
+pub struct RedisSessions(pub crate::redis_client::SharedRedis);
 
 impl std::fmt::Debug for RedisSessions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
