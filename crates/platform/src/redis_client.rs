@@ -118,7 +118,7 @@ impl SharedRedis {
                         .unwrap_or_else(std::sync::PoisonError::into_inner) = manager;
                 }
                 Err(e) => {
-                    tracing::warn!(error = %crate::http::ErrorChain(&e), "Redis still unreachable")
+                    tracing::warn!(error = %crate::http::ErrorChain(&e), "Redis still unreachable");
                 }
             }
             shared.rebuilding.store(false, Ordering::Release);
