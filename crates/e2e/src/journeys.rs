@@ -36,8 +36,11 @@ where
     }
 }
 
+/// As long as a nickname may be (10 characters): a cluster run signs up thousands of members, and
+/// six random hex digits collided there once.
 fn unique_nickname(prefix: &str) -> String {
-    format!("{prefix}{}", &testkit::unique()[..6])
+    let room = 10usize.saturating_sub(prefix.chars().count()).min(12);
+    format!("{prefix}{}", &testkit::unique()[..room])
 }
 
 /// Signs up and signs in a new member; returns the signed-in browser and the nickname.
