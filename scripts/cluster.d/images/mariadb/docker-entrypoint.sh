@@ -22,7 +22,9 @@ root_password() {
     fi
 }
 
-# Used by the initdb.d scripts, as in the public image.
+# Used by the initdb.d scripts, as in the public image (which may pass mariadb options; this file
+# never does, hence SC2119/SC2120 off).
+# shellcheck disable=SC2119,SC2120
 docker_process_sql() {
     MYSQL_PWD="${ROOT_PASSWORD:-}" mariadb --no-defaults --protocol=socket --socket="$SOCKET" \
         -uroot --comments "$@"
@@ -31,8 +33,8 @@ docker_process_sql() {
 temp_server_start() {
     "$@" --skip-networking --socket="$SOCKET" --wsrep-on=OFF &
     TEMP_PID=$!
-    local i
-    for i in $(seq 1 60); do
+    local _
+    for _ in $(seq 1 60); do
         if mariadb-admin --no-defaults --socket="$SOCKET" -uroot ${ROOT_PASSWORD:+--password="$ROOT_PASSWORD"} \
             ping >/dev/null 2>&1; then
             return 0
@@ -62,6 +64,7 @@ if [[ ! -d "$DATADIR/mysql" ]]; then
     temp_server_start "$@"
     escaped="${saved_password//\\/\\\\}"
     escaped="${escaped//\'/\'\'}"
+   
     docker_process_sql <<SQL
 DELETE FROM mysql.user WHERE user = '';
 ALTER USER 'root'@'localhost' IDENTIFIED BY '$escaped';
