@@ -1,4 +1,4 @@
-//! The gateway's token check (API.md B §3.3, DESIGN.md §5): find the token, verify it with
+//! The gateway's token check (docs/gateway.md, "What happens to a request"): find the token, verify it with
 //! `platform::auth`, then require its session to exist.
 //!
 //! Signature checks are cached per token string until the token expires: a token's content cannot

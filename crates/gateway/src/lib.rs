@@ -1,4 +1,4 @@
-//! The gateway: the single entry point in front of member, gallery and post (DESIGN.md §5).
+//! The gateway: the single entry point in front of member, gallery and post (docs/gateway.md).
 //!
 //! Every request is classified by path ([`routes`]), authenticated when protected ([`auth`]),
 //! rate-limited ([`limit`]) and forwarded with streaming bodies ([`proxy`]). The same code fronts
@@ -48,7 +48,7 @@ pub const CODES: ServiceCodes = ServiceCodes {
     internal: "GATE500",
 };
 
-/// The text of `GET /health` (API.md B §1).
+/// The text of `GET /health` (docs/gateway.md, "What happens to a request").
 pub const HEALTH_TEXT: &str = "게이트웨이 서버 ok";
 
 /// The gateway as a router: `GET /health` and everything under `/api/<service>/**`.

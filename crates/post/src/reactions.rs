@@ -1,4 +1,4 @@
-//! What the post service does when other services' events arrive (DESIGN.md §7). Each effect runs
+//! What the post service does when other services' events arrive (docs/events.md, "Topics" and "Consuming"). Each effect runs
 //! inside the consumer's transaction, together with the inbox row, and is idempotent on its own too.
 
 use std::sync::Arc;

@@ -4,10 +4,10 @@ use axum::http::{HeaderMap, HeaderValue, header};
 
 use super::tokens::TOKEN_TTL;
 
-/// Name of the cookie holding the access token (API.md B §3.1).
+/// Name of the cookie holding the access token (docs/gateway.md, "What happens to a request").
 pub const COOKIE_NAME: &str = "gallery_cookie";
 
-/// `Set-Cookie` value for a new session (DESIGN.md §5).
+/// `Set-Cookie` value for a new session (attributes in docs/configuration.md, `COOKIE_SECURE`).
 pub fn session_cookie(token: &str, secure: bool) -> Option<HeaderValue> {
     let secure = if secure { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
@@ -17,12 +17,12 @@ pub fn session_cookie(token: &str, secure: bool) -> Option<HeaderValue> {
     .ok()
 }
 
-/// `Set-Cookie` value that removes the cookie (logout, withdrawal; API.md A.1 Q7).
+/// `Set-Cookie` value that removes the cookie (logout, withdrawal; docs/member.md, "Endpoints").
 pub fn clear_cookie() -> HeaderValue {
     HeaderValue::from_static("gallery_cookie=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax")
 }
 
-/// Where the request's token is, as the gateway's checks distinguish them (API.md B §3.3).
+/// Where the request's token is, as the gateway's checks distinguish them (docs/gateway.md, "Refusals").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenSource<'a> {
     /// Neither a bearer token nor the cookie.

@@ -1,5 +1,5 @@
 //! The authenticated member as an axum extractor: services verify the token themselves and never
-//! trust identity headers alone (DESIGN.md §5).
+//! trust identity headers alone (docs/gateway.md, "Identity propagation").
 
 use std::sync::Arc;
 
