@@ -91,7 +91,8 @@ struct Load {
     stop: Arc<AtomicBool>,
     ok: Arc<AtomicU64>,
     failed: Arc<AtomicU64>,
-    last_ok: Arc<Mutex<Option<(Instant, Instant)>>>,
+    /// When the newest journey that finished well began and ended.
+    last_ok: Arc<tokio::sync::watch::Sender<Option<(Instant, Instant)>>>,
     workers: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -115,7 +116,7 @@ impl Load {
         let stop = Arc::new(AtomicBool::new(false));
         let ok = Arc::new(AtomicU64::new(0));
         let failed = Arc::new(AtomicU64::new(0));
-        let last_ok = Arc::new(Mutex::new(None));
+        let last_ok = Arc::new(tokio::sync::watch::Sender::new(None));
         let counter = Arc::new(AtomicU64::new(0));
         let workers = (0..concurrency)
             .map(|_| {
@@ -129,7 +130,7 @@ impl Load {
                         let run = tokio::spawn(one_journey(system.clone(), ledger.clone(), n));
                         if run.await.is_ok() {
                             ok.fetch_add(1, Ordering::Relaxed);
-                            *last_ok.lock().unwrap() = Some((begun, Instant::now()));
+                            last_ok.send_replace(Some((begun, Instant::now())));
                         } else {
                             failed.fetch_add(1, Ordering::Relaxed);
                             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -149,16 +150,10 @@ impl Load {
 
     /// When the first journey that began after `since` finished well.
     async fn first_ok_after(&self, since: Instant, limit: Duration) -> Option<Duration> {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if let Some((begun, ended)) = *self.last_ok.lock().unwrap()
-                && begun >= since
-            {
-                return Some(ended - since);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        None
+        let mut finished = self.last_ok.subscribe();
+        let after = finished.wait_for(|last| last.is_some_and(|(begun, _)| begun >= since));
+        let (_, ended) = (*tokio::time::timeout(limit, after).await.ok()?.ok()?)?;
+        Some(ended - since)
     }
 
     async fn stop(self) -> (u64, u64) {

@@ -327,14 +327,7 @@ impl System {
             "an external system is disrupted by its owner"
         );
         if service == Service::Kafka {
-            let script = testkit::dev("DEV_SERVICES_SCRIPT");
-            for action in ["kill", "up"] {
-                let status = Command::new(&script)
-                    .args([action, "kafka"])
-                    .status()
-                    .unwrap();
-                assert!(status.success(), "dev-services {action} kafka failed");
-            }
+            drop(testkit::KafkaOutage::begin());
             return;
         }
         self.kill(service);

@@ -6,38 +6,11 @@
 
 mod support;
 
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use platform::CancellationToken;
 use support::*;
-
-struct Broker {
-    script: String,
-}
-
-impl Broker {
-    fn kill() -> Self {
-        let script = testkit::dev("DEV_SERVICES_SCRIPT");
-        let status = Command::new(&script)
-            .args(["kill", "kafka"])
-            .status()
-            .unwrap();
-        assert!(status.success(), "dev-services kill kafka failed");
-        Self { script }
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let status = Command::new(&self.script).args(["up", "kafka"]).status();
-        assert!(
-            status.is_ok_and(|s| s.success()),
-            "dev-services up kafka failed; run it by hand"
-        );
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_killed_mid_burst_and_restarted_leaves_every_effect_applied_exactly_once() {
@@ -69,7 +42,7 @@ async fn a_broker_killed_mid_burst_and_restarted_leaves_every_effect_applied_exa
     while scalar(&db, published).await < 300 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let broker = Broker::kill();
+    let broker = testkit::KafkaOutage::begin();
     writer.await.unwrap();
     let unpublished = "SELECT COUNT(*) AS n FROM outbox WHERE published_at IS NULL";
     assert!(

@@ -101,3 +101,36 @@ impl MySqlDatabase {
 pub fn unique_topic(prefix: &str) -> String {
     format!("test.{prefix}.{}", unique())
 }
+
+/// The shared Kafka broker of `scripts/dev-services`, stopped with SIGKILL (a crash) for as long as
+/// this value lives; dropping it starts the broker again and waits until it answers, even when the
+/// test failed meanwhile.
+#[derive(Debug)]
+pub struct KafkaOutage {
+    script: String,
+}
+
+impl KafkaOutage {
+    /// Kills the broker.
+    pub fn begin() -> Self {
+        let script = dev("DEV_SERVICES_SCRIPT");
+        let status = std::process::Command::new(&script)
+            .args(["kill", "kafka"])
+            .status()
+            .expect("scripts/dev-services runs");
+        assert!(status.success(), "dev-services kill kafka failed");
+        Self { script }
+    }
+}
+
+impl Drop for KafkaOutage {
+    fn drop(&mut self) {
+        let status = std::process::Command::new(&self.script)
+            .args(["up", "kafka"])
+            .status();
+        assert!(
+            status.is_ok_and(|s| s.success()),
+            "dev-services up kafka failed; run it by hand"
+        );
+    }
+}

@@ -9,41 +9,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::future::Future;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use e2e::{Service, System, Visitor, journeys};
 use serde_json::{Value, json};
 
 const SERVICES: [Service; 3] = [Service::Member, Service::Gallery, Service::Post];
-
-/// The broker stopped (SIGKILL, as a crash would); dropping it starts the broker again and waits
-/// until it answers metadata requests.
-struct Outage {
-    script: String,
-}
-
-impl Outage {
-    fn begin() -> Self {
-        let script = testkit::dev("DEV_SERVICES_SCRIPT");
-        let status = Command::new(&script)
-            .args(["kill", "kafka"])
-            .status()
-            .unwrap();
-        assert!(status.success(), "dev-services kill kafka failed");
-        Self { script }
-    }
-}
-
-impl Drop for Outage {
-    fn drop(&mut self) {
-        let status = Command::new(&self.script).args(["up", "kafka"]).status();
-        assert!(
-            status.is_ok_and(|s| s.success()),
-            "dev-services up kafka failed; run it by hand"
-        );
-    }
-}
 
 /// Polls `check` until it returns `Some`, for at most `limit`.
 async fn within<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
@@ -221,7 +192,7 @@ async fn with_the_broker_down_every_service_stays_ready_and_serves_and_once_it_i
         metric_becomes(&system, service, "events_broker_up", 1.0).await;
     }
 
-    let outage = Outage::begin();
+    let outage = testkit::KafkaOutage::begin();
     the_outage_is_reported_but_nobody_is_unready(&system).await;
     let mut doings = serve_during_the_outage(&system).await;
     the_backlog_waits_in_the_outboxes(&system).await;
