@@ -91,9 +91,25 @@ impl Bus {
     ) -> Result<Consumer, BusError> {
         let source = match self {
             Self::Kafka(config) => kafka_source(config, &options).await?,
-            Self::InProcess(bus) => Source::InProcess(bus.clone()),
+            Self::InProcess(bus) => {
+                bus.register_consumer(&options.group, &options.topics, &db);
+                Source::InProcess(bus.clone())
+            }
         };
         Ok(Consumer::new(db, handler, options, source))
+    }
+
+    /// The purger of a service database's event tables (outbox and inbox), with `retention`.
+    pub fn purger(
+        &self,
+        db: DatabaseConnection,
+        retention: platform::config::RetentionConfig,
+    ) -> crate::retention::Purger {
+        let in_process = match self {
+            Self::Kafka(_) => None,
+            Self::InProcess(bus) => Some(bus.clone()),
+        };
+        crate::retention::Purger::new(db, retention, in_process)
     }
 }
 
@@ -150,6 +166,8 @@ async fn kafka_source(config: &KafkaConfig, options: &ConsumerOptions) -> Result
 #[derive(Debug, Clone)]
 pub struct InProcessBus {
     producers: Arc<Mutex<HashMap<String, DatabaseConnection>>>,
+    /// Per topic, the groups reading it and their databases (which hold their cursors).
+    consumers: Arc<Mutex<HashMap<String, Vec<(String, DatabaseConnection)>>>>,
     published: Arc<watch::Sender<u64>>,
 }
 
@@ -157,6 +175,7 @@ impl Default for InProcessBus {
     fn default() -> Self {
         Self {
             producers: Arc::default(),
+            consumers: Arc::default(),
             published: Arc::new(watch::channel(0).0),
         }
     }
@@ -170,6 +189,47 @@ impl InProcessBus {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(topic.to_owned(), db);
         self.published(topic);
+    }
+
+    /// A consumer of `group` reading `topics` with its cursors in `db`; a group registered again
+    /// (a restarted consumer) replaces its predecessor.
+    pub(crate) fn register_consumer(
+        &self,
+        group: &str,
+        topics: &[String],
+        db: &DatabaseConnection,
+    ) {
+        let mut consumers = self
+            .consumers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for topic in topics {
+            let readers = consumers.entry(topic.clone()).or_default();
+            readers.retain(|(g, _)| g != group);
+            readers.push((group.to_owned(), db.clone()));
+        }
+    }
+
+    /// For every topic with at least one registered consumer, the lowest position all its
+    /// consumers have passed: outbox rows of that topic up to it are read by everyone.
+    pub(crate) async fn consumed_positions(&self) -> Result<Vec<(String, i64)>, sea_orm::DbErr> {
+        let readers: Vec<(String, Vec<(String, DatabaseConnection)>)> = self
+            .consumers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(topic, readers)| (topic.clone(), readers.clone()))
+            .collect();
+        let mut positions = Vec::with_capacity(readers.len());
+        for (topic, readers) in readers {
+            let mut lowest = i64::MAX;
+            for (group, db) in &readers {
+                let position = crate::consumer::position(db, group, &topic).await?;
+                lowest = lowest.min(position.unwrap_or(0));
+            }
+            positions.push((topic, lowest));
+        }
+        Ok(positions)
     }
 
     pub(crate) fn producer(&self, topic: &str) -> Option<DatabaseConnection> {

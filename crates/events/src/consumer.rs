@@ -503,18 +503,27 @@ pub(crate) async fn set_cursor<C: ConnectionTrait>(
     db.execute_raw(statement).await.map(drop)
 }
 
-async fn cursor(db: &DatabaseConnection, group: &str, topic: &str) -> Result<i64, DbErr> {
-    let backend = db.get_database_backend();
+/// The in-process cursor of `group` on `topic`, if it has one yet.
+pub(crate) async fn position(
+    db: &DatabaseConnection,
+    group: &str,
+    topic: &str,
+) -> Result<Option<i64>, DbErr> {
     let row = db
         .query_one_raw(Statement::from_sql_and_values(
-            backend,
+            db.get_database_backend(),
             "SELECT position FROM event_cursor WHERE consumer = ? AND topic = ?",
             [group.into(), topic.into()],
         ))
         .await?;
-    if let Some(row) = row {
-        return row.try_get("", "position");
+    row.map(|row| row.try_get("", "position")).transpose()
+}
+
+async fn cursor(db: &DatabaseConnection, group: &str, topic: &str) -> Result<i64, DbErr> {
+    if let Some(position) = position(db, group, topic).await? {
+        return Ok(position);
     }
+    let backend = db.get_database_backend();
     db.execute_raw(Statement::from_sql_and_values(
         backend,
         "INSERT INTO event_cursor (consumer, topic, position) VALUES (?, ?, 0)",

@@ -27,6 +27,8 @@ mod lag;
 pub mod migration;
 pub mod outbox;
 pub mod relay;
+pub mod retention;
+pub mod status;
 pub mod typed;
 pub mod workers;
 
@@ -38,5 +40,6 @@ pub use handler::{Handler, HandlerError};
 pub use health::BrokerWatch;
 pub use outbox::{Outbox, OutboxError};
 pub use relay::{Backlog, Relay, RelayError, RelayOptions};
+pub use retention::{Purged, Purger};
 pub use typed::{GALLERY_TOPIC, GalleryEvent, MEMBER_TOPIC, MemberEvent};
 pub use workers::{Running, Workers};

@@ -147,11 +147,40 @@ impl MigrationTrait for CreateRelayLock {
     }
 }
 
+/// Adds the index the retention purge reads inbox rows by age with (without it each batch would
+/// scan the table).
+#[derive(Debug)]
+pub struct IndexInboxByAge;
+
+impl MigrationName for IndexInboxByAge {
+    fn name(&self) -> &str {
+        "m20261203_000001_events_index_inbox_by_age"
+    }
+}
+
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for IndexInboxByAge {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_index(
+                Index::create()
+                    .if_not_exists()
+                    .name("inbox_processed_at")
+                    .table("inbox")
+                    .col("processed_at")
+                    .to_owned(),
+            )
+            .await
+    }
+}
+
 /// Every migration of this crate, in order; a service's `Migrator` appends its own after these.
 pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
     vec![
         Box::new(CreateOutboxAndInbox),
         Box::new(CreateCursorAndDeadLetter),
         Box::new(CreateRelayLock),
+        Box::new(IndexInboxByAge),
     ]
 }

@@ -373,7 +373,7 @@ pub struct Backlog {
     pub oldest: Option<Duration>,
 }
 
-async fn unpublished(db: &DatabaseConnection) -> Result<Vec<Backlog>, DbErr> {
+pub(crate) async fn unpublished(db: &DatabaseConnection) -> Result<Vec<Backlog>, DbErr> {
     let rows = db
         .query_all_raw(Statement::from_string(
             db.get_database_backend(),

@@ -1,9 +1,11 @@
-//! The background tasks of one service (its relay and consumers), started and stopped together.
+//! The background tasks of one service (its relay, consumers and event-table purger), started and
+//! stopped together.
 
 use platform::CancellationToken;
 
 use crate::consumer::Consumer;
 use crate::relay::Relay;
+use crate::retention::Purger;
 
 /// A service's relay and consumers, built in `connect` and started by `run` (or by the standalone
 /// composition).
@@ -11,6 +13,7 @@ use crate::relay::Relay;
 pub struct Workers {
     relays: Vec<Relay>,
     consumers: Vec<Consumer>,
+    purgers: Vec<Purger>,
 }
 
 impl Workers {
@@ -33,6 +36,13 @@ impl Workers {
         self
     }
 
+    /// Adds the purger of a database's event tables.
+    #[must_use]
+    pub fn with_purger(mut self, purger: Purger) -> Self {
+        self.purgers.push(purger);
+        self
+    }
+
     /// Starts everything on its own task; the tasks end when `shutdown` is cancelled.
     pub fn spawn(self, shutdown: &CancellationToken) -> Running {
         let mut tasks = tokio::task::JoinSet::new();
@@ -41,6 +51,9 @@ impl Workers {
         }
         for consumer in self.consumers {
             tasks.spawn(consumer.run(shutdown.clone()));
+        }
+        for purger in self.purgers {
+            tasks.spawn(purger.run(shutdown.clone()));
         }
         Running { tasks }
     }

@@ -36,6 +36,7 @@ async fn main() {
         },
         database: DatabaseConfig::from_url(&database.url()).unwrap(),
         kafka: None,
+        retention: platform::config::RetentionConfig::default(),
         public_base_url: gallery::PublicBaseUrl::default(),
         timezone: gallery::config::DEFAULT_TIMEZONE,
         keys: key.verifying_keys(),

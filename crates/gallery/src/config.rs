@@ -3,7 +3,9 @@
 use std::str::FromStr;
 
 use platform::auth::VerifyingKeys;
-use platform::config::{ConfigError, DatabaseConfig, Environment, HttpConfig, KafkaConfig, Vars};
+use platform::config::{
+    ConfigError, DatabaseConfig, Environment, HttpConfig, KafkaConfig, RetentionConfig, Vars,
+};
 
 /// Default port of the gallery service.
 pub const DEFAULT_PORT: u16 = 8002;
@@ -23,6 +25,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// Event bus; `None` in standalone mode, where the in-process bus carries events.
     pub kafka: Option<KafkaConfig>,
+    /// How long the event tables keep done rows (`EVENTS_*_RETENTION_HOURS`, …).
+    pub retention: RetentionConfig,
     /// What browsers see in front of the service; place image URIs are absolute from it.
     pub public_base_url: PublicBaseUrl,
     /// Zone of the offset-less timestamps in responses.
@@ -38,6 +42,7 @@ impl Config {
         let http = HttpConfig::read(&mut vars, DEFAULT_PORT);
         let database = DatabaseConfig::read(&mut vars, "gallery");
         let kafka = KafkaConfig::read(&mut vars);
+        let retention = RetentionConfig::read(&mut vars);
         let (public_base_url, timezone) = read_presentation(&mut vars);
         let keys = VerifyingKeys::read(&mut vars);
         vars.finish(|| {
@@ -45,6 +50,7 @@ impl Config {
                 http,
                 database: database?,
                 kafka: Some(kafka?),
+                retention,
                 public_base_url,
                 timezone,
                 keys: keys?,

@@ -10,7 +10,7 @@ pub mod routes;
 pub mod store;
 pub mod time;
 
-use ::events::{Bus, Consumer, GALLERY_TOPIC, Outbox, Relay, Workers};
+use ::events::{Bus, Consumer, GALLERY_TOPIC, Outbox, Purger, Relay, Workers};
 use axum::Router;
 use axum::routing::get;
 use platform::CancellationToken;
@@ -83,6 +83,8 @@ pub struct Connected {
     pub relay: Relay,
     /// Applies `member.*` events.
     pub consumer: Consumer,
+    /// Keeps the outbox and inbox bounded.
+    pub purger: Purger,
 }
 
 impl Connected {
@@ -90,7 +92,8 @@ impl Connected {
     pub fn split(self) -> (AppState, Readiness, Workers) {
         let workers = Workers::new()
             .with_relay(self.relay)
-            .with_consumer(self.consumer);
+            .with_consumer(self.consumer)
+            .with_purger(self.purger);
         (self.state, self.readiness, workers)
     }
 }
@@ -108,6 +111,7 @@ pub async fn connect(config: &Config, bus: &Bus) -> anyhow::Result<Connected> {
     let outbox = relay.outbox();
     let options = events::consumer_options();
     let consumer = events::member_consumer(bus, db.clone(), outbox.clone(), options).await?;
+    let purger = bus.purger(db.clone(), config.retention);
     let state = AppState {
         db,
         outbox,
@@ -120,6 +124,7 @@ pub async fn connect(config: &Config, bus: &Bus) -> anyhow::Result<Connected> {
         readiness,
         relay,
         consumer,
+        purger,
     })
 }
 

@@ -146,6 +146,7 @@ async fn main() {
         database: DatabaseConfig::from_url(&database.url()).unwrap(),
         redis: Some(redis()),
         kafka: None,
+        retention: platform::config::RetentionConfig::default(),
         auth: AuthConfig::standalone(key),
     };
     let connected = member::connect(&config, &events::Bus::in_process())

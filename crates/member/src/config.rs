@@ -3,7 +3,8 @@
 use platform::SecretString;
 use platform::auth::SigningKey;
 use platform::config::{
-    ConfigError, DatabaseConfig, Environment, Flag, HttpConfig, KafkaConfig, RedisConfig, Vars,
+    ConfigError, DatabaseConfig, Environment, Flag, HttpConfig, KafkaConfig, RedisConfig,
+    RetentionConfig, Vars,
 };
 use url::Url;
 
@@ -211,6 +212,8 @@ pub struct Config {
     pub redis: Option<RedisConfig>,
     /// Event bus; `None` in standalone mode, where the in-process bus carries events.
     pub kafka: Option<KafkaConfig>,
+    /// How long the event tables keep done rows (`EVENTS_*_RETENTION_HOURS`, …).
+    pub retention: RetentionConfig,
     /// Keys, cookie, OAuth providers.
     pub auth: AuthConfig,
 }
@@ -223,6 +226,7 @@ impl Config {
         let database = DatabaseConfig::read(&mut vars, "member");
         let redis = RedisConfig::read(&mut vars);
         let kafka = KafkaConfig::read(&mut vars);
+        let retention = RetentionConfig::read(&mut vars);
         let key = SigningKey::read(&mut vars);
         let settings = Settings::read(&mut vars, true);
         vars.finish(|| {
@@ -231,6 +235,7 @@ impl Config {
                 database: database?,
                 redis: Some(redis?),
                 kafka: Some(kafka?),
+                retention,
                 auth: AuthConfig::new(key?, settings),
             })
         })

@@ -101,7 +101,7 @@ pub struct Connected {
     pub state: AppState,
     /// Readiness probes.
     pub readiness: Readiness,
-    /// The outbox relay, to start with the server.
+    /// The outbox relay and the event-table purger, to start with the server.
     pub workers: Workers,
 }
 
@@ -133,11 +133,14 @@ pub async fn connect(config: &Config, bus: &Bus) -> anyhow::Result<Connected> {
     }
     let relay = bus.relay(db.clone(), &[MEMBER_TOPIC]).await?;
     let outbox = relay.outbox();
+    let workers = Workers::new()
+        .with_relay(relay)
+        .with_purger(bus.purger(db.clone(), config.retention));
     let state = AppState::new(db, outbox, sessions, ephemeral, config.auth.clone());
     Ok(Connected {
         state,
         readiness,
-        workers: Workers::new().with_relay(relay),
+        workers,
     })
 }
 

@@ -75,6 +75,7 @@ async fn standalone_mode_keeps_sessions_in_sqlite_and_needs_no_servers() {
         database: DatabaseConfig::sqlite(dir.path().join("member.db")),
         redis: None,
         kafka: None,
+        retention: platform::config::RetentionConfig::default(),
         auth: AuthConfig::standalone(key),
     };
     let connected = member::connect(&config, &events::Bus::in_process())

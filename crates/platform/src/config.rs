@@ -9,6 +9,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -531,6 +532,70 @@ impl KafkaConfig {
     }
 }
 
+/// How long the event tables keep rows that did their work, and how they are purged.
+///
+/// Published outbox rows are only history in Kafka mode (the broker holds the events); in
+/// standalone mode they are the log the consumers read, so they are purged only once every
+/// consumer has passed them. Inbox rows are what recognises a redelivered event, so they must
+/// outlive every way an event can come again: Kafka redelivers at most what its topics still hold
+/// (7 days with the broker's default `log.retention.hours`), hence twice that by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionConfig {
+    /// `EVENTS_OUTBOX_RETENTION_HOURS`, default 168 (7 days): age of a published outbox row
+    /// after which it is purged.
+    pub outbox: Duration,
+    /// `EVENTS_INBOX_RETENTION_HOURS`, default 336 (14 days): age of an inbox row after which it
+    /// is purged.
+    pub inbox: Duration,
+    /// `EVENTS_PURGE_BATCH`, default 1000 (1–100000): rows deleted per statement, so no purge
+    /// holds locks for long.
+    pub batch_size: u32,
+    /// `EVENTS_PURGE_INTERVAL_SECS`, default 600: pause between two purges.
+    pub interval: Duration,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            outbox: Duration::from_secs(168 * 3600),
+            inbox: Duration::from_secs(336 * 3600),
+            batch_size: 1000,
+            interval: Duration::from_secs(600),
+        }
+    }
+}
+
+impl RetentionConfig {
+    /// Reads the `EVENTS_*` retention variables; every one has a default.
+    pub fn read(vars: &mut Vars<'_>) -> Self {
+        let defaults = Self::default();
+        let hours = |d: Duration| d.as_secs() / 3600;
+        let outbox: u64 = vars.or("EVENTS_OUTBOX_RETENTION_HOURS", hours(defaults.outbox));
+        let inbox: u64 = vars.or("EVENTS_INBOX_RETENTION_HOURS", hours(defaults.inbox));
+        let batch_size: u32 = vars.or("EVENTS_PURGE_BATCH", defaults.batch_size);
+        let interval: u64 = vars.or("EVENTS_PURGE_INTERVAL_SECS", defaults.interval.as_secs());
+        const CENTURY_HOURS: u64 = 100 * 365 * 24;
+        for (name, value, most) in [
+            ("EVENTS_OUTBOX_RETENTION_HOURS", outbox, CENTURY_HOURS),
+            ("EVENTS_INBOX_RETENTION_HOURS", inbox, CENTURY_HOURS),
+            ("EVENTS_PURGE_INTERVAL_SECS", interval, CENTURY_HOURS * 3600),
+        ] {
+            if !(1..=most).contains(&value) {
+                vars.problem(name, format!("must be between 1 and {most}"));
+            }
+        }
+        if !(1..=100_000).contains(&batch_size) {
+            vars.problem("EVENTS_PURGE_BATCH", "must be between 1 and 100000");
+        }
+        Self {
+            outbox: Duration::from_secs(outbox.min(CENTURY_HOURS) * 3600),
+            inbox: Duration::from_secs(inbox.min(CENTURY_HOURS) * 3600),
+            batch_size,
+            interval: Duration::from_secs(interval),
+        }
+    }
+}
+
 /// Where images are stored.
 #[derive(Debug, Clone)]
 pub enum StorageConfig {
@@ -668,6 +733,35 @@ mod tests {
         assert_eq!(user, "app");
         assert_eq!(password.expose_secret(), "p@ss");
         assert_eq!(database, "member");
+    }
+
+    #[test]
+    fn retention_defaults_keep_inbox_rows_twice_as_long_as_kafka_keeps_events() {
+        let env: [(&str, &str); 0] = [];
+        let mut vars = Vars::new(&env);
+        let retention = RetentionConfig::read(&mut vars);
+        assert_eq!(retention, RetentionConfig::default());
+        assert_eq!(retention.inbox, Duration::from_secs(14 * 24 * 3600));
+        assert!(vars.finish(|| Some(())).is_ok());
+    }
+
+    #[test]
+    fn every_bad_retention_variable_is_reported_at_once() {
+        let env = [
+            ("EVENTS_OUTBOX_RETENTION_HOURS", "0"),
+            ("EVENTS_INBOX_RETENTION_HOURS", "two weeks"),
+            ("EVENTS_PURGE_BATCH", "0"),
+        ];
+        let mut vars = Vars::new(&env);
+        RetentionConfig::read(&mut vars);
+        let message = vars.finish(|| Some(())).unwrap_err().to_string();
+        for name in [
+            "EVENTS_OUTBOX_RETENTION_HOURS",
+            "EVENTS_INBOX_RETENTION_HOURS",
+            "EVENTS_PURGE_BATCH",
+        ] {
+            assert!(message.contains(name), "{name} missing from {message}");
+        }
     }
 
     #[test]

@@ -36,6 +36,7 @@ async fn serve(db_url: &str, dir: &str, pem: &str) {
         },
         database: DatabaseConfig::from_url(db_url).unwrap(),
         kafka: None,
+        retention: platform::config::RetentionConfig::default(),
         storage: StorageConfig::Local { root: dir.into() },
         auth: VerifyingKeys::from_pem_bundle(&std::fs::read_to_string(pem).unwrap()).unwrap(),
         settings: post::Settings::default(),

@@ -4,7 +4,8 @@ use chrono_tz::Tz;
 use platform::SecretString;
 use platform::auth::VerifyingKeys;
 use platform::config::{
-    ConfigError, DatabaseConfig, Environment, HttpConfig, KafkaConfig, StorageConfig, Vars,
+    ConfigError, DatabaseConfig, Environment, HttpConfig, KafkaConfig, RetentionConfig,
+    StorageConfig, Vars,
 };
 use url::Url;
 
@@ -23,6 +24,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// Event bus; `None` in standalone mode, where the in-process bus carries events.
     pub kafka: Option<KafkaConfig>,
+    /// How long the event tables keep done rows (`EVENTS_*_RETENTION_HOURS`, …).
+    pub retention: RetentionConfig,
     /// Where images are stored.
     pub storage: StorageConfig,
     /// Public keys that verify members' tokens.
@@ -84,6 +87,7 @@ impl Config {
         let http = HttpConfig::read(&mut vars, DEFAULT_PORT);
         let database = DatabaseConfig::read(&mut vars, "post");
         let kafka = KafkaConfig::read(&mut vars);
+        let retention = RetentionConfig::read(&mut vars);
         let storage = StorageConfig::read(&mut vars, "./data/images");
         let auth = VerifyingKeys::read(&mut vars);
         let settings = Settings::read(&mut vars, storage.as_ref());
@@ -92,6 +96,7 @@ impl Config {
                 http,
                 database: database?,
                 kafka: Some(kafka?),
+                retention,
                 storage: storage?,
                 auth: auth?,
                 settings: settings?,

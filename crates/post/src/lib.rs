@@ -129,16 +129,19 @@ pub async fn connect(config: &Config) -> anyhow::Result<(AppState, Readiness)> {
     Ok((state, readiness))
 }
 
-/// The background work of the post service: its event consumer on `bus` and the image sweeper.
+/// The background work of the post service: its event consumer on `bus`, the event-table purger
+/// and the image sweeper.
 /// Standalone mode calls this with the process's in-process bus.
 pub async fn spawn_workers(
     state: &AppState,
     bus: &events::Bus,
+    retention: platform::config::RetentionConfig,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<(events::Running, tokio::task::JoinHandle<()>)> {
     let consumer = reactions::consumer(state, bus, reactions::consumer_options()).await?;
     let running = events::Workers::new()
         .with_consumer(consumer)
+        .with_purger(bus.purger(state.db.clone(), retention))
         .spawn(shutdown);
     let sweeper = reactions::spawn_image_sweeper(state.clone(), shutdown.clone());
     Ok((running, sweeper))
@@ -150,7 +153,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let workers = match &config.kafka {
         Some(kafka) => {
             let bus = events::Bus::kafka(kafka.clone());
-            Some(spawn_workers(&state, &bus, &shutdown).await?)
+            Some(spawn_workers(&state, &bus, config.retention, &shutdown).await?)
         }
         None => None,
     };

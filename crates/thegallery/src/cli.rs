@@ -34,7 +34,8 @@ enum Command {
         after_help = "Environment: PORT (default 8000), BIND_ADDR (default 127.0.0.1), \
                             DATA_DIR (default ./data), STATIC_DIR (a frontend build served at /), \
                             COOKIE_SECURE (default false), KAKAO_*, GOOGLE_*, IMAGE_BASE_URL, \
-                            APP_TIMEZONE, SPOTIFY_*, YOUTUBE_*, LOG_FORMAT, RUST_LOG."
+                            APP_TIMEZONE, SPOTIFY_*, YOUTUBE_*, EVENTS_* (event table retention), \
+                            LOG_FORMAT, RUST_LOG."
     )]
     Standalone,
     /// Run the gateway (distributed mode).
@@ -54,7 +55,8 @@ enum Command {
                             KAKAO_CLIENT_ID, KAKAO_REDIRECT_URI, KAKAO_CLIENT_SECRET[_FILE], \
                             KAKAO_{AUTHORIZE,TOKEN,PROFILE}_URL, GOOGLE_CLIENT_ID, \
                             GOOGLE_CLIENT_SECRET[_FILE], GOOGLE_REDIRECT_URI, \
-                            GOOGLE_{AUTHORIZE,TOKEN,PROFILE}_URL, LOG_FORMAT, RUST_LOG."
+                            GOOGLE_{AUTHORIZE,TOKEN,PROFILE}_URL, EVENTS_* (event table retention), \
+                            LOG_FORMAT, RUST_LOG."
     )]
     Member,
     /// Run the gallery service (distributed mode).
@@ -62,6 +64,7 @@ enum Command {
         after_help = "Environment: PORT (default 8002), BIND_ADDR, DATABASE_URL or MYSQL_SERVER, \
                             MYSQL_USER, MYSQL_PASSWORD[_FILE], MYSQL_DATABASE (default gallery), \
                             KAFKA_SERVER, KAFKA_TOPIC_PARTITIONS, KAFKA_TOPIC_REPLICATION, \
+                            EVENTS_* (event table retention), \
                             LOG_FORMAT, RUST_LOG."
     )]
     Gallery,
@@ -71,7 +74,8 @@ enum Command {
                             MYSQL_USER, MYSQL_PASSWORD[_FILE], MYSQL_DATABASE (default post), \
                             KAFKA_SERVER, STORAGE_URL (directory, file:///dir or s3://bucket; \
                             default ./data/images), S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY[_FILE], \
-                            S3_SECRET_KEY[_FILE], LOG_FORMAT, RUST_LOG."
+                            S3_SECRET_KEY[_FILE], EVENTS_* (event table retention), \
+                            LOG_FORMAT, RUST_LOG."
     )]
     Post,
     /// Apply a service's database migrations and exit (same variables as the service).
@@ -106,6 +110,18 @@ enum EventsAction {
     Dlq {
         #[command(subcommand)]
         action: DlqAction,
+    },
+    /// Per topic the outbox backlog and oldest unpublished event; per consumer group and topic
+    /// the lag, dead letters and the last error (see docs/operations.md, "The backbone's state").
+    #[command(
+        after_help = "Kafka mode (KAFKA_SERVER set): lag and dead letters from the cluster, the \
+                      backlog from the outbox of DATABASE_URL or MYSQL_* when set. Standalone: \
+                      everything from DATA_DIR."
+    )]
+    Status {
+        /// Print JSON instead of tables.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -219,6 +235,9 @@ async fn dispatch(command: Command, env: &dyn Environment) -> ExitCode {
         Command::Events {
             action: EventsAction::Dlq { action },
         } => dead_letters(action, env).await,
+        Command::Events {
+            action: EventsAction::Status { json },
+        } => crate::status::print(json, env).await,
         Command::Keys {
             action: KeysAction::Generate { dir },
         } => generate_keys(&dir),

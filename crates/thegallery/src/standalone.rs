@@ -4,7 +4,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
 use platform::CancellationToken;
-use platform::config::{ConfigError, DatabaseConfig, Environment, HttpConfig, StorageConfig, Vars};
+use platform::config::{
+    ConfigError, DatabaseConfig, Environment, HttpConfig, RetentionConfig, StorageConfig, Vars,
+};
 use platform::http::ops_routes;
 
 /// Configuration of standalone mode.
@@ -22,6 +24,8 @@ pub struct Config {
     pub static_dir: Option<PathBuf>,
     /// The gateway's CORS, rate limits and proxy trust (`CORS_*`, `RATE_LIMIT_*`, …).
     pub gateway_policy: gateway::config::Policy,
+    /// How long the event tables keep done rows (`EVENTS_*`), for every service.
+    pub retention: RetentionConfig,
 }
 
 impl Config {
@@ -37,6 +41,7 @@ impl Config {
         let member_settings = member::config::Settings::read(&mut vars, false);
         let static_dir: Option<PathBuf> = vars.optional("STATIC_DIR");
         let gateway_policy = gateway::config::Policy::read(&mut vars);
+        let retention = RetentionConfig::read(&mut vars);
         if let Some(dir) = &static_dir
             && !dir.join("index.html").is_file()
         {
@@ -50,6 +55,7 @@ impl Config {
                 member_settings,
                 static_dir,
                 gateway_policy,
+                retention,
             })
         })
     }
@@ -65,6 +71,7 @@ impl Config {
             database: self.database("member"),
             redis: None,
             kafka: None,
+            retention: self.retention,
             auth: member::config::AuthConfig::new(signing_key, self.member_settings.clone()),
         }
     }
@@ -75,6 +82,7 @@ impl Config {
             http: self.http.clone(),
             database: self.database("gallery"),
             kafka: None,
+            retention: self.retention,
             public_base_url: gallery::PublicBaseUrl::default(),
             timezone: gallery::config::DEFAULT_TIMEZONE,
             keys,
@@ -87,6 +95,7 @@ impl Config {
             http: self.http.clone(),
             database: self.database("post"),
             kafka: None,
+            retention: self.retention,
             storage: StorageConfig::Local {
                 root: self.data_dir.join("images"),
             },
@@ -108,15 +117,18 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let gateway_keys = signing_key.verifying_keys();
     let bus = events::Bus::in_process();
     let member = member::connect(&config.member(signing_key), &bus).await?;
-    let member_workers = member.workers.spawn(&shutdown);
     let (member_state, member_ready) = (member.state, member.readiness);
     let (gallery_state, gallery_ready, gallery_workers) =
         gallery::connect(&config.gallery(gateway_keys.clone()), &bus)
             .await?
             .split();
-    let gallery_workers = gallery_workers.spawn(&shutdown);
     let (post_state, post_ready) = post::connect(&config.post(gateway_keys.clone())).await?;
-    let (post_workers, image_sweeper) = post::spawn_workers(&post_state, &bus, &shutdown).await?;
+    // Post's consumer registers with the bus here; started after it, no purger can take a
+    // topic's rows for consumed while one of its consumers is still missing.
+    let (post_workers, image_sweeper) =
+        post::spawn_workers(&post_state, &bus, config.retention, &shutdown).await?;
+    let member_workers = member.workers.spawn(&shutdown);
+    let gallery_workers = gallery_workers.spawn(&shutdown);
     let gateway_sessions = std::sync::Arc::clone(&member_state.sessions);
     let app = gateway::in_process(gateway::InProcess {
         keys: gateway_keys,

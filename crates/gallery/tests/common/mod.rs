@@ -45,6 +45,7 @@ fn config(database: DatabaseConfig, key: &SigningKey) -> Config {
         },
         database,
         kafka: None,
+        retention: platform::config::RetentionConfig::default(),
         public_base_url: BASE.parse::<PublicBaseUrl>().unwrap(),
         timezone: chrono_tz::Asia::Seoul,
         keys: key.verifying_keys(),

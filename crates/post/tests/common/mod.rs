@@ -79,6 +79,7 @@ impl Harness {
             },
             database,
             kafka: None,
+            retention: platform::config::RetentionConfig::default(),
             storage,
             auth: key.verifying_keys(),
             settings,
