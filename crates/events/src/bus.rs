@@ -148,7 +148,13 @@ async fn kafka_source(config: &KafkaConfig, options: &ConsumerOptions) -> Result
         .set("auto.commit.interval.ms", "200")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
-        .set("session.timeout.ms", "10000")
+        // The consumer group protocol of KIP-848: a member keeps its id across a broker outage
+        // and carries on when the coordinator is back. With the classic protocol, an outage
+        // longer than the session timeout made librdkafka rejoin as a new member and the
+        // restarted coordinator wait a full session for the old one to expire (10 s of every
+        // return). Session timeouts are the broker's `group.consumer.session.timeout.ms`.
+        .set("group.protocol", "consumer")
+        .set("fetch.error.backoff.ms", "100")
         .set("statistics.interval.ms", STATISTICS_EVERY_MS)
         .create_with_context(context)
         .map_err(client_error)?;

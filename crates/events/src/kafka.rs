@@ -32,13 +32,17 @@ pub enum KafkaError {
     },
 }
 
-/// Settings common to every client of the cluster.
+/// Settings common to every client of the cluster. Reconnects back off to at most 500 ms: with
+/// librdkafka's 10 s default a client could notice a returned broker seconds late, and a failed
+/// connection attempt to a few brokers costs nothing.
 pub fn client_config(config: &KafkaConfig) -> ClientConfig {
     let mut client = ClientConfig::new();
     client
         .set("bootstrap.servers", config.bootstrap.to_string())
         .set("socket.timeout.ms", "10000")
-        .set("reconnect.backoff.max.ms", "2000");
+        .set("reconnect.backoff.ms", "50")
+        .set("reconnect.backoff.max.ms", "500")
+        .set("retry.backoff.max.ms", "500");
     client
 }
 

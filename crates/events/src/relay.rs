@@ -62,7 +62,9 @@ impl Default for RelayOptions {
             batch_size: 500,
             fallback_poll: Duration::from_secs(1),
             initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(5),
+            // A batch already waits for the broker inside the producer (its message timeout);
+            // longer pauses between attempts only delay the first publish after it returns.
+            max_backoff: Duration::from_secs(1),
         }
     }
 }
