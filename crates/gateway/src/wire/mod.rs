@@ -38,9 +38,11 @@ use tower::ServiceExt;
 use self::chunked::Chunked;
 use self::io::{Prefixed, Sent, read_some, write_all, write_until_answered};
 use self::pool::Pool;
-use self::request::Head;
+use self::request::{Head, Parsed};
 use crate::balance::{Balancer, Fault, Lease, Reach, View, may_retry};
+use crate::connections::Admitted;
 use crate::forwarding::{self, Additions};
+use crate::framing::{MAX_HEAD, MAX_HEADERS, Malformed};
 use crate::handler::{
     Admission, Destination, Gateway, GatewayError, PREFLIGHT, Record, limit_headers, request_id,
 };
@@ -48,15 +50,14 @@ use crate::limit::Decision;
 use crate::proxy::ProxyError;
 use crate::routes::{Route, Service};
 
-/// Largest request or response head read here; longer ones are hyper's to refuse.
-const MAX_HEAD: usize = 64 * 1024;
-/// Header lines parsed here; more go to hyper (which allows 100).
-const MAX_HEADERS: usize = 64;
 /// How long a connection may sit without sending a complete request head (hyper's default).
 const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 /// Request bodies the gateway refuses are read and dropped up to this size to keep the
 /// connection; larger ones close it.
 const DRAIN_LIMIT: u64 = 1024 * 1024;
+/// A refused body must have been read whole within this time, or the connection is closed: a
+/// client trickling it would otherwise hold the connection for as long as it likes.
+const DRAIN_DEADLINE: Duration = Duration::from_secs(5);
 /// A request whose head and body fit in this many bytes is sent again once when a pooled
 /// connection turns out to be closed.
 const REPLAY_LIMIT: usize = 256 * 1024;
@@ -89,7 +90,8 @@ pub async fn serve(
             Ok((stream, peer)) => {
                 // Answers are written whole; Nagle would hold the last segment for an ACK.
                 let _ = stream.set_nodelay(true);
-                connections.spawn(connection(Arc::clone(&shared), stream, peer));
+                let admitted = shared.gateway.connections().admit();
+                connections.spawn(connection(Arc::clone(&shared), stream, peer, admitted));
             }
             Err(e) => {
                 // Out of file descriptors or similar: back off instead of spinning.
@@ -139,7 +141,13 @@ enum Next {
     HandOver(Bytes),
 }
 
-async fn connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+/// Serves a connection; one past the cap (`admitted` is `None`) gets 503 and is closed.
+async fn connection(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    admitted: Option<Admitted>,
+) {
     let mut client = Client {
         stream,
         peer,
@@ -154,6 +162,13 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
         response: Deadline::new(),
         shutdown: Box::pin(shared.shutdown.clone().cancelled_owned()),
     };
+    let Some(_admitted) = admitted else {
+        tracing::warn!(%peer, "client connection refused: at GATEWAY_MAX_CONNECTIONS");
+        let context = Context::unread(request_id(None), None);
+        let response = GatewayError::Overloaded.into_response();
+        answer(&shared, &mut client, &context, response, "overloaded", None).await;
+        return;
+    };
     loop {
         match serve_one(&shared, &mut client, &mut deadlines).await {
             Next::KeepAlive => {}
@@ -163,7 +178,8 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     }
 }
 
-/// Serves the rest of a connection with hyper and the axum router (the full HTTP/1.1 semantics).
+/// Serves one request of a connection with hyper and the axum router (the full HTTP/1.1
+/// semantics: chunked and `Expect` bodies, upgrades, HTTP/1.0), then closes it.
 async fn hand_over(shared: &Shared, client: Client, prefix: Bytes) {
     let io = hyper_util::rt::TokioIo::new(Prefixed::new(prefix, client.stream));
     let router = shared.fallback.clone();
@@ -172,8 +188,11 @@ async fn hand_over(shared: &Shared, client: Client, prefix: Bytes) {
         request.extensions_mut().insert(ConnectInfo(peer));
         router.clone().oneshot(request)
     });
+    // One request, then the connection closes: a next head on it must pass the framing rules
+    // here again instead of reaching hyper unchecked.
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(hyper_util::rt::TokioTimer::new())
+        .keep_alive(false)
         .serve_connection(io, service)
         .with_upgrades();
     tokio::pin!(connection);
@@ -193,7 +212,7 @@ async fn hand_over(shared: &Shared, client: Client, prefix: Bytes) {
 enum HeadRead {
     Complete(usize),
     Closed,
-    Unusual,
+    TooLarge,
 }
 
 async fn read_head(client: &mut Client, deadlines: &mut Deadlines) -> HeadRead {
@@ -201,12 +220,14 @@ async fn read_head(client: &mut Client, deadlines: &mut Deadlines) -> HeadRead {
     // on every read.
     let mut searched = 0;
     loop {
+        if searched == 0 {
+            skip_empty_lines(&mut client.input);
+        }
         if let Some(end) = request::head_end(&client.input, searched) {
             return HeadRead::Complete(end);
         }
         if client.input.len() >= MAX_HEAD {
-            // Too long: hyper gives the proper answer.
-            return HeadRead::Unusual;
+            return HeadRead::TooLarge;
         }
         // The last two bytes may begin the empty line.
         searched = client.input.len().saturating_sub(2);
@@ -227,6 +248,21 @@ async fn read_head(client: &mut Client, deadlines: &mut Deadlines) -> HeadRead {
             _ => return HeadRead::Closed,
         }
     }
+}
+
+/// Drops empty lines before a request line (RFC 9112 §2.2: some clients send a CRLF after a
+/// body), which would otherwise read as an empty head.
+fn skip_empty_lines(input: &mut BytesMut) {
+    let blank = input
+        .iter()
+        .position(|b| *b != b'\r' && *b != b'\n')
+        .unwrap_or(input.len());
+    // Only whole line ends: a lone CR at the end may begin one.
+    let whole = input[..blank]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    let _ = input.split_to(whole);
 }
 
 /// The two deadlines of a connection: a complete head within [`HEAD_TIMEOUT`], a response head
@@ -287,17 +323,37 @@ struct Context {
     close: bool,
 }
 
+impl Context {
+    /// For an answer given without reading (a request the connection cap or the framing rules
+    /// refuse), closing the connection; `line` is what could be read of the request line.
+    fn unread(request_id: HeaderValue, line: Option<(Method, PathAndQuery)>) -> Self {
+        let (method, target) =
+            line.unwrap_or_else(|| (Method::GET, PathAndQuery::from_static("*")));
+        Self {
+            started: Instant::now(),
+            request_id,
+            origin: None,
+            method,
+            target,
+            body_len: 0,
+            close: true,
+        }
+    }
+}
+
 async fn serve_one(shared: &Shared, client: &mut Client, deadlines: &mut Deadlines) -> Next {
     deadlines.head.set(Instant::now() + HEAD_TIMEOUT);
     let head_len = match read_head(client, deadlines).await {
         HeadRead::Complete(n) => n,
         HeadRead::Closed => return Next::Close,
-        HeadRead::Unusual => return Next::HandOver(client.input.split().freeze()),
+        HeadRead::TooLarge => return refuse(shared, client, Malformed::HeadTooLarge, None).await,
     };
     let head = client.input.split_to(head_len).freeze();
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let Some(request) = Head::parse(&head, &mut slots).filter(is_ours) else {
-        return Next::HandOver(unread(&head, client));
+    let request = match Parsed::parse(&head, &mut slots) {
+        Parsed::Plain(request) if is_ours(&request) => request,
+        Parsed::Plain(_) | Parsed::Hyper => return Next::HandOver(unread(&head, client)),
+        Parsed::Refused(malformed, line) => return refuse(shared, client, malformed, line).await,
     };
     let context = Context {
         started: Instant::now(),
@@ -457,6 +513,20 @@ async fn answer(
     }
 }
 
+/// Answers a head that broke the framing rules (400 or 431 in the error shape) and closes the
+/// connection: where its body ends is unknown, so nothing after it can be read as a request.
+async fn refuse(
+    shared: &Shared,
+    client: &mut Client,
+    malformed: Malformed,
+    line: Option<(Method, PathAndQuery)>,
+) -> Next {
+    tracing::debug!(peer = %client.peer, error = %malformed, "request head refused");
+    let context = Context::unread(request_id(None), line);
+    let response = GatewayError::Malformed(malformed).into_response();
+    answer(shared, client, &context, response, "malformed", None).await
+}
+
 fn record(
     shared: &Shared,
     context: &Context,
@@ -475,8 +545,9 @@ fn record(
     });
 }
 
-/// Reads and drops `len` body bytes.
+/// Reads and drops `len` body bytes, within [`DRAIN_DEADLINE`].
 async fn drain(client: &mut Client, mut len: u64) -> std::io::Result<()> {
+    let deadline = tokio::time::Instant::now() + DRAIN_DEADLINE;
     loop {
         let buffered = client
             .input
@@ -487,7 +558,8 @@ async fn drain(client: &mut Client, mut len: u64) -> std::io::Result<()> {
         if len == 0 {
             return Ok(());
         }
-        let read = tokio::time::timeout(LINGER, read_some(&mut client.stream, &mut client.input));
+        let read =
+            tokio::time::timeout_at(deadline, read_some(&mut client.stream, &mut client.input));
         match read.await {
             Ok(Ok(n)) if n > 0 => {}
             _ => return Err(std::io::ErrorKind::UnexpectedEof.into()),
@@ -834,7 +906,7 @@ fn describe_response(response: &httparse::Response<'_, '_>) -> Option<(StatusCod
     for line in response.headers.iter() {
         let value = std::str::from_utf8(line.value).ok();
         if line.name.eq_ignore_ascii_case("content-length") {
-            let parsed = request::parse_length(line.value)?;
+            let parsed = crate::framing::parse_length(line.value)?;
             if length.is_some_and(|l| l != parsed) {
                 return None;
             }
