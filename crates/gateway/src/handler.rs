@@ -195,9 +195,10 @@ pub(crate) async fn handle(State(gateway): State<Arc<Gateway>>, request: Request
     response
 }
 
-/// The framing rule a request read by hyper breaks, if any: hyper refuses bad syntax, long heads
-/// and unknown codings itself, but lets several `Content-Length` or `Host` lines and a length
-/// beside `chunked` through. (In distributed mode the wire front end has checked the head already;
+/// The framing rule a request read by hyper breaks, if any: hyper refuses bad syntax, long heads,
+/// unknown codings and differing lengths itself, keeps one of equal `Content-Length` lines and
+/// drops a length beside `chunked` (RFC 9112 §6.3 allows that), but lets several `Host` lines
+/// through. (In distributed mode the wire front end has checked the head already;
 /// this covers the router served on its own, as in standalone mode.)
 fn refusal(request: &Request) -> Option<Malformed> {
     let http10 = request.version() == http::Version::HTTP_10;

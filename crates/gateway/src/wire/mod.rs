@@ -12,6 +12,8 @@
 //! nginx's CPU (two dispatchers and a channel hop between tasks), and the gateway has to beat
 //! nginx while checking every token. Here a forwarded request costs two reads and two writes.
 
+#[cfg(test)]
+mod agreement;
 mod chunked;
 mod io;
 mod pool;
