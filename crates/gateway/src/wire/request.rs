@@ -54,23 +54,24 @@ impl<'h> Parsed<'h> {
         let mut request = httparse::Request::new(slots);
         let parsed = request.parse(head);
         let line = request_line(head, &request);
-        let refused = |malformed| Self::Refused(malformed, line.clone());
         match parsed {
             Ok(httparse::Status::Complete(n)) if n == head.len() => {}
-            Err(httparse::Error::TooManyHeaders) => return refused(Malformed::TooManyHeaders),
+            Err(httparse::Error::TooManyHeaders) => {
+                return Self::Refused(Malformed::TooManyHeaders, line);
+            }
             // Partial, or an end elsewhere: httparse and the front end disagree on the head.
-            _ => return refused(Malformed::Syntax),
+            _ => return Self::Refused(Malformed::Syntax, line),
         }
-        let Some((method, target)) = line.clone() else {
-            return refused(Malformed::BadTarget);
+        let Some((method, target)) = line else {
+            return Self::Refused(Malformed::BadTarget, None);
         };
         let lines: &'h [httparse::Header<'h>] = request.headers;
         let http10 = request.version == Some(0);
         let checked = framing::check(lines.iter().map(|l| (l.name.as_bytes(), l.value)), http10);
         let framing = match checked {
-            Ok(framing) if framing.hosts == 0 && !http10 => return refused(Malformed::MissingHost),
-            Ok(framing) => framing,
-            Err(malformed) => return refused(malformed),
+            Ok(framing) if framing.hosts > 0 || http10 => framing,
+            Ok(_) => return Self::Refused(Malformed::MissingHost, Some((method, target))),
+            Err(malformed) => return Self::Refused(malformed, Some((method, target))),
         };
         let origin_form = target.as_str().starts_with('/') && method != Method::CONNECT;
         let plain = !http10 && origin_form && !framing.expect && !framing.upgrade;
