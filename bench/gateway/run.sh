@@ -304,8 +304,8 @@ KILL_RATE=${KILL_RATE:-5000}
 KILL_DURATION=${KILL_DURATION:-20}
 KILL_AT=${KILL_AT:-5}
 if [ "$KILL_RATE" -gt 0 ] && wants nginx && wants gateway; then
-    replica_a=$((UPSTREAM_PORT + 10)); replica_b=$((UPSTREAM_PORT + 11))
-    nginx2_port=$((NGINX_PORT + 10)); gateway2_port=$((GATEWAY_PORT + 10))
+    replica_a=$((UPSTREAM_PORT + 20)); replica_b=$((UPSTREAM_PORT + 21))
+    nginx2_port=$((NGINX_PORT + 30)); gateway2_port=$((GATEWAY_PORT + 30))
     start_replica() { TOKIO_WORKER_THREADS=1 taskset -c "$LOAD_CPU" "$bin" upstream "127.0.0.1:$1" & pids+=($!); wait_port "$1"; }
     start_replica "$replica_a"; pid_a=$!
     start_replica "$replica_b"; pid_b=$!
