@@ -18,6 +18,7 @@
 #   bench/gateway/run.sh            # DURATION=10s CONNS=64 RATE=5000 SCG_WARMUP=60s SCG_RATE_WARMUP=10s
 #                                   # HALF_RATE=<direct max / 2> LOAD_CONNS=64 PEERS="direct nginx gateway scg"
 #                                   # ROUNDS=5 ROUND_DURATION=5s (paired throughput rounds)
+#                                   # KILL_RATE=5000 KILL_DURATION=20 KILL_AT=5 (replica-kill row; KILL_RATE=0 skips it)
 # MariaDB and Kafka are best stopped while it runs (scripts/dev-services down kafka mariadb): the
 # idle broker alone takes 10-15% of a CPU.
 set -euo pipefail
@@ -294,6 +295,51 @@ for peer in "${peers[@]}"; do
         [ -z "${half[$peer@$rate]}" ] || echo "bench_load $rate/s: ${half[$peer@$rate]}"
     done
 done
+
+# Two replicas behind each proxy, one killed KILL_AT seconds into a KILL_DURATION run at KILL_RATE:
+# the requests that failed. nginx as a user would configure it: both servers in one upstream block,
+# proxy_next_upstream error timeout (its default, retrying idempotent requests on the other server).
+# The gateway: MEMBER_SERVER lists both. Own processes and ports, so the main peers are untouched.
+KILL_RATE=${KILL_RATE:-5000}
+KILL_DURATION=${KILL_DURATION:-20}
+KILL_AT=${KILL_AT:-5}
+if [ "$KILL_RATE" -gt 0 ] && wants nginx && wants gateway; then
+    replica_a=$((UPSTREAM_PORT + 20)); replica_b=$((UPSTREAM_PORT + 21))
+    nginx2_port=$((NGINX_PORT + 30)); gateway2_port=$((GATEWAY_PORT + 30))
+    start_replica() { TOKIO_WORKER_THREADS=1 taskset -c "$LOAD_CPU" "$bin" upstream "127.0.0.1:$1" & pids+=($!); wait_port "$1"; }
+    start_replica "$replica_a"; pid_a=$!
+    start_replica "$replica_b"; pid_b=$!
+    sed -e "s#@WORK@#$work/kill#g" -e "s#server 127.0.0.1:@UPSTREAM_PORT@;#server 127.0.0.1:$replica_a; server 127.0.0.1:$replica_b;#" \
+        -e "s#@NGINX_PORT@#$nginx2_port#g" -e "s#include $work/kill/proxy.conf;#include $work/proxy.conf; proxy_next_upstream error timeout;#g" \
+        bench/gateway/nginx.conf.template >"$work/nginx-kill.conf"
+    mkdir -p "$work/kill"
+    taskset -c "$PROXY_CPU" nginx -c "$work/nginx-kill.conf" -p "$work/kill" & pids+=($!)
+    PORT=$gateway2_port BIND_ADDR=127.0.0.1 \
+    MEMBER_SERVER=127.0.0.1:$replica_a,127.0.0.1:$replica_b GALLERY_SERVER=127.0.0.1:$replica_a POST_SERVER=127.0.0.1:$replica_a \
+    JWT_PUBLIC_KEYS_FILE=$work/public.pem LOG_FORMAT=json RUST_LOG=warn ACCESS_LOG=false \
+        taskset -c "$PROXY_CPU" "$bin" gateway 2>"$work/gateway-kill.log" & pids+=($!)
+    wait_port "$nginx2_port"; wait_port "$gateway2_port"
+    declare -A kill_url=([nginx]="http://127.0.0.1:$nginx2_port$PATH_UNDER_TEST" [gateway]="http://127.0.0.1:$gateway2_port$PATH_UNDER_TEST")
+    declare -A killed
+    for peer in nginx gateway; do
+        chrt --idle 0 taskset -c "$LOAD_CPU" "$load" "${kill_url[$peer]}" "$KILL_RATE" 2 "$LOAD_CONNS" "${header[$peer]}" >/dev/null
+        chrt --idle 0 taskset -c "$LOAD_CPU" "$load" "${kill_url[$peer]}" "$KILL_RATE" "$KILL_DURATION" "$LOAD_CONNS" "${header[$peer]}" >"$work/kill-$peer.json" &
+        load_pid=$!
+        sleep "$KILL_AT"; kill -KILL "$pid_b"; wait "$pid_b" 2>/dev/null || true
+        wait "$load_pid"
+        killed[$peer]=$(cat "$work/kill-$peer.json")
+        start_replica "$replica_b"; pid_b=$!
+    done
+    echo
+    echo "Replica killed: 2 upstream replicas, one killed (SIGKILL) ${KILL_AT}s into ${KILL_DURATION}s at $KILL_RATE/s (bench_load, $LOAD_CONNS connections); nginx with proxy_next_upstream error timeout:"
+    echo
+    echo "| peer | achieved | failed | unfinished | p99 µs |"
+    echo "|---|---|---|---|---|"
+    for peer in nginx gateway; do
+        jq -r --arg peer "$peer" '"| \($peer) | \(.achieved) | \(.errors) | \(.unfinished) | \(.p99_us) |"' <<<"${killed[$peer]}"
+    done
+    echo
+fi
 if wants scg; then
     scg_version=$(jar tf "$scg_jar" | sed -n 's#^BOOT-INF/lib/spring-cloud-gateway-server-webflux-\(.*\)\.jar$#\1#p')
     boot_version=$(jar tf "$scg_jar" | sed -n 's#^BOOT-INF/lib/spring-boot-\([0-9.]*\)\.jar$#\1#p')

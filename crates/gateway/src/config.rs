@@ -29,6 +29,9 @@ pub struct Config {
     /// `UPSTREAM_RESOLVE_INTERVAL_MS`, default 2000: how often upstream names are resolved again,
     /// so that replicas that come or go are seen within that time (plus the DNS server's cache).
     pub resolve_interval: Duration,
+    /// `GATEWAY_MAX_CONNECTIONS`, default 10000: client connections open at once, across workers;
+    /// a connection past it gets 503 and is closed.
+    pub max_connections: usize,
     /// `JWT_PUBLIC_KEYS` (or `JWT_PUBLIC_KEYS_FILE`): the keys tokens may be signed with.
     pub keys: VerifyingKeys,
     /// Timeouts, CORS, rate limits and proxy trust: the same in both modes.
@@ -249,6 +252,9 @@ fn upstream(vars: &mut Vars<'_>, key: &str, host: &str, port: u16) -> HostPortLi
     vars.or(key, HostPortList(vec![default]))
 }
 
+/// The default of `GATEWAY_MAX_CONNECTIONS`.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+
 /// The default of `UPSTREAM_RESOLVE_INTERVAL_MS`.
 pub const DEFAULT_RESOLVE_INTERVAL: Duration = Duration::from_secs(2);
 /// Shorter intervals would only load the DNS server.
@@ -269,6 +275,9 @@ impl Config {
             DEFAULT_RESOLVE_INTERVAL,
         )
         .max(MIN_RESOLVE_INTERVAL);
+        let max_connections = vars
+            .or("GATEWAY_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS)
+            .max(1);
         let keys = VerifyingKeys::read(&mut vars);
         let policy = Policy::read(&mut vars);
         vars.finish(|| {
@@ -279,6 +288,7 @@ impl Config {
                 gallery,
                 post,
                 resolve_interval,
+                max_connections,
                 keys: keys?,
                 policy,
             })

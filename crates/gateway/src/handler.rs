@@ -18,7 +18,9 @@ use platform::http::{ApiError, REQUEST_ID};
 use crate::access_log::{AccessLog, Entry};
 use crate::auth::{AuthError, Authenticator, Identity};
 use crate::config::Policy;
+use crate::connections::ConnectionCap;
 use crate::forwarding::{self, Additions, Peer};
+use crate::framing::Malformed;
 use crate::limit::{Decision, Limiter, rate_of};
 use crate::proxy::{ProxyError, Upstreams};
 use crate::routes::{Access, LimitRule, Route, Target, classify};
@@ -32,6 +34,7 @@ pub struct Gateway {
     limiter: Limiter,
     policy: Policy,
     access_log: Option<Arc<AccessLog>>,
+    connections: ConnectionCap,
 }
 
 /// Why the gateway answered itself instead of forwarding.
@@ -52,6 +55,12 @@ pub enum GatewayError {
     /// The upstream failed.
     #[error(transparent)]
     Proxy(#[from] ProxyError),
+    /// The head broke the framing rules ([`crate::framing`]); its connection is closed.
+    #[error(transparent)]
+    Malformed(#[from] Malformed),
+    /// The gateway holds as many client connections as it may (`GATEWAY_MAX_CONNECTIONS`).
+    #[error("too many client connections")]
+    Overloaded,
 }
 
 const COMMENT_LIMIT_MESSAGE: &str =
@@ -90,6 +99,17 @@ impl GatewayError {
                 tracing::debug!(error = %platform::http::ErrorChain(e), "client body unreadable");
                 ApiError::new(S::BAD_REQUEST, "GATE001", "요청 본문을 읽을 수 없습니다")
             }
+            Self::Malformed(m) if m.is_too_large() => ApiError::new(
+                S::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "GATE001",
+                "요청 헤더가 너무 큽니다",
+            ),
+            Self::Malformed(_) => ApiError::new(S::BAD_REQUEST, "GATE001", "잘못된 요청입니다"),
+            Self::Overloaded => ApiError::new(
+                S::SERVICE_UNAVAILABLE,
+                "GATE503",
+                "일시적으로 서비스를 사용할 수 없습니다. 잠시 후 다시 시도해주세요",
+            ),
             Self::Proxy(e @ ProxyError::TimedOut(_)) => {
                 tracing::warn!(error = %platform::http::ErrorChain(e), "upstream timed out");
                 ApiError::new(
@@ -157,7 +177,10 @@ pub(crate) async fn handle(State(gateway): State<Arc<Gateway>>, request: Request
     let path = request.uri().path().to_owned();
     let origin = request.headers().get(header::ORIGIN).cloned();
 
-    let outcome = gateway.process(request, &request_id).await;
+    let outcome = match refusal(&request) {
+        Some(malformed) => Outcome::new(refused(malformed), "malformed"),
+        None => gateway.process(request, &request_id).await,
+    };
     let mut response = outcome.response;
     gateway.finish_headers(response.headers_mut(), origin.as_ref(), &request_id);
     gateway.record(&Record {
@@ -169,6 +192,27 @@ pub(crate) async fn handle(State(gateway): State<Arc<Gateway>>, request: Request
         member: outcome.member.as_deref(),
         route: outcome.route,
     });
+    response
+}
+
+/// The framing rule a request read by hyper breaks, if any: hyper refuses bad syntax, long heads,
+/// unknown codings and differing lengths itself, keeps one of equal `Content-Length` lines and
+/// drops a length beside `chunked` (RFC 9112 §6.3 allows that), but lets several `Host` lines
+/// through. (In distributed mode the wire front end has checked the head already;
+/// this covers the router served on its own, as in standalone mode.)
+fn refusal(request: &Request) -> Option<Malformed> {
+    let http10 = request.version() == http::Version::HTTP_10;
+    let lines = forwarding::lines(request.headers());
+    crate::framing::check(lines.into_iter(), http10).err()
+}
+
+/// The answer to a refused head; its connection closes after it.
+fn refused(malformed: Malformed) -> Response {
+    tracing::debug!(error = %malformed, "request head refused");
+    let mut response = GatewayError::Malformed(malformed).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
 }
 
@@ -265,7 +309,23 @@ impl Gateway {
             limiter,
             policy,
             access_log,
+            connections: ConnectionCap::default(),
         }
+    }
+
+    /// This gateway with at most `max` client connections at once (its own front end only: the
+    /// axum router is served by whoever mounts it).
+    #[must_use]
+    pub fn with_max_connections(self, max: usize) -> Self {
+        Self {
+            connections: ConnectionCap::new(max),
+            ..self
+        }
+    }
+
+    /// The cap on client connections.
+    pub(crate) fn connections(&self) -> &ConnectionCap {
+        &self.connections
     }
 
     async fn process(&self, request: Request, request_id: &HeaderValue) -> Outcome {

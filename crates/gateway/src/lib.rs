@@ -8,8 +8,10 @@ pub mod access_log;
 pub mod auth;
 pub mod balance;
 pub mod config;
+pub mod connections;
 pub mod cors;
 mod forwarding;
+pub mod framing;
 pub mod limit;
 pub mod proxy;
 pub mod redis_link;
@@ -114,7 +116,8 @@ pub fn connect_with(
     let sessions = Sessions::Tracked(Arc::new(TrackedSessions::new(config.redis.clone())));
     let auth = Authenticator::new(config.keys.clone(), sessions);
     let limiter = Limiter::Redis(Arc::clone(&redis));
-    let gateway = Gateway::new(upstreams, auth, limiter, config.policy.clone());
+    let gateway = Gateway::new(upstreams, auth, limiter, config.policy.clone())
+        .with_max_connections(config.max_connections);
     Ok((Arc::new(gateway), Readiness::new().with(RedisReady(redis))))
 }
 

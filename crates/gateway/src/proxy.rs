@@ -54,22 +54,6 @@ pub enum ProxyError {
 /// Any error, as a cause.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Bodies up to this size (by `Content-Length`) are read before forwarding, so the request can be
-/// sent again once if the pooled connection turns out to be closing.
-const REPLAYABLE_BODY: u64 = 256 * 1024;
-
-/// Hop-by-hop headers (RFC 9110 §7.6.1) plus the non-standard ones proxies still see.
-pub(crate) const HOP_BY_HOP: [HeaderName; 8] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    header::PROXY_AUTHENTICATE,
-    header::PROXY_AUTHORIZATION,
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
-];
-
 /// Identity headers only the gateway may set; whatever a client sends under these names is dropped.
 pub const IDENTITY_HEADERS: [HeaderName; 5] = [
     HeaderName::from_static("x-member-id"),
@@ -79,19 +63,22 @@ pub const IDENTITY_HEADERS: [HeaderName; 5] = [
     HeaderName::from_static("x-access-token-exp"),
 ];
 
-/// Removes hop-by-hop headers, including those the `Connection` header names.
+/// Removes hop-by-hop headers, including those the `Connection` header names: the one table of
+/// [`crate::forwarding::is_hop_by_hop`], which the wire front end applies to header lines.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+    let lines = crate::forwarding::lines(headers);
+    let dropped: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| {
+            let name = name.as_str().as_bytes();
+            crate::forwarding::is_hop_by_hop(name)
+                || crate::forwarding::named_by_connection(lines.iter().copied(), name)
+        })
+        .cloned()
         .collect();
-    for name in named.iter().chain(&HOP_BY_HOP) {
+    for name in &dropped {
         headers.remove(name);
     }
-    headers.remove("proxy-connection");
 }
 
 impl Upstreams {
@@ -354,7 +341,7 @@ fn is_replayable(request: &Request<Body>) -> bool {
         .and_then(|v| v.parse::<u64>().ok());
     let chunked = request.headers().contains_key(header::TRANSFER_ENCODING);
     match length {
-        Some(length) => length <= REPLAYABLE_BODY,
+        Some(length) => length <= crate::balance::REPLAY_LIMIT,
         None => {
             !chunked
                 && matches!(

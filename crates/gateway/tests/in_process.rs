@@ -115,3 +115,23 @@ async fn in_process_public_routes_pass_and_unknown_paths_get_404() {
     .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn in_process_two_host_lines_are_refused_and_the_connection_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sa = standalone().await;
+    let addr = sa.url.trim_start_matches("http://").to_owned();
+    let head = "GET /api/gallery/5 HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n";
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let reading = stream.read_to_end(&mut answer);
+    tokio::time::timeout(std::time::Duration::from_secs(5), reading)
+        .await
+        .expect("the connection closes")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains(r#""errorCode":"GATE001""#), "{answer}");
+    assert!(sa.log.lock().unwrap().is_empty(), "nothing reached gallery");
+}

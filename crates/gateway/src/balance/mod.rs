@@ -69,6 +69,10 @@ pub(crate) enum Reach {
     Answered,
 }
 
+/// Requests whose body (by `Content-Length`) is at most this size are held whole by both front
+/// ends until answered, so that they can be sent a second time.
+pub(crate) const REPLAY_LIMIT: u64 = 256 * 1024;
+
 /// The one retry rule of both front ends: a request that never reached an upstream may go to
 /// another endpoint whatever it is; one that did only when it is safe (RFC 9110 §9.2.1: GET,
 /// HEAD, OPTIONS, TRACE) and the gateway still holds all of it (`whole`). PUT and DELETE are

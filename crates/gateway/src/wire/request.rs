@@ -9,8 +9,8 @@ use http::Method;
 use http::header::HeaderValue;
 use http::uri::{Authority, PathAndQuery};
 
-use super::MAX_HEADERS;
 use crate::forwarding::{self, Additions, Line};
+use crate::framing::{self, Body, MAX_HEADERS, Malformed};
 
 /// Where the head at the front of `input` ends (after its empty line), searching from `from`.
 /// Bare `\n` line ends count, as httparse and hyper accept them.
@@ -33,84 +33,84 @@ pub(super) struct Head<'h> {
     pub(super) close: bool,
 }
 
-impl<'h> Head<'h> {
-    /// Parses `head` (exactly one complete head); `None` when the request needs hyper: not
-    /// HTTP/1.1, an absolute or `CONNECT` target, chunked or `Expect` bodies, upgrades, an
-    /// unclear length, or a head httparse reads differently.
+/// What a complete request head is to the front end.
+pub(super) enum Parsed<'h> {
+    /// Relayed here.
+    Plain(Head<'h>),
+    /// Valid, but served by hyper: HTTP/1.0, an absolute or `CONNECT` target, chunked or `Expect`
+    /// bodies, upgrades.
+    Hyper,
+    /// Refused ([`framing`]), with what could be read of the request line for the access log.
+    Refused(Malformed, Option<(Method, PathAndQuery)>),
+}
+
+impl<'h> Parsed<'h> {
+    /// Parses `head` (exactly one complete head, as [`head_end`] found it) and applies the
+    /// framing rules; hyper only ever sees heads that passed them.
     pub(super) fn parse(
         head: &'h Bytes,
         slots: &'h mut [httparse::Header<'h>; MAX_HEADERS],
-    ) -> Option<Self> {
+    ) -> Self {
         let mut request = httparse::Request::new(slots);
-        match request.parse(head) {
+        let parsed = request.parse(head);
+        let line = request_line(head, &request);
+        match parsed {
             Ok(httparse::Status::Complete(n)) if n == head.len() => {}
-            _ => return None,
+            Err(httparse::Error::TooManyHeaders) => {
+                return Self::Refused(Malformed::TooManyHeaders, line);
+            }
+            // Partial, or an end elsewhere: httparse and the front end disagree on the head.
+            _ => return Self::Refused(Malformed::Syntax, line),
         }
-        if request.version != Some(1) {
-            return None;
-        }
-        let method = Method::from_bytes(request.method?.as_bytes()).ok()?;
-        let target = request.path?;
-        if method == Method::CONNECT || !target.starts_with('/') {
-            return None;
-        }
-        let target = PathAndQuery::from_maybe_shared(head.slice_ref(target.as_bytes())).ok()?;
+        let Some((method, target)) = line else {
+            return Self::Refused(Malformed::BadTarget, None);
+        };
         let lines: &'h [httparse::Header<'h>] = request.headers;
-        let (body_len, close) = framing(lines)?;
-        Some(Self {
-            method,
-            target,
-            lines,
-            body_len,
-            close,
-        })
+        let http10 = request.version == Some(0);
+        let checked = framing::check(lines.iter().map(|l| (l.name.as_bytes(), l.value)), http10);
+        let framing = match checked {
+            Ok(framing) if framing.hosts > 0 || http10 => framing,
+            Ok(_) => return Self::Refused(Malformed::MissingHost, Some((method, target))),
+            Err(malformed) => return Self::Refused(malformed, Some((method, target))),
+        };
+        let origin_form = target.as_str().starts_with('/') && method != Method::CONNECT;
+        let plain = !http10 && origin_form && !framing.expect && !framing.upgrade;
+        match framing.body {
+            Body::Length(body_len) if plain => Self::Plain(Head {
+                method,
+                target,
+                lines,
+                body_len,
+                close: framing.close,
+            }),
+            _ => Self::Hyper,
+        }
     }
+}
 
+/// The method and target, when the request line has valid ones.
+fn request_line(
+    head: &Bytes,
+    request: &httparse::Request<'_, '_>,
+) -> Option<(Method, PathAndQuery)> {
+    let method = Method::from_bytes(request.method?.as_bytes()).ok()?;
+    let target = request.path?;
+    // An absolute or authority form is for hyper, which reads it whole; only its shape is checked.
+    let target = if target.starts_with('/') {
+        PathAndQuery::from_maybe_shared(head.slice_ref(target.as_bytes())).ok()?
+    } else {
+        target.parse::<http::Uri>().ok()?;
+        PathAndQuery::from_static("*")
+    };
+    Some((method, target))
+}
+
+impl<'h> Head<'h> {
     /// The header lines as received.
     pub(super) fn lines(&self) -> impl Iterator<Item = Line<'h>> + Clone + use<'h> {
         let lines: &'h [httparse::Header<'h>] = self.lines;
         lines.iter().map(|line| (line.name.as_bytes(), line.value))
     }
-}
-
-/// The body length and whether the client asked to close; `None` for framing left to hyper.
-fn framing(lines: &[httparse::Header<'_>]) -> Option<(u64, bool)> {
-    let mut body_len = None;
-    let mut close = false;
-    for line in lines {
-        let name = line.name;
-        let is = |known: &str| name.eq_ignore_ascii_case(known);
-        if is("transfer-encoding") || is("upgrade") || is("expect") {
-            return None;
-        }
-        if is("content-length") {
-            if body_len.is_some() {
-                return None;
-            }
-            body_len = Some(parse_length(line.value)?);
-        }
-        if is("connection") {
-            for token in std::str::from_utf8(line.value)
-                .ok()?
-                .split(',')
-                .map(str::trim)
-            {
-                if token.eq_ignore_ascii_case("upgrade") {
-                    return None;
-                }
-                close |= token.eq_ignore_ascii_case("close");
-            }
-        }
-    }
-    Some((body_len.unwrap_or(0), close))
-}
-
-/// Digits only (`u64::from_str` would take a sign).
-pub(super) fn parse_length(value: &[u8]) -> Option<u64> {
-    if value.is_empty() || value.len() > 18 || !value.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(value).ok()?.parse().ok()
 }
 
 /// The first value of `name`, as a header value sharing the received bytes.
@@ -163,44 +163,111 @@ pub(super) fn replace_host(out: &mut Vec<u8>, host: &mut Range<usize>, authority
 mod tests {
     use super::*;
 
-    fn parsed<T>(text: &'static str, read: impl FnOnce(Option<Head<'_>>) -> T) -> T {
-        let bytes = Bytes::from_static(text.as_bytes());
+    /// What the front end makes of a head: relayed here (with its parts), hyper's, or refused.
+    #[derive(Debug, PartialEq, Eq)]
+    enum Seen {
+        Plain(Method, String, u64, bool),
+        Hyper,
+        Refused(Malformed),
+    }
+
+    fn seen(text: &str) -> Seen {
+        let bytes = Bytes::copy_from_slice(text.as_bytes());
         let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        read(Head::parse(&bytes, &mut slots))
+        match Parsed::parse(&bytes, &mut slots) {
+            Parsed::Plain(h) => {
+                Seen::Plain(h.method, h.target.as_str().to_owned(), h.body_len, h.close)
+            }
+            Parsed::Hyper => Seen::Hyper,
+            Parsed::Refused(malformed, _) => Seen::Refused(malformed),
+        }
     }
 
     #[test]
     fn a_plain_request_is_relayed_here() {
         let text = "POST /api/post/comment?x=1 HTTP/1.1\r\nhost: a\r\ncontent-length: 12\r\n\r\n";
-        let seen = parsed(text, |h| {
-            h.map(|h| (h.method, h.target.as_str().to_owned(), h.body_len, h.close))
-        });
         assert_eq!(
-            seen,
-            Some((Method::POST, "/api/post/comment?x=1".to_owned(), 12, false))
+            seen(text),
+            Seen::Plain(Method::POST, "/api/post/comment?x=1".to_owned(), 12, false)
         );
     }
 
     #[test]
     fn chunked_upgrade_expect_and_old_requests_go_to_hyper() {
         let unusual = [
-            "POST /api/post HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n",
-            "GET /api/post HTTP/1.1\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n",
-            "POST /api/post HTTP/1.1\r\nexpect: 100-continue\r\ncontent-length: 3\r\n\r\n",
+            "POST /api/post HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n\r\n",
+            "GET /api/post HTTP/1.1\r\nhost: a\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n",
+            "POST /api/post HTTP/1.1\r\nhost: a\r\nexpect: 100-continue\r\ncontent-length: 3\r\n\r\n",
             "GET /api/post HTTP/1.0\r\n\r\n",
-            "GET http://elsewhere/api/post HTTP/1.1\r\n\r\n",
-            "POST /api/post HTTP/1.1\r\ncontent-length: 3\r\ncontent-length: 3\r\n\r\n",
-            "POST /api/post HTTP/1.1\r\ncontent-length: +3\r\n\r\n",
+            "GET http://elsewhere/api/post HTTP/1.1\r\nhost: elsewhere\r\n\r\n",
         ];
         for text in unusual {
-            assert!(parsed(text, |h| h.is_none()), "{text:?} should go to hyper");
+            assert_eq!(seen(text), Seen::Hyper, "{text:?} should go to hyper");
         }
     }
 
     #[test]
+    fn heads_that_break_the_framing_or_syntax_rules_are_refused() {
+        let refused = [
+            (
+                "POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 3\r\ncontent-length: 3\r\n\r\n",
+                Malformed::SeveralLengths,
+            ),
+            (
+                "POST / HTTP/1.1\r\nhost: a\r\ncontent-length: +3\r\n\r\n",
+                Malformed::BadLength,
+            ),
+            (
+                "POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n",
+                Malformed::LengthAndChunked,
+            ),
+            (
+                "POST / HTTP/1.0\r\ntransfer-encoding: chunked\r\n\r\n",
+                Malformed::BadTransferEncoding,
+            ),
+            (
+                "GET / HTTP/1.1\r\nhost: a\r\nx-long: one\r\n two\r\n\r\n",
+                Malformed::Syntax,
+            ),
+            (
+                "GET / HTTP/1.1\r\nhost: a\r\nx-cr: a\rb\r\n\r\n",
+                Malformed::Syntax,
+            ),
+            (
+                "GET / HTTP/1.1\r\nhost: a\r\nx-nul: a\0b\r\n\r\n",
+                Malformed::Syntax,
+            ),
+            (
+                "POST / HTTP/1.1\r\nhost: a\r\ntransfer-encoding : chunked\r\n\r\n",
+                Malformed::Syntax,
+            ),
+            (
+                "GET / HTTP/1.1\r\nhost: a\r\nhost: b\r\n\r\n",
+                Malformed::SeveralHosts,
+            ),
+            ("GET / HTTP/1.1\r\n\r\n", Malformed::MissingHost),
+            ("GET / HTTP/2.0\r\nhost: a\r\n\r\n", Malformed::Syntax),
+            ("GET /a b HTTP/1.1\r\nhost: a\r\n\r\n", Malformed::Syntax),
+        ];
+        for (text, expected) in refused {
+            assert_eq!(seen(text), Seen::Refused(expected), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn more_header_lines_than_the_limit_are_refused() {
+        let mut text = "GET / HTTP/1.1\r\nhost: a\r\n".to_owned();
+        for i in 0..MAX_HEADERS {
+            text.push_str(&format!("x-{i}: {i}\r\n"));
+        }
+        text.push_str("\r\n");
+        assert_eq!(seen(&text), Seen::Refused(Malformed::TooManyHeaders));
+    }
+
+    #[test]
     fn connection_close_from_the_client_is_noticed() {
-        let text = "GET /api/member HTTP/1.1\r\nconnection: Close\r\n\r\n";
-        assert!(parsed(text, |h| h.is_some_and(|h| h.close)));
+        let text = "GET /api/member HTTP/1.1\r\nhost: a\r\nconnection: Close\r\n\r\n";
+        assert!(matches!(seen(text), Seen::Plain(.., true)));
     }
 
     #[test]
@@ -222,9 +289,14 @@ mod tests {
             identity: None,
         };
         let authority = Authority::from_static("member:8081");
-        let written = parsed(text, |h| {
+        let bytes = Bytes::from_static(text.as_bytes());
+        let written = (|| {
+            let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let Parsed::Plain(h) = Parsed::parse(&bytes, &mut slots) else {
+                return None;
+            };
             let mut out = Vec::new();
-            let mut host = write_upstream_head(&mut out, &h?, &authority, &additions);
+            let mut host = write_upstream_head(&mut out, &h, &authority, &additions);
             let first = String::from_utf8(out.clone()).ok();
             replace_host(
                 &mut out,
@@ -235,7 +307,7 @@ mod tests {
             (String::from_utf8(out).ok() == first)
                 .then_some(first)
                 .flatten()
-        });
+        })();
         let expected = "GET /api/member?q=1 HTTP/1.1\r\nhost: member:8081\r\nAccept: */*\r\nx-request-id: rid\r\nx-forwarded-proto: http\r\nx-forwarded-host: thegallery.site\r\n\r\n";
         assert_eq!(written.as_deref(), Some(expected));
     }

@@ -122,6 +122,7 @@ pub struct Setup {
     /// Resolves the upstream names instead of the system.
     pub resolver: Option<Arc<dyn gateway::balance::Resolve>>,
     pub resolve_interval: Duration,
+    pub max_connections: usize,
 }
 
 impl Default for Setup {
@@ -134,6 +135,7 @@ impl Default for Setup {
             post_list: None,
             resolver: None,
             resolve_interval: gateway::config::DEFAULT_RESOLVE_INTERVAL,
+            max_connections: gateway::config::DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -162,6 +164,7 @@ impl Harness {
                 .post_list
                 .unwrap_or_else(|| one(setup.post.unwrap_or_else(|| host_port(post)))),
             resolve_interval: setup.resolve_interval,
+            max_connections: setup.max_connections,
             keys: key.verifying_keys(),
             policy: setup.policy,
         };
