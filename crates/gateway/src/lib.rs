@@ -118,7 +118,13 @@ pub fn connect_with(
     let limiter = Limiter::Redis(Arc::clone(&redis));
     let gateway = Gateway::new(upstreams, auth, limiter, config.policy.clone())
         .with_max_connections(config.max_connections);
-    Ok((Arc::new(gateway), Readiness::new().with(RedisReady(redis))))
+    // Reported, not required: without Redis the gateway still routes every public request and
+    // answers protected ones 503 itself; unready, every replica (Redis being shared) would leave
+    // the Service at once and nothing would be answered.
+    Ok((
+        Arc::new(gateway),
+        Readiness::new().with_reported(RedisReady(redis)),
+    ))
 }
 
 /// Runs the gateway until `shutdown` is cancelled: one single-threaded runtime per available core,
