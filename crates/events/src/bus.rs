@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use crate::consumer::{Consumer, ConsumerOptions, KafkaConsumer, Source};
 use crate::handler::Handler;
-use crate::kafka::{KafkaError, Producer, Quiet, client_config, ensure_topics};
+use crate::kafka::{KafkaError, NeededTopics, Producer, Quiet, client_config};
 use crate::lag::{LagContext, STATISTICS_EVERY_MS};
 use crate::relay::{KafkaSink, Relay, RelayOptions, Sink};
 
@@ -50,7 +50,9 @@ impl Bus {
     }
 
     /// The relay of a service that publishes `topics`, reading the outbox in `db`. On Kafka the
-    /// topics are created when missing (an error if that fails: never skipped).
+    /// topics are created when missing: at once if the broker answers within a few seconds,
+    /// otherwise before the first publish (the relay retries until it succeeds), so a service
+    /// started while the broker is away still starts and serves.
     pub async fn relay(&self, db: DatabaseConnection, topics: &[&str]) -> Result<Relay, BusError> {
         self.relay_with(db, topics, RelayOptions::default()).await
     }
@@ -64,10 +66,9 @@ impl Bus {
     ) -> Result<Relay, BusError> {
         let sink = match self {
             Self::Kafka(config) => {
-                let physical: Vec<String> = topics.iter().map(|t| config.topic(t)).collect();
-                let physical: Vec<&str> = physical.iter().map(String::as_str).collect();
-                ensure_topics(config, &physical).await?;
-                Sink::Kafka(KafkaSink::new(config.clone())?)
+                let physical = topics.iter().map(|t| config.topic(t)).collect();
+                let needed = NeededTopics::at_start(config, physical).await;
+                Sink::Kafka(KafkaSink::new(config.clone(), needed)?)
             }
             Self::InProcess(bus) => {
                 for topic in topics {
@@ -82,7 +83,7 @@ impl Bus {
 
     /// A consumer of `options.topics` for `options.group`, applying events with `handler` in
     /// transactions on `db`. On Kafka the topics and their dead-letter topics are created when
-    /// missing.
+    /// missing, at start or before the first poll (as for [`Bus::relay`]).
     pub async fn consumer(
         &self,
         db: DatabaseConnection,
@@ -134,8 +135,8 @@ async fn kafka_source(config: &KafkaConfig, options: &ConsumerOptions) -> Result
         .iter()
         .map(|t| crate::dlq::dlq_topic(t, &options.group))
         .collect();
-    let all: Vec<&str> = topics.iter().chain(&dead).map(String::as_str).collect();
-    ensure_topics(config, &all).await?;
+    let needed =
+        NeededTopics::at_start(config, topics.iter().chain(&dead).cloned().collect()).await;
     let client_error = |source| KafkaError::Client {
         bootstrap: config.bootstrap.to_string(),
         source,
@@ -163,6 +164,7 @@ async fn kafka_source(config: &KafkaConfig, options: &ConsumerOptions) -> Result
     Ok(Source::Kafka {
         consumer,
         producer: producer(config)?,
+        needed,
     })
 }
 

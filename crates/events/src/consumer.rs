@@ -83,6 +83,9 @@ pub enum ConsumerError {
     /// Kafka failed.
     #[error("Kafka consumer error")]
     Kafka(#[from] rdkafka::error::KafkaError),
+    /// Its topics or dead-letter topics could not be created.
+    #[error("Kafka topics could not be created")]
+    Topics(#[from] crate::kafka::KafkaError),
 }
 
 /// A Kafka consumer whose statistics feed `events_consumer_lag`.
@@ -92,6 +95,7 @@ pub(crate) enum Source {
     Kafka {
         consumer: KafkaConsumer,
         producer: Producer,
+        needed: crate::kafka::NeededTopics,
     },
     InProcess(InProcessBus),
 }
@@ -172,7 +176,14 @@ impl Consumer {
     /// dead-lettered. Handler failures are retried inside; database outages are waited out.
     pub async fn process_batch(&self) -> Result<usize, ConsumerError> {
         match &self.source {
-            Source::Kafka { consumer, producer } => self.kafka_batch(consumer, producer).await,
+            Source::Kafka {
+                consumer,
+                producer,
+                needed,
+            } => {
+                needed.ensure().await?;
+                self.kafka_batch(consumer, producer).await
+            }
             Source::InProcess(bus) => self.in_process_batch(bus).await,
         }
     }

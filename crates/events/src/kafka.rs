@@ -88,6 +88,54 @@ pub async fn ensure_topics(config: &KafkaConfig, topics: &[&str]) -> Result<(), 
     Ok(())
 }
 
+/// Topics a relay or consumer needs, created when missing: tried once at start-up (briefly, so a
+/// process started while the broker is away still starts and serves) and otherwise before the
+/// first publish or poll, until it succeeds.
+#[derive(Debug)]
+pub(crate) struct NeededTopics {
+    config: KafkaConfig,
+    topics: Vec<String>,
+    created: std::sync::atomic::AtomicBool,
+}
+
+/// How long start-up waits for topic creation before leaving it to the first publish or poll.
+const CREATE_AT_START_WITHIN: Duration = Duration::from_secs(5);
+
+impl NeededTopics {
+    /// Tries to create `topics` (physical names) now; a failure is logged, not returned.
+    pub(crate) async fn at_start(config: &KafkaConfig, topics: Vec<String>) -> Self {
+        let needed = Self {
+            config: config.clone(),
+            topics,
+            created: std::sync::atomic::AtomicBool::new(false),
+        };
+        match tokio::time::timeout(CREATE_AT_START_WITHIN, needed.ensure()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(
+                error = %platform::http::ErrorChain(&error),
+                "Kafka topics not created at start-up; trying again before the first use"
+            ),
+            Err(_) => tracing::warn!(
+                topics = ?needed.topics,
+                "Kafka did not answer at start-up; topics are created before the first use"
+            ),
+        }
+        needed
+    }
+
+    /// Creates the topics unless that succeeded before.
+    pub(crate) async fn ensure(&self) -> Result<(), KafkaError> {
+        use std::sync::atomic::Ordering;
+        if self.created.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
+        ensure_topics(&self.config, &topics).await?;
+        self.created.store(true, Ordering::Release);
+        Ok(())
+    }
+}
+
 /// Live check: the cluster answers a metadata request (what [`crate::health::BrokerWatch`] asks
 /// every few seconds).
 pub struct KafkaProbe {

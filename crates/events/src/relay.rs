@@ -31,6 +31,9 @@ pub enum RelayError {
     /// The outbox could not be read or marked.
     #[error("outbox database error")]
     Database(#[from] DbErr),
+    /// The topics could not be created.
+    #[error("Kafka topics could not be created")]
+    Topics(#[from] crate::kafka::KafkaError),
     /// The broker did not acknowledge a message.
     #[error("Kafka did not acknowledge event {event_id} on {topic}")]
     Publish {
@@ -79,14 +82,19 @@ pub(crate) enum Sink {
 pub(crate) struct KafkaSink {
     config: KafkaConfig,
     producer: Mutex<Producer>,
+    needed: crate::kafka::NeededTopics,
 }
 
 impl KafkaSink {
-    pub(crate) fn new(config: KafkaConfig) -> Result<Self, crate::kafka::KafkaError> {
+    pub(crate) fn new(
+        config: KafkaConfig,
+        needed: crate::kafka::NeededTopics,
+    ) -> Result<Self, crate::kafka::KafkaError> {
         let producer = crate::bus::producer(&config)?;
         Ok(Self {
             config,
             producer: Mutex::new(producer),
+            needed,
         })
     }
 
@@ -216,6 +224,7 @@ impl Relay {
         let Sink::Kafka(sink) = &self.sink else {
             return Ok(());
         };
+        sink.needed.ensure().await?;
         let result = Self::send_with(&sink.current(), &sink.config, rows).await;
         if result.is_err() {
             sink.renew_if_fatal();

@@ -1,6 +1,7 @@
 //! Distributed only: the Kafka broker is stopped while members sign up, rename themselves and open
-//! galleries. Every service stays ready and serves; the broker's absence shows in `/readyz`'s body
-//! and in `/metrics`; once it is back, each event of the outage is applied exactly once.
+//! galleries. Every service stays ready and serves, one restarted during the outage too; the
+//! broker's absence shows in `/readyz`'s body and in `/metrics`; once it is back, each event of
+//! the outage is applied exactly once.
 //!
 //! This file holds one test on purpose: it stops the shared broker, and cargo runs test binaries
 //! one after another, so no other test talks to Kafka meanwhile. A guard starts the broker again
@@ -186,7 +187,7 @@ async fn nothing_was_lost_or_applied_twice(system: &System, doings: &mut Doings)
 #[tokio::test]
 async fn with_the_broker_down_every_service_stays_ready_and_serves_and_once_it_is_back_each_event_is_applied_exactly_once()
  {
-    let system = System::distributed(env!("CARGO_BIN_EXE_thegallery").as_ref()).await;
+    let mut system = System::distributed(env!("CARGO_BIN_EXE_thegallery").as_ref()).await;
     for service in SERVICES {
         assert_eq!(ready_checks(&system, service).await["kafka"], "ok");
         metric_becomes(&system, service, "events_broker_up", 1.0).await;
@@ -196,6 +197,9 @@ async fn with_the_broker_down_every_service_stays_ready_and_serves_and_once_it_i
     the_outage_is_reported_but_nobody_is_unready(&system).await;
     let mut doings = serve_during_the_outage(&system).await;
     the_backlog_waits_in_the_outboxes(&system).await;
+    // A process started while the broker is away (a rescheduled pod) starts, is ready and
+    // serves; it creates its topics and joins its group once the broker is back.
+    system.crash_and_restart(Service::Gallery).await;
     for service in SERVICES {
         ready_checks(&system, service).await;
     }
