@@ -168,6 +168,9 @@ async fn kafka_source(config: &KafkaConfig, options: &ConsumerOptions) -> Result
     })
 }
 
+/// The consumer groups reading one topic, each with the database that holds its cursor.
+type Readers = Vec<(String, DatabaseConnection)>;
+
 /// The bus of the standalone process: a registry of which service's database publishes which
 /// topic, and a signal consumers wait on. Events themselves stay in the producer's outbox table,
 /// so nothing published is lost when the process stops.
@@ -175,7 +178,7 @@ async fn kafka_source(config: &KafkaConfig, options: &ConsumerOptions) -> Result
 pub struct InProcessBus {
     producers: Arc<Mutex<HashMap<String, DatabaseConnection>>>,
     /// Per topic, the groups reading it and their databases (which hold their cursors).
-    consumers: Arc<Mutex<HashMap<String, Vec<(String, DatabaseConnection)>>>>,
+    consumers: Arc<Mutex<HashMap<String, Readers>>>,
     published: Arc<watch::Sender<u64>>,
 }
 
@@ -221,7 +224,7 @@ impl InProcessBus {
     /// For every topic with at least one registered consumer, the lowest position all its
     /// consumers have passed: outbox rows of that topic up to it are read by everyone.
     pub(crate) async fn consumed_positions(&self) -> Result<Vec<(String, i64)>, sea_orm::DbErr> {
-        let readers: Vec<(String, Vec<(String, DatabaseConnection)>)> = self
+        let readers: Vec<(String, Readers)> = self
             .consumers
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
