@@ -21,9 +21,11 @@ pub struct SearchQuery {
     /// Text to find; empty matches every title.
     pub query: String,
     /// Zero-based page, default 0.
-    pub page: Option<i64>,
-    /// Page size 1–100, default 100.
-    pub size: Option<i64>,
+    #[param(minimum = 0, maximum = 10_000_000)]
+    pub page: Option<u64>,
+    /// Page size, default 100.
+    #[param(minimum = 1, maximum = 100)]
+    pub size: Option<u64>,
 }
 
 /// One search result (B §5 "GallerySearchItem").

@@ -5,11 +5,13 @@ mod envelope;
 mod error;
 mod extract;
 mod health;
+pub mod paging;
 
 pub use app::{ServiceCodes, request_context, service_app};
 pub use envelope::ApiResponse;
 pub use error::{ApiError, ErrorChain};
 pub use extract::{Json, Path, Query};
+pub use paging::{Page, PageQuery, PagingError};
 pub use health::{Probe, Readiness, metrics_handle, ops_routes};
 
 /// The request id header, accepted from clients and generated when absent.

@@ -4,11 +4,10 @@ use std::time::Instant;
 
 use axum::extract::State;
 use platform::auth::AuthMember;
-use platform::http::{ApiResponse, Json, Path, Query};
+use platform::http::{ApiResponse, Json, PageQuery, Path, Query};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::PageQuery;
 use crate::AppState;
 use crate::domain::{CommentText, Invalid, messages, render_time};
 use crate::error::PostError;
@@ -80,9 +79,11 @@ pub async fn list(
     Path(post_id): Path<i64>,
     Query(page): Query<PageQuery>,
 ) -> Result<ApiResponse<Vec<CommentInfo>>, PostError> {
-    let (page, size) = page.resolve();
+    let page = page
+        .parse()
+        .map_err(|_| Invalid(platform::http::paging::PAGING_MESSAGE))?;
     let zone = state.settings.timezone;
-    let comments = store::list_comments(&state.db, post_id, page, size)
+    let comments = store::list_comments(&state.db, post_id, page)
         .await?
         .into_iter()
         .map(|(c, nickname)| CommentInfo {
