@@ -369,3 +369,11 @@ async fn a_withdrawal_removes_that_members_comments_only() {
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["nickname"], "주인");
 }
+
+#[tokio::test]
+async fn a_json_body_over_sixty_four_kibibytes_answers_413_although_uploads_may_be_larger() {
+    let (h, post) = setup().await;
+    let content = "가".repeat(post::BODY_LIMIT / 3 + 1);
+    let answer = comment(&h, VISITOR, post, &content).await;
+    assert_eq!(answer, error(413, "GP005", "요청 본문이 너무 큽니다"));
+}
