@@ -164,7 +164,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     };
     let app = router(state).merge(ops_routes(readiness));
     let served =
-        platform::shutdown::run_http("post", config.http.addr(), app, shutdown.clone()).await;
+        platform::shutdown::run_http(CODES, config.http.addr(), app, shutdown.clone()).await;
     shutdown.cancel();
     if let Some((running, sweeper)) = workers {
         running.join().await;

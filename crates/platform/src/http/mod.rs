@@ -6,11 +6,13 @@ mod error;
 mod extract;
 mod health;
 pub mod paging;
+pub mod server;
 
 pub use app::{ServiceCodes, request_context, service_app};
 pub use envelope::ApiResponse;
 pub use error::{ApiError, ErrorChain};
 pub use extract::{Json, Path, Query};
+pub use server::ConnectionRules;
 pub use paging::{Page, PageQuery, PagingError};
 pub use health::{Probe, Readiness, metrics_handle, ops_routes};
 
