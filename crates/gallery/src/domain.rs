@@ -248,7 +248,10 @@ mod tests {
     fn paging_rejects_size_zero_and_above_one_hundred() {
         assert_eq!(PageRequest::parse(None, Some(0)), Err(Invalid::Paging));
         assert_eq!(PageRequest::parse(None, Some(101)), Err(Invalid::Paging));
-        assert_eq!(PageRequest::parse(Some(1 << 63), None), Err(Invalid::Paging));
+        assert_eq!(
+            PageRequest::parse(Some(1 << 63), None),
+            Err(Invalid::Paging)
+        );
     }
 
     #[test]

@@ -178,12 +178,7 @@ async fn a_page_size_over_one_hundred_answers_gg005(s: &Service) {
     let answer = s
         .get("/api/gallery/search?type=all&query=&size=101", None)
         .await;
-    assert_error(
-        &answer,
-        StatusCode::BAD_REQUEST,
-        "GG005",
-        PAGING,
-    );
+    assert_error(&answer, StatusCode::BAD_REQUEST, "GG005", PAGING);
 }
 
 const PAGING: &str = "page는 0 이상 10000000 이하, size는 1 이상 100 이하로 입력해주세요";

@@ -67,7 +67,7 @@ struct Link {
 }
 
 /// A live session as remembered.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Entry {
     /// Unix milliseconds.
     expires_at: i64,
@@ -386,8 +386,11 @@ mod tests {
         }
     }
 
-    fn later() -> i64 {
-        now_millis() + 60_000
+    fn later() -> Entry {
+        Entry {
+            expires_at: now_millis() + 60_000,
+            member_id: 1,
+        }
     }
 
     #[test]

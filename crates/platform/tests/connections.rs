@@ -159,7 +159,10 @@ async fn a_connection_over_the_cap_waits_until_another_closes() {
         .unwrap();
     let mut buf = [0; 64];
     let early = tokio::time::timeout(Duration::from_millis(100), second.read(&mut buf)).await;
-    assert!(early.is_err(), "the second connection was served while the first was open");
+    assert!(
+        early.is_err(),
+        "the second connection was served while the first was open"
+    );
     drop(first);
     assert!(one_response(&mut second).await.starts_with("HTTP/1.1 200"));
 }

@@ -257,7 +257,11 @@ async fn parallel_rounds(client: &reqwest::Client, base: &str, token: &str, pid:
                 .header("content-type", "application/json")
                 .body(body.clone())
                 .send();
-            async move { request.await.map_or(reqwest::StatusCode::IM_A_TEAPOT, |r| r.status()) }
+            async move {
+                request
+                    .await
+                    .map_or(reqwest::StatusCode::IM_A_TEAPOT, |r| r.status())
+            }
         })
         .await;
     }
@@ -279,14 +283,18 @@ async fn parallel_rounds(client: &reqwest::Client, base: &str, token: &str, pid:
             .collect();
         forms.push(bytes::Bytes::from(form(&ids, true)));
     }
-    parallel_round("P2 upload of 50 MB (ten 5 MB images, the limit)", pid, |i| {
-        let request = client
-            .patch(format!("{base}/api/post/list/{}", GALLERY + i))
-            .header("cookie", &cookie)
-            .header("content-type", "multipart/form-data; boundary=B")
-            .body(forms[usize::try_from(i).unwrap()].clone())
-            .send();
-        async move { request.await.unwrap().status() }
-    })
+    parallel_round(
+        "P2 upload of 50 MB (ten 5 MB images, the limit)",
+        pid,
+        |i| {
+            let request = client
+                .patch(format!("{base}/api/post/list/{}", GALLERY + i))
+                .header("cookie", &cookie)
+                .header("content-type", "multipart/form-data; boundary=B")
+                .body(forms[usize::try_from(i).unwrap()].clone())
+                .send();
+            async move { request.await.unwrap().status() }
+        },
+    )
     .await;
 }

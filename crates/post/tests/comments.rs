@@ -134,8 +134,14 @@ async fn a_page_times_size_past_two_to_the_sixty_three_answers_gp005_not_500() {
 #[tokio::test]
 async fn a_page_size_of_zero_or_over_one_hundred_answers_gp005() {
     let (h, post) = setup().await;
-    assert_eq!(list_page(&h, post, "size=0").await, error(400, "GP005", PAGING));
-    assert_eq!(list_page(&h, post, "size=101").await, error(400, "GP005", PAGING));
+    assert_eq!(
+        list_page(&h, post, "size=0").await,
+        error(400, "GP005", PAGING)
+    );
+    assert_eq!(
+        list_page(&h, post, "size=101").await,
+        error(400, "GP005", PAGING)
+    );
 }
 
 #[tokio::test]

@@ -168,7 +168,10 @@ async fn standalone_refuses_two_host_headers_and_an_oversized_head_like_the_serv
     )
     .await;
     assert!(two_hosts.starts_with("HTTP/1.1 400"), "{two_hosts}");
-    assert!(two_hosts.contains(r#""errorCode":"GATE001""#), "{two_hosts}");
+    assert!(
+        two_hosts.contains(r#""errorCode":"GATE001""#),
+        "{two_hosts}"
+    );
     let big = format!(
         "GET /api/gallery/search?type=all&query= HTTP/1.1\r\nhost: a\r\nx-big: {}\r\n\r\n",
         "a".repeat(200 * 1024)

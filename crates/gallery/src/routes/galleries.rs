@@ -44,6 +44,7 @@ pub struct CreatedGallery {
 
 /// G4's query.
 #[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct NameQuery {
     /// The name to check.
     pub name: String,

@@ -13,6 +13,7 @@ use crate::{AppState, store};
 
 /// G8's query.
 #[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     /// `all`, `title` or `author`.
     #[serde(rename = "type")]

@@ -8,7 +8,8 @@ pub const MAX_SIZE: u64 = 100;
 /// The largest `page`: with [`MAX_SIZE`] the offset stays far below `i64::MAX`.
 pub const MAX_PAGE: u64 = 10_000_000;
 /// Message of a refused `page` or `size`, shown to people as is.
-pub const PAGING_MESSAGE: &str = "page는 0 이상 10000000 이하, size는 1 이상 100 이하로 입력해주세요";
+pub const PAGING_MESSAGE: &str =
+    "page는 0 이상 10000000 이하, size는 1 이상 100 이하로 입력해주세요";
 
 /// A page of a list: `page` in `0..=MAX_PAGE`, `size` in `1..=MAX_SIZE`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +75,10 @@ mod tests {
 
     #[test]
     fn the_defaults_are_the_first_page_of_one_hundred() {
-        assert_eq!(Page::parse(None, None).map(|p| (p.page(), p.size())), Ok((0, 100)));
+        assert_eq!(
+            Page::parse(None, None).map(|p| (p.page(), p.size())),
+            Ok((0, 100))
+        );
     }
 
     #[test]
@@ -86,7 +90,10 @@ mod tests {
     #[test]
     fn a_page_whose_offset_would_overflow_a_signed_integer_is_refused() {
         assert_eq!(Page::parse(Some(1 << 63), Some(1)), Err(PagingError));
-        assert_eq!(Page::parse(Some(92_233_720_368_547_759), None), Err(PagingError));
+        assert_eq!(
+            Page::parse(Some(92_233_720_368_547_759), None),
+            Err(PagingError)
+        );
     }
 
     #[test]

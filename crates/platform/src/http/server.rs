@@ -225,7 +225,9 @@ impl HttpBody for Progressing {
         let this = &mut *self;
         let started = *this.started.get_or_insert_with(|| {
             let now = Instant::now();
-            this.deadline.as_mut().reset(now + this.rules.body_allowance);
+            this.deadline
+                .as_mut()
+                .reset(now + this.rules.body_allowance);
             now
         });
         match Pin::new(&mut this.inner).poll_frame(cx) {

@@ -73,7 +73,7 @@ pub async fn create(
 /// C2: a post's comments, oldest first.
 #[utoipa::path(get, path = "/api/post/comment/list/{postId}", tag = "comment",
     params(("postId" = i64, Path, description = "post id"), PageQuery),
-    responses((status = 200, description = "댓글 목록 조회 성공", body = [CommentInfo])))]
+    responses((status = 200, description = "댓글 목록 조회 성공", body = platform::http::openapi::Envelope<Vec<CommentInfo>>)))]
 pub async fn list(
     State(state): State<AppState>,
     Path(post_id): Path<i64>,
