@@ -19,8 +19,10 @@ pub struct GalleryForm {
     /// An existing place.
     pub place_id: Option<i64>,
     /// 1–50 characters, no leading or trailing whitespace, unique among the member's galleries.
+    #[schema(min_length = 1, max_length = 50)]
     pub name: Option<String>,
     /// At most 500 characters.
+    #[schema(max_length = 500)]
     pub content: Option<String>,
 }
 

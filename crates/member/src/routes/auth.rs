@@ -219,8 +219,10 @@ pub(super) struct SignupBody {
     /// E-mail address, unique (case-insensitive).
     email: Option<String>,
     /// 8–128 characters, not a common password.
+    #[schema(min_length = 8, max_length = 128)]
     password: Option<String>,
     /// 2–10 Hangul, Latin letters or digits.
+    #[schema(pattern = "^[A-Za-z0-9ㄱ-ㅎㅏ-ㅣ가-힣]{2,10}$")]
     nickname: Option<String>,
 }
 

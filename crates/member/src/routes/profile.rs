@@ -52,7 +52,8 @@ pub(super) async fn me(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(super) struct NicknameQuery {
-    /// The nickname to check.
+    /// The nickname to check: 2–10 Hangul, Latin letters or digits.
+    #[param(pattern = "^[A-Za-z0-9ㄱ-ㅎㅏ-ㅣ가-힣]{2,10}$")]
     nickname: Option<String>,
 }
 
@@ -74,7 +75,8 @@ pub(super) async fn check_nickname(
 /// Body of M5.
 #[derive(Debug, Deserialize, ToSchema)]
 pub(super) struct RenameBody {
-    /// The new nickname.
+    /// The new nickname: 2–10 Hangul, Latin letters or digits.
+    #[schema(pattern = "^[A-Za-z0-9ㄱ-ㅎㅏ-ㅣ가-힣]{2,10}$")]
     nickname: Option<String>,
 }
 

@@ -37,6 +37,7 @@ pub struct NewComment {
     /// The post commented on.
     pub post_id: Option<i64>,
     /// 1–100 characters, the first not whitespace.
+    #[schema(min_length = 1, max_length = 100)]
     pub content: Option<String>,
 }
 
@@ -44,6 +45,7 @@ pub struct NewComment {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct EditComment {
     /// 1–100 characters, the first not whitespace.
+    #[schema(min_length = 1, max_length = 100)]
     pub content: Option<String>,
 }
 
