@@ -7,8 +7,6 @@ use std::fmt;
 pub const NAME_MAX_CHARS: usize = 50;
 /// Largest gallery description, in characters (API.md A.1 Q1).
 pub const CONTENT_MAX_CHARS: usize = 500;
-/// Largest search page (API.md A.1 Q9).
-pub const PAGE_SIZE_MAX: u64 = 100;
 
 /// Why a request's values were refused; each message is shown to people as is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -26,7 +24,7 @@ pub enum Invalid {
     #[error("갤러리 설명은 최대 500자 이내로 작성해주세요")]
     ContentLength,
     /// `page` or `size` out of range.
-    #[error("page는 0 이상, size는 1 이상 100 이하로 입력해주세요")]
+    #[error("{}", platform::http::paging::PAGING_MESSAGE)]
     Paging,
 }
 
@@ -158,14 +156,13 @@ pub struct PageRequest {
 }
 
 impl PageRequest {
-    /// Checks the bounds; defaults are page 0 and size 100.
-    pub fn parse(page: Option<i64>, size: Option<i64>) -> Result<Self, Invalid> {
-        let page = u64::try_from(page.unwrap_or(0)).map_err(|_| Invalid::Paging)?;
-        let size = u64::try_from(size.unwrap_or(100)).map_err(|_| Invalid::Paging)?;
-        if !(1..=PAGE_SIZE_MAX).contains(&size) || page.checked_mul(size).is_none() {
-            return Err(Invalid::Paging);
-        }
-        Ok(Self { page, size })
+    /// Checks the bounds, the same on every list (`platform::http::Page`).
+    pub fn parse(page: Option<u64>, size: Option<u64>) -> Result<Self, Invalid> {
+        let page = platform::http::Page::parse(page, size).map_err(|_| Invalid::Paging)?;
+        Ok(Self {
+            page: page.page(),
+            size: page.size(),
+        })
     }
 
     /// Rows to skip.
@@ -251,7 +248,10 @@ mod tests {
     fn paging_rejects_size_zero_and_above_one_hundred() {
         assert_eq!(PageRequest::parse(None, Some(0)), Err(Invalid::Paging));
         assert_eq!(PageRequest::parse(None, Some(101)), Err(Invalid::Paging));
-        assert_eq!(PageRequest::parse(Some(-1), None), Err(Invalid::Paging));
+        assert_eq!(
+            PageRequest::parse(Some(1 << 63), None),
+            Err(Invalid::Paging)
+        );
     }
 
     #[test]

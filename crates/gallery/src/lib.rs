@@ -135,7 +135,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let running = workers.spawn(&shutdown);
     let app = router(state).merge(ops_routes(readiness));
     let stop = shutdown.clone();
-    let served = platform::shutdown::run_http("gallery", config.http.addr(), app, shutdown).await;
+    let served = platform::shutdown::run_http(CODES, config.http.addr(), app, shutdown).await;
     // A server that failed to start must still stop the workers.
     stop.cancel();
     running.join().await;

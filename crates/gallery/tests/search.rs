@@ -23,6 +23,8 @@ both!(
     an_unsupported_type_answers_gg005_naming_it,
     a_missing_query_parameter_answers_gg005,
     a_page_size_over_one_hundred_answers_gg005,
+    a_page_size_of_zero_answers_gg005,
+    a_page_whose_offset_overflows_answers_gg005_not_500,
 );
 
 async fn search(s: &Service, params: &str) -> Value {
@@ -176,10 +178,24 @@ async fn a_page_size_over_one_hundred_answers_gg005(s: &Service) {
     let answer = s
         .get("/api/gallery/search?type=all&query=&size=101", None)
         .await;
-    assert_error(
-        &answer,
-        StatusCode::BAD_REQUEST,
-        "GG005",
-        "page는 0 이상, size는 1 이상 100 이하로 입력해주세요",
-    );
+    assert_error(&answer, StatusCode::BAD_REQUEST, "GG005", PAGING);
+}
+
+const PAGING: &str = "page는 0 이상 10000000 이하, size는 1 이상 100 이하로 입력해주세요";
+
+async fn a_page_size_of_zero_answers_gg005(s: &Service) {
+    let answer = s
+        .get("/api/gallery/search?type=all&query=&size=0", None)
+        .await;
+    assert_error(&answer, StatusCode::BAD_REQUEST, "GG005", PAGING);
+}
+
+async fn a_page_whose_offset_overflows_answers_gg005_not_500(s: &Service) {
+    let answer = s
+        .get(
+            "/api/gallery/search?type=all&query=&page=92233720368547759",
+            None,
+        )
+        .await;
+    assert_error(&answer, StatusCode::BAD_REQUEST, "GG005", PAGING);
 }

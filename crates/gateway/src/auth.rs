@@ -1,5 +1,5 @@
 //! The gateway's token check (docs/gateway.md, "What happens to a request"): find the token, verify it with
-//! `platform::auth`, then require its session to exist.
+//! `platform::auth`, then require its session to exist and to belong to the token's subject.
 //!
 //! Signature checks are cached per token string until the token expires: a token's content cannot
 //! change, so re-verifying it on every request would only burn CPU. Session checks are cached too
@@ -89,10 +89,10 @@ pub enum Sessions {
 }
 
 impl Sessions {
-    async fn exists(&self, sid: &str) -> Result<bool, SessionError> {
+    async fn owner(&self, sid: &str) -> Result<Option<i64>, SessionError> {
         match self {
-            Self::Tracked(sessions) => sessions.exists(sid).await,
-            Self::Store(store) => store.exists(sid).await,
+            Self::Tracked(sessions) => sessions.owner(sid).await,
+            Self::Store(store) => store.owner(sid).await,
         }
     }
 }
@@ -138,9 +138,12 @@ impl Authenticator {
             TokenSource::Token(token) => token,
         };
         let verified = self.verify(token)?;
-        match self.sessions.exists(&verified.claims.sid).await {
-            Ok(true) => Ok(Identity(verified)),
-            Ok(false) => Err(AuthError::InvalidToken),
+        // The session must be the subject's own: a token carrying one member's session and
+        // another's `sub` is refused even when signed with our key.
+        let subject = verified.claims.member_id().ok();
+        match self.sessions.owner(&verified.claims.sid).await {
+            Ok(Some(owner)) if Some(owner) == subject => Ok(Identity(verified)),
+            Ok(_) => Err(AuthError::InvalidToken),
             Err(e) => Err(AuthError::Unavailable(e)),
         }
     }

@@ -66,10 +66,18 @@ struct Link {
     connection: MultiplexedConnection,
 }
 
+/// A live session as remembered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    /// Unix milliseconds.
+    expires_at: i64,
+    member_id: i64,
+}
+
 /// What the push handler and the lookups share.
 struct Shared {
-    /// sid → `expires_at` in Unix milliseconds.
-    entries: RwLock<HashMap<String, i64, foldhash::fast::RandomState>>,
+    /// sid → when it expires and whose it is.
+    entries: RwLock<HashMap<String, Entry, foldhash::fast::RandomState>>,
     /// Bumped (under the `entries` write lock) on every invalidation, flush and disconnect.
     epoch: AtomicU64,
     changed: Notify,
@@ -93,8 +101,17 @@ impl TrackedSessions {
 
     /// Whether the session exists and has not expired; `Err` when Redis cannot be asked.
     pub async fn exists(&self, sid: &str) -> Result<bool, SessionError> {
-        if let Some(expires_at) = self.shared.cached(sid) {
-            return Ok(now_millis() < expires_at);
+        Ok(self.owner(sid).await?.is_some())
+    }
+
+    /// The member whose live session `sid` is, if it is one.
+    pub async fn owner(&self, sid: &str) -> Result<Option<i64>, SessionError> {
+        if let Some(Entry {
+            expires_at,
+            member_id,
+        }) = self.shared.cached(sid)
+        {
+            return Ok((now_millis() < expires_at).then_some(member_id));
         }
         self.look_up(sid).await
     }
@@ -127,7 +144,7 @@ impl TrackedSessions {
         read(&self.shared.entries).len()
     }
 
-    async fn look_up(&self, sid: &str) -> Result<bool, SessionError> {
+    async fn look_up(&self, sid: &str) -> Result<Option<i64>, SessionError> {
         // Read before the link is taken: a flush after this point forbids the insert below.
         let epoch = self.shared.epoch.load(Ordering::Acquire);
         let Link { id, mut connection } = self.link().await?;
@@ -143,15 +160,18 @@ impl TrackedSessions {
                 return Err(SessionError(Box::new(e)));
             }
         };
-        let Some(expires_at) = json
+        let Some(entry) = json
             .and_then(|j| serde_json::from_str::<Session>(&j).ok())
-            .map(|s| s.expires_at.timestamp_millis())
-            .filter(|&at| now_millis() < at)
+            .map(|s| Entry {
+                expires_at: s.expires_at.timestamp_millis(),
+                member_id: s.member_id,
+            })
+            .filter(|e| now_millis() < e.expires_at)
         else {
-            return Ok(false);
+            return Ok(None);
         };
-        self.shared.insert(sid, expires_at, epoch);
-        Ok(true)
+        self.shared.insert(sid, entry, epoch);
+        Ok(Some(entry.member_id))
     }
 
     async fn link(&self) -> Result<Link, SessionError> {
@@ -215,7 +235,7 @@ impl Shared {
         }
     }
 
-    fn cached(&self, sid: &str) -> Option<i64> {
+    fn cached(&self, sid: &str) -> Option<Entry> {
         read(&self.entries).get(sid).copied()
     }
 
@@ -224,7 +244,7 @@ impl Shared {
     }
 
     /// Remembers a session read at `epoch`, unless anything was invalidated since.
-    fn insert(&self, sid: &str, expires_at: i64, epoch: u64) {
+    fn insert(&self, sid: &str, entry: Entry, epoch: u64) {
         let mut entries = write(&self.entries);
         if self.epoch.load(Ordering::Acquire) != epoch {
             return;
@@ -232,7 +252,7 @@ impl Shared {
         if entries.len() >= CAPACITY && !entries.contains_key(sid) {
             entries.clear();
         }
-        entries.insert(sid.to_owned(), expires_at);
+        entries.insert(sid.to_owned(), entry);
     }
 
     fn on_push(&self, link: u64, push: &PushInfo) {
@@ -366,8 +386,11 @@ mod tests {
         }
     }
 
-    fn later() -> i64 {
-        now_millis() + 60_000
+    fn later() -> Entry {
+        Entry {
+            expires_at: now_millis() + 60_000,
+            member_id: 1,
+        }
     }
 
     #[test]

@@ -135,3 +135,16 @@ async fn in_process_two_host_lines_are_refused_and_the_connection_closed() {
     assert!(answer.contains(r#""errorCode":"GATE001""#), "{answer}");
     assert!(sa.log.lock().unwrap().is_empty(), "nothing reached gallery");
 }
+
+#[tokio::test]
+async fn in_process_a_token_carrying_alices_session_and_bobs_subject_is_refused() {
+    let sa = standalone().await;
+    let alice = Session::start(31, Role::User, TOKEN_TTL);
+    sa.sessions.create(&alice).await.unwrap();
+    let forged = sa
+        .key
+        .sign(&Claims::new(32, Role::User, alice.sid.clone(), now()))
+        .unwrap();
+    assert_eq!(sa.get_member(Some(&forged)).await.code(), "GATE003");
+    assert!(sa.log.lock().unwrap().is_empty());
+}

@@ -166,3 +166,24 @@ async fn garbage_in_the_cookie_is_refused() {
     }
     assert!(gw.take_seen().is_empty());
 }
+
+#[tokio::test]
+async fn a_token_signed_with_our_key_carrying_alices_session_and_bobs_subject_is_refused() {
+    let gw = Harness::start().await;
+    let (alice_token, alice) = gw.login(21).await;
+    // Alice's session is now in the gateway's cache; the check must hold there too.
+    assert_eq!(
+        protected_with(&gw, &alice_token).await.status,
+        StatusCode::OK
+    );
+    gw.take_seen();
+    let forged = gw
+        .key
+        .sign(&Claims::new(22, Role::User, alice.sid.clone(), now()))
+        .unwrap();
+    assert_invalid(
+        &protected_with(&gw, &forged).await,
+        "alice's sid, bob's sub",
+    );
+    assert!(gw.take_seen().is_empty());
+}

@@ -151,7 +151,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let running = connected.workers.spawn(&shutdown);
     let app = router(connected.state).merge(ops_routes(connected.readiness));
     let stop = shutdown.clone();
-    let served = platform::shutdown::run_http("member", config.http.addr(), app, shutdown).await;
+    let served = platform::shutdown::run_http(CODES, config.http.addr(), app, shutdown).await;
     // A server that failed to start must still stop the relay.
     stop.cancel();
     running.join().await;

@@ -519,3 +519,25 @@ async fn unknown_routes_and_wrong_methods_answer_in_the_error_shape() {
         (405, Some("GA005"))
     );
 }
+
+#[tokio::test]
+async fn a_token_signed_with_our_key_carrying_alices_session_and_bobs_subject_is_refused() {
+    for backend in [Backend::MariaDb, Backend::Sqlite] {
+        let app = TestApp::start(backend).await;
+        let alice = app.member_token().await;
+        let bob = app.member_token().await;
+        let forged = app
+            .key
+            .sign(&Claims::new(
+                TestApp::member_id(&bob),
+                Role::User,
+                TestApp::sid(&alice),
+                chrono::Utc::now().timestamp(),
+            ))
+            .unwrap();
+        let answer = app
+            .call(Method::GET, "/api/member", Some(&forged), None)
+            .await;
+        answer.assert_error(401, "GATE003", "invalid token");
+    }
+}

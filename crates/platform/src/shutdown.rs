@@ -1,13 +1,14 @@
 //! Graceful shutdown: a token cancelled by SIGTERM/SIGINT, and serving that drains in-flight
 //! requests within a bound once it is cancelled.
 
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+use crate::http::{ConnectionRules, ServiceCodes};
 
 /// How long in-flight requests may take to finish after shutdown starts.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(20);
@@ -56,46 +57,46 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))
 }
 
-/// Serves `app` until `shutdown` is cancelled, then stops accepting and lets in-flight requests
-/// finish for at most `grace`.
+/// Serves `app` under the default connection rules until `shutdown` is cancelled, then stops
+/// accepting and lets in-flight requests finish for at most `grace`.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     shutdown: CancellationToken,
     grace: Duration,
 ) -> std::io::Result<()> {
-    let server = axum::serve(
+    crate::http::server::serve(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        app,
+        shutdown,
+        grace,
+        ConnectionRules::default(),
+        ServiceCodes::default(),
     )
-    .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-    .into_future();
-    tokio::pin!(server);
-    tokio::select! {
-        result = &mut server => result,
-        () = shutdown.cancelled() => {
-            match tokio::time::timeout(grace, server).await {
-                Ok(result) => result,
-                Err(_) => {
-                    tracing::warn!(?grace, "in-flight requests did not finish in time; closing them");
-                    Ok(())
-                }
-            }
-        }
-    }
+    .await
 }
 
-/// Binds the configured address and serves `app` until `shutdown`, logging where it listens.
+/// Binds the configured address and serves `app` until `shutdown`, logging where it listens;
+/// refusals before routing answer with `codes`.
 pub async fn run_http(
-    service: &'static str,
+    codes: ServiceCodes,
     addr: SocketAddr,
     app: Router,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    let service = codes.service;
     let listener = bind(addr).await?;
     let local = listener.local_addr()?;
     tracing::info!(service, addr = %local, "listening");
-    serve(listener, app, shutdown, DEFAULT_GRACE).await?;
+    crate::http::server::serve(
+        listener,
+        app,
+        shutdown,
+        DEFAULT_GRACE,
+        ConnectionRules::default(),
+        codes,
+    )
+    .await?;
     tracing::info!(service, "stopped");
     Ok(())
 }

@@ -26,4 +26,20 @@ pub fn init(config: &TelemetryConfig) {
     };
     // Only fails when a subscriber exists already, which is fine for tests and embedding.
     drop(result);
+    std::panic::set_hook(Box::new(log_panic));
+}
+
+/// Logs a panic as one line with its message and location. A request that panics answers 500
+/// (the HTTP stack catches it); a backtrace per such request would flood the log.
+fn log_panic(info: &std::panic::PanicHookInfo<'_>) {
+    let payload = info.payload();
+    let cause = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    let location = info
+        .location()
+        .map_or_else(String::new, ToString::to_string);
+    tracing::error!(panic = cause, %location, "panicked");
 }

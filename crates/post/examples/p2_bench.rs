@@ -1,6 +1,8 @@
-//! P2 with ten 5 MB images (wall time, peak RSS growth of the post service) and P1 latency, over
-//! loopback HTTP against the post service in a child process (so the client's buffers do not count),
-//! on MariaDB with images in a temporary directory. Run by `bench/post/run.sh`.
+//! P2 with ten 5 MB images (wall time, peak RSS growth of the post service), the peak RSS of ten
+//! parallel maximal JSON bodies, ten parallel oversized JSON bodies and ten parallel maximal
+//! uploads, and P1 latency, over loopback HTTP against the post service in a child process (so the
+//! client's buffers do not count), on MariaDB with images in a temporary directory. Run by
+//! `bench/post/run.sh`.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
@@ -16,6 +18,8 @@ const OWNER: i64 = 1;
 const IMAGE_BYTES: usize = 5 * 1024 * 1024;
 const P1_ROUNDS: usize = 2_000;
 const P2_ROUNDS: usize = 5;
+/// Requests sent at once in the parallel rounds, each to its own gallery.
+const PARALLEL: i64 = 10;
 
 #[tokio::main]
 async fn main() {
@@ -42,9 +46,11 @@ async fn serve(db_url: &str, dir: &str, pem: &str) {
         settings: post::Settings::default(),
     };
     let (state, _) = post::connect(&config).await.unwrap();
-    post::reactions::gallery_created(&state.db, GALLERY, OWNER, 10)
-        .await
-        .unwrap();
+    for gallery in GALLERY..GALLERY + PARALLEL {
+        post::reactions::gallery_created(&state.db, gallery, OWNER, 10)
+            .await
+            .unwrap();
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     println!("{}", listener.local_addr().unwrap());
     axum::serve(listener, post::router(state)).await.unwrap();
@@ -182,6 +188,8 @@ async fn drive() {
         peak.saturating_sub(baseline) / 1024
     );
 
+    parallel_rounds(&client, &base, &token, pid).await;
+
     let mut latencies = Vec::with_capacity(P1_ROUNDS);
     for _ in 0..P1_ROUNDS {
         let started = Instant::now();
@@ -202,4 +210,104 @@ async fn drive() {
     child.kill().ok();
     child.wait().ok();
     database.drop_now().await;
+}
+
+/// Forgets the process's peak RSS, so that `VmHWM` shows the peak of what follows.
+fn reset_peak(pid: u32) {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").unwrap();
+}
+
+/// Sends `PARALLEL` requests at once and prints the service's peak RSS while they ran.
+async fn parallel_round<F, Fut>(what: &str, pid: u32, send: F)
+where
+    F: Fn(i64) -> Fut,
+    Fut: std::future::Future<Output = String>,
+{
+    let before = rss_kib(pid, "VmRSS:");
+    reset_peak(pid);
+    let started = Instant::now();
+    let statuses = futures::future::join_all((0..PARALLEL).map(&send)).await;
+    let elapsed = started.elapsed();
+    let peak = rss_kib(pid, "VmHWM:");
+    println!(
+        "| {what}, {PARALLEL} in parallel | {} in {elapsed:.0?} | RSS before {} MiB, peak {} MiB, growth {} MiB |",
+        outcomes(&statuses),
+        before / 1024,
+        peak / 1024,
+        peak.saturating_sub(before) / 1024
+    );
+}
+
+/// Each distinct answer with how many requests got it, e.g. `10 × 200 OK`.
+fn outcomes(answers: &[String]) -> String {
+    let mut counted = std::collections::BTreeMap::<&str, usize>::new();
+    for answer in answers {
+        *counted.entry(answer).or_default() += 1;
+    }
+    let parts: Vec<String> = counted.iter().map(|(a, n)| format!("{n} × {a}")).collect();
+    parts.join(", ")
+}
+
+/// The memory bound of the body limits: JSON bodies at and over post's 64 KiB limit, and
+/// multipart uploads at their 50 MB maximum, each `PARALLEL` at once.
+async fn parallel_rounds(client: &reqwest::Client, base: &str, token: &str, pid: u32) {
+    let cookie = format!("gallery_cookie={token}");
+    let json = |bytes: usize| {
+        let text = "a".repeat(bytes - 20);
+        bytes::Bytes::from(format!("{{\"content\":\"{text}\"}}"))
+    };
+    for (what, body) in [
+        ("JSON body of 64 KiB (the limit)", json(post::BODY_LIMIT)),
+        ("JSON body of 49 MB (over the limit)", json(49_000_000)),
+    ] {
+        parallel_round(what, pid, |_| {
+            let request = client
+                .patch(format!("{base}/api/post/comment/1"))
+                .header("cookie", &cookie)
+                .header("content-type", "application/json")
+                .body(body.clone())
+                .send();
+            // Over the limit the service answers 413 and closes before the body is sent, which
+            // the client may see as the connection closing under its upload.
+            async move {
+                request.await.map_or_else(
+                    |_| "closed while sending".to_owned(),
+                    |r| r.status().to_string(),
+                )
+            }
+        })
+        .await;
+    }
+    let mut forms = Vec::new();
+    for gallery in GALLERY..GALLERY + PARALLEL {
+        let list: serde_json::Value = client
+            .get(format!("{base}/api/post/list/{gallery}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let ids: Vec<i64> = list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["postId"].as_i64().unwrap())
+            .collect();
+        forms.push(bytes::Bytes::from(form(&ids, true)));
+    }
+    parallel_round(
+        "P2 upload of 50 MB (ten 5 MB images, the limit)",
+        pid,
+        |i| {
+            let request = client
+                .patch(format!("{base}/api/post/list/{}", GALLERY + i))
+                .header("cookie", &cookie)
+                .header("content-type", "multipart/form-data; boundary=B")
+                .body(forms[usize::try_from(i).unwrap()].clone())
+                .send();
+            async move { request.await.unwrap().status().to_string() }
+        },
+    )
+    .await;
 }

@@ -15,6 +15,7 @@ pub mod store;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, patch, post};
 use platform::CancellationToken;
 use platform::auth::{VerifyingKeys, auth_keys};
@@ -37,9 +38,14 @@ pub const CODES: ServiceCodes = ServiceCodes {
     internal: "GP001",
 };
 
-/// Up to 50 MB of images per request (checked while streaming), plus room for the form's text
-/// parts and multipart framing, so the image limit answers first with its own message.
-const BODY_LIMIT: usize = 51 * 1024 * 1024;
+/// The frame update (P2) only: up to 50 MB of images per request (checked while streaming), plus
+/// room for the form's text parts and multipart framing, so the image limit answers first with
+/// its own message.
+pub const UPLOAD_LIMIT: usize = 51 * 1024 * 1024;
+
+/// Every other route: JSON bodies are read whole before parsing, so their limit bounds the memory
+/// of parallel requests (the same as member's and gallery's).
+pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// What the handlers share.
 #[derive(Debug, Clone)]
@@ -87,7 +93,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/post/openapi.json", get(routes::openapi::document))
         .route(
             "/api/post/list/{galleryId}",
-            get(routes::posts::list).patch(routes::posts::update),
+            get(routes::posts::list)
+                .patch(routes::posts::update)
+                .layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
         )
         .route("/api/post/dummy", post(routes::posts::dummy))
         .route("/api/post/comment", post(routes::comments::create))
@@ -159,7 +167,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     };
     let app = router(state).merge(ops_routes(readiness));
     let served =
-        platform::shutdown::run_http("post", config.http.addr(), app, shutdown.clone()).await;
+        platform::shutdown::run_http(CODES, config.http.addr(), app, shutdown.clone()).await;
     shutdown.cancel();
     if let Some((running, sweeper)) = workers {
         running.join().await;

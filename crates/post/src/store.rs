@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use platform::http::Page;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
@@ -243,15 +244,14 @@ pub type CommentWithNickname = (comment::Model, Option<String>);
 pub async fn list_comments<C: ConnectionTrait>(
     db: &C,
     post_id: i64,
-    page: u64,
-    size: u64,
+    page: Page,
 ) -> Result<Vec<CommentWithNickname>, DbErr> {
     let comments = comment::Entity::find()
         .filter(comment::Column::PostId.eq(post_id))
         .order_by_asc(comment::Column::CreatedDate)
         .order_by_asc(comment::Column::Id)
-        .offset(page.saturating_mul(size))
-        .limit(size)
+        .offset(page.offset())
+        .limit(page.size())
         .all(db)
         .await?;
     let members: Vec<i64> = comments.iter().map(|c| c.member_id).collect();

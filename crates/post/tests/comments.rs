@@ -105,6 +105,45 @@ async fn comments_are_listed_oldest_first_and_paged() {
     assert_eq!(body["data"].as_array().unwrap().len(), 1);
 }
 
+const PAGING: &str = "page는 0 이상 10000000 이하, size는 1 이상 100 이하로 입력해주세요";
+
+async fn list_page(h: &Harness, post: i64, query: &str) -> (StatusCode, Value) {
+    h.call(
+        Method::GET,
+        &format!("/api/post/comment/list/{post}?{query}"),
+        None,
+        None,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_page_past_two_to_the_sixty_three_answers_gp005_not_500() {
+    let (h, post) = setup().await;
+    let answer = list_page(&h, post, "page=9223372036854775808").await;
+    assert_eq!(answer, error(400, "GP005", PAGING));
+}
+
+#[tokio::test]
+async fn a_page_times_size_past_two_to_the_sixty_three_answers_gp005_not_500() {
+    let (h, post) = setup().await;
+    let answer = list_page(&h, post, "page=92233720368547759&size=100").await;
+    assert_eq!(answer, error(400, "GP005", PAGING));
+}
+
+#[tokio::test]
+async fn a_page_size_of_zero_or_over_one_hundred_answers_gp005() {
+    let (h, post) = setup().await;
+    assert_eq!(
+        list_page(&h, post, "size=0").await,
+        error(400, "GP005", PAGING)
+    );
+    assert_eq!(
+        list_page(&h, post, "size=101").await,
+        error(400, "GP005", PAGING)
+    );
+}
+
 #[tokio::test]
 async fn an_unknown_post_lists_no_comments() {
     let (h, _) = setup().await;
@@ -335,4 +374,12 @@ async fn a_withdrawal_removes_that_members_comments_only() {
     let list = comments(&h, post).await;
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["nickname"], "주인");
+}
+
+#[tokio::test]
+async fn a_json_body_over_sixty_four_kibibytes_answers_413_although_uploads_may_be_larger() {
+    let (h, post) = setup().await;
+    let content = "가".repeat(post::BODY_LIMIT / 3 + 1);
+    let answer = comment(&h, VISITOR, post, &content).await;
+    assert_eq!(answer, error(413, "GP005", "요청 본문이 너무 큽니다"));
 }

@@ -154,10 +154,14 @@ async fn deletion_removes_everything(w: Wired) {
     reactions::sweep_images(&w.h.state).await.unwrap();
     assert!(w.h.post_ids(GALLERY).await.is_empty());
     assert!(
-        post::store::list_comments(&w.h.state.db, ids[0], 0, 100)
-            .await
-            .unwrap()
-            .is_empty()
+        post::store::list_comments(
+            &w.h.state.db,
+            ids[0],
+            platform::http::Page::parse(None, None).unwrap()
+        )
+        .await
+        .unwrap()
+        .is_empty()
     );
     assert_eq!(
         w.h.stored_files().into_iter().collect::<Vec<_>>(),

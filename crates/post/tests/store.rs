@@ -61,10 +61,14 @@ async fn gallery_deleted_removes_posts_comments_owner_and_queues_images() {
         reactions::gallery_deleted(&h.state.db, 5).await.unwrap();
         assert!(store::list_posts(&h.state.db, 5).await.unwrap().is_empty());
         assert!(
-            store::list_comments(&h.state.db, post.id, 0, 100)
-                .await
-                .unwrap()
-                .is_empty()
+            store::list_comments(
+                &h.state.db,
+                post.id,
+                platform::http::Page::parse(None, None).unwrap()
+            )
+            .await
+            .unwrap()
+            .is_empty()
         );
         assert_eq!(store::gallery_owner(&h.state.db, 5).await.unwrap(), None);
         assert_eq!(
@@ -93,15 +97,23 @@ async fn nicknames_are_upserted_and_withdrawal_deletes_comments() {
         store::insert_comment(&h.state.db, post.id, 3, CommentText::parse("y").unwrap())
             .await
             .unwrap();
-        let listed = store::list_comments(&h.state.db, post.id, 0, 100)
-            .await
-            .unwrap();
+        let listed = store::list_comments(
+            &h.state.db,
+            post.id,
+            platform::http::Page::parse(None, None).unwrap(),
+        )
+        .await
+        .unwrap();
         assert_eq!(listed[0].1.as_deref(), Some("b"));
         assert_eq!(listed[1].1, None);
         reactions::member_withdrawn(&h.state.db, 2).await.unwrap();
-        let listed = store::list_comments(&h.state.db, post.id, 0, 100)
-            .await
-            .unwrap();
+        let listed = store::list_comments(
+            &h.state.db,
+            post.id,
+            platform::http::Page::parse(None, None).unwrap(),
+        )
+        .await
+        .unwrap();
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].0.member_id, 3);
     }

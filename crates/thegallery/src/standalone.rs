@@ -150,11 +150,14 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "thegallery standalone is ready");
     announce(addr);
-    let served = platform::shutdown::serve(
+    // The same server and connection rules as each service has in distributed mode.
+    let served = platform::http::server::serve(
         listener,
         app,
         shutdown.clone(),
         platform::shutdown::DEFAULT_GRACE,
+        platform::http::ConnectionRules::default(),
+        gateway::CODES,
     )
     .await;
     // The event workers stop with the token; a server that failed must stop them too.

@@ -145,3 +145,37 @@ async fn with_a_frontend_the_api_and_its_errors_are_unchanged() {
     let (status, _, _) = get(&format!("{}/livez", site.base)).await;
     assert_eq!(status, 200);
 }
+
+/// Sends `request` as raw bytes and reads until the server closes the connection.
+async fn raw(base: &str, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let _ = stream.write_all(request.as_bytes()).await;
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the connection stayed open");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn standalone_refuses_two_host_headers_and_an_oversized_head_like_the_services() {
+    let site = start_with_frontend();
+    let two_hosts = raw(
+        &site.base,
+        "GET /api/gallery/search?type=all&query= HTTP/1.1\r\nhost: a\r\nhost: b\r\n\r\n",
+    )
+    .await;
+    assert!(two_hosts.starts_with("HTTP/1.1 400"), "{two_hosts}");
+    assert!(
+        two_hosts.contains(r#""errorCode":"GATE001""#),
+        "{two_hosts}"
+    );
+    let big = format!(
+        "GET /api/gallery/search?type=all&query= HTTP/1.1\r\nhost: a\r\nx-big: {}\r\n\r\n",
+        "a".repeat(200 * 1024)
+    );
+    let oversized = raw(&site.base, &big).await;
+    assert!(oversized.starts_with("HTTP/1.1 431"), "{oversized}");
+}

@@ -19,8 +19,10 @@ pub struct GalleryForm {
     /// An existing place.
     pub place_id: Option<i64>,
     /// 1–50 characters, no leading or trailing whitespace, unique among the member's galleries.
+    #[schema(min_length = 1, max_length = 50)]
     pub name: Option<String>,
     /// At most 500 characters.
+    #[schema(max_length = 500)]
     pub content: Option<String>,
 }
 
@@ -44,6 +46,7 @@ pub struct CreatedGallery {
 
 /// G4's query.
 #[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct NameQuery {
     /// The name to check.
     pub name: String,

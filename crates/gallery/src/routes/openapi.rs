@@ -34,6 +34,12 @@ use super::{GalleryInfo, PlaceBody, galleries, places, search};
 pub struct ApiDoc;
 
 /// Serves the document.
+/// Operations that need a member's token: those whose handler takes one, and those the gateway
+/// protects (every route its table of public routes does not name).
+const PROTECTED: &[&str] = &["create", "mine", "check_name", "update", "delete"];
+
 pub async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+    let mut doc = ApiDoc::openapi();
+    platform::http::openapi::conventions(&mut doc, PROTECTED);
+    Json(doc)
 }

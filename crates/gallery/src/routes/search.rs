@@ -13,6 +13,7 @@ use crate::{AppState, store};
 
 /// G8's query.
 #[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     /// `all`, `title` or `author`.
     #[serde(rename = "type")]
@@ -21,9 +22,11 @@ pub struct SearchQuery {
     /// Text to find; empty matches every title.
     pub query: String,
     /// Zero-based page, default 0.
-    pub page: Option<i64>,
-    /// Page size 1–100, default 100.
-    pub size: Option<i64>,
+    #[param(minimum = 0, maximum = 10_000_000)]
+    pub page: Option<u64>,
+    /// Page size, default 100.
+    #[param(minimum = 1, maximum = 100)]
+    pub size: Option<u64>,
 }
 
 /// One search result (B §5 "GallerySearchItem").

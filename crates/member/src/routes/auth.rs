@@ -18,6 +18,7 @@ use crate::store::{Conflict, Identity, Member, WriteError};
 
 /// Query of M1.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct LoginQuery {
     /// `kakao` or `google`.
     #[serde(rename = "type")]
@@ -26,7 +27,7 @@ pub(super) struct LoginQuery {
 
 /// M1: the provider's authorize URL, carrying a fresh `state`.
 #[utoipa::path(post, path = "/api/member/login", params(LoginQuery), tag = "auth",
-    responses((status = 200, description = "`{message, data: <authorize URL>}`")))]
+    responses((status = 200, description = "`{message, data: <authorize URL>}`", body = platform::http::openapi::Envelope<String>)))]
 pub(super) async fn login(
     State(state): State<AppState>,
     Query(query): Query<LoginQuery>,
@@ -43,6 +44,7 @@ pub(super) async fn login(
 
 /// Query of M2.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct CallbackQuery {
     /// `kakao` or `google`.
     #[serde(rename = "type")]
@@ -80,7 +82,8 @@ fn required(value: Option<&str>) -> Result<&str, MemberError> {
 
 /// M2: exchanges the code, registers or reactivates the member, starts a session.
 #[utoipa::path(post, path = "/api/member/callback", params(CallbackQuery), tag = "auth",
-    responses((status = 200, body = CallbackData, description = "Set-Cookie gallery_cookie")))]
+    responses((status = 200, body = platform::http::openapi::Envelope<CallbackData>, description = "Set-Cookie gallery_cookie"),
+        (status = 409, description = "GA006 no free nickname could be made")))]
 pub(super) async fn callback(
     State(state): State<AppState>,
     Query(query): Query<CallbackQuery>,
@@ -216,8 +219,10 @@ pub(super) struct SignupBody {
     /// E-mail address, unique (case-insensitive).
     email: Option<String>,
     /// 8–128 characters, not a common password.
+    #[schema(min_length = 8, max_length = 128)]
     password: Option<String>,
     /// 2–10 Hangul, Latin letters or digits.
+    #[schema(pattern = "^[A-Za-z0-9ㄱ-ㅎㅏ-ㅣ가-힣]{2,10}$")]
     nickname: Option<String>,
 }
 
@@ -229,7 +234,8 @@ fn field(value: Option<&str>) -> Result<&str, MemberError> {
 
 /// Creates a local account.
 #[utoipa::path(post, path = "/api/member/signup", request_body = SignupBody, tag = "auth",
-    responses((status = 200, description = "`{message}`")))]
+    responses((status = 200, description = "`{message}`", body = platform::http::openapi::MessageOnly),
+        (status = 409, description = "GA006 e-mail or nickname taken")))]
 pub(super) async fn signup(
     State(state): State<AppState>,
     Json(body): Json<SignupBody>,
@@ -267,7 +273,8 @@ pub(super) struct SigninBody {
 
 /// Signs in with e-mail and password; unknown e-mail and wrong password answer alike.
 #[utoipa::path(post, path = "/api/member/signin", request_body = SigninBody, tag = "auth",
-    responses((status = 200, body = SigninData, description = "Set-Cookie gallery_cookie")))]
+    responses((status = 200, body = platform::http::openapi::Envelope<SigninData>, description = "Set-Cookie gallery_cookie"),
+        (status = 401, description = "GA008 wrong e-mail or password")))]
 pub(super) async fn signin(
     State(state): State<AppState>,
     Json(body): Json<SigninBody>,
@@ -310,7 +317,7 @@ fn cleared(body: ApiResponse<()>) -> Response {
 
 /// M7: ends the caller's session and clears the cookie.
 #[utoipa::path(post, path = "/api/member/logout", tag = "auth",
-    responses((status = 200, description = "`{message}`, cookie cleared")))]
+    responses((status = 200, description = "`{message}`, cookie cleared", body = platform::http::openapi::MessageOnly)))]
 pub(super) async fn logout(
     State(state): State<AppState>,
     caller: Caller,
@@ -321,7 +328,7 @@ pub(super) async fn logout(
 
 /// Ends every session of the caller and clears the cookie.
 #[utoipa::path(post, path = "/api/member/logout/all", tag = "auth",
-    responses((status = 200, description = "`{message}`, cookie cleared")))]
+    responses((status = 200, description = "`{message}`, cookie cleared", body = platform::http::openapi::MessageOnly)))]
 pub(super) async fn logout_all(
     State(state): State<AppState>,
     caller: Caller,

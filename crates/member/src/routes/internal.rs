@@ -18,6 +18,7 @@ const MAX_IDS: usize = 1000;
 /// Query of M8.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub(super) struct MemberIdQuery {
     /// Member id.
     member_id: Option<i64>,
@@ -25,7 +26,8 @@ pub(super) struct MemberIdQuery {
 
 /// M8: the nickname of a member id.
 #[utoipa::path(get, path = "/api/member/nickname", params(MemberIdQuery), tag = "internal",
-    responses((status = 200, description = "`{message, data: nickname}`")))]
+    responses((status = 200, description = "`{message, data: nickname}`", body = platform::http::openapi::Envelope<String>),
+        (status = 404, description = "GA007 no such member")))]
 pub(super) async fn nickname(
     State(state): State<AppState>,
     Query(query): Query<MemberIdQuery>,
@@ -41,6 +43,7 @@ pub(super) async fn nickname(
 
 /// Query of M9.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct NicknameQuery {
     /// Exact nickname.
     nickname: Option<String>,
@@ -48,7 +51,8 @@ pub(super) struct NicknameQuery {
 
 /// M9: the member id of a nickname.
 #[utoipa::path(get, path = "/api/member/memberId", params(NicknameQuery), tag = "internal",
-    responses((status = 200, description = "`{message, data: memberId}`")))]
+    responses((status = 200, description = "`{message, data: memberId}`", body = platform::http::openapi::Envelope<i64>),
+        (status = 404, description = "GA007 no such member")))]
 pub(super) async fn member_id(
     State(state): State<AppState>,
     Query(query): Query<NicknameQuery>,
@@ -67,7 +71,7 @@ pub(super) async fn member_id(
 
 /// M10: nicknames of several ids, keyed by the id as a string; unknown ids are left out.
 #[utoipa::path(post, path = "/api/member/nickname/list", request_body = Vec<i64>, tag = "internal",
-    responses((status = 200, description = "`{message, data: {\"<id>\": nickname}}`")))]
+    responses((status = 200, description = "`{message, data: {\"<id>\": nickname}}`", body = platform::http::openapi::Envelope<std::collections::HashMap<String, String>>)))]
 pub(super) async fn nicknames(
     State(state): State<AppState>,
     Json(ids): Json<Vec<i64>>,

@@ -60,12 +60,13 @@ impl FromRequestParts<AppState> for Caller {
         let member = AuthMember::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        let live = state
+        let owner = state
             .sessions
-            .exists(&member.sid)
+            .owner(&member.sid)
             .await
             .map_err(|e| MemberError::from(e).into_response())?;
-        if !live {
+        // A session of another member than the token's subject is as good as none.
+        if owner != Some(member.member_id) {
             return Err(ApiError::new(
                 axum::http::StatusCode::UNAUTHORIZED,
                 "GATE003",

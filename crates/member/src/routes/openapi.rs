@@ -38,6 +38,21 @@ use super::{auth, internal, profile};
 struct MemberApi;
 
 /// `GET /api/member/openapi.json`.
+/// Operations that need a member's token: those whose handler takes one, and those the gateway
+/// protects (every route its table of public routes does not name).
+const PROTECTED: &[&str] = &[
+    "logout",
+    "logout_all",
+    "me",
+    "rename",
+    "withdraw",
+    "nickname",
+    "member_id",
+    "nicknames",
+];
+
 pub(super) async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(MemberApi::openapi())
+    let mut doc = MemberApi::openapi();
+    platform::http::openapi::conventions(&mut doc, PROTECTED);
+    Json(doc)
 }

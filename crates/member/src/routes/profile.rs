@@ -27,7 +27,8 @@ pub(super) struct MemberData {
 
 /// M3: the caller's profile.
 #[utoipa::path(get, path = "/api/member", tag = "profile",
-    responses((status = 200, body = MemberData)))]
+    responses((status = 200, body = platform::http::openapi::Envelope<MemberData>),
+        (status = 404, description = "GA007 no such member")))]
 pub(super) async fn me(
     State(state): State<AppState>,
     caller: Caller,
@@ -49,14 +50,17 @@ pub(super) async fn me(
 
 /// Query of M4.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct NicknameQuery {
-    /// The nickname to check.
+    /// The nickname to check: 2–10 Hangul, Latin letters or digits.
+    #[param(pattern = "^[A-Za-z0-9ㄱ-ㅎㅏ-ㅣ가-힣]{2,10}$")]
     nickname: Option<String>,
 }
 
 /// M4: whether a nickname is valid and free among active members.
 #[utoipa::path(get, path = "/api/member/check/nickname", params(NicknameQuery), tag = "profile",
-    responses((status = 200, description = "`{message}`")))]
+    responses((status = 200, description = "`{message}`", body = platform::http::openapi::MessageOnly),
+        (status = 409, description = "GA006 nickname taken")))]
 pub(super) async fn check_nickname(
     State(state): State<AppState>,
     Query(query): Query<NicknameQuery>,
@@ -71,13 +75,16 @@ pub(super) async fn check_nickname(
 /// Body of M5.
 #[derive(Debug, Deserialize, ToSchema)]
 pub(super) struct RenameBody {
-    /// The new nickname.
+    /// The new nickname: 2–10 Hangul, Latin letters or digits.
+    #[schema(pattern = "^[A-Za-z0-9ㄱ-ㅎㅏ-ㅣ가-힣]{2,10}$")]
     nickname: Option<String>,
 }
 
 /// M5: renames the caller; the unique index decides between concurrent requests.
 #[utoipa::path(patch, path = "/api/member", request_body = RenameBody, tag = "profile",
-    responses((status = 200, description = "`{message}`")))]
+    responses((status = 200, description = "`{message}`", body = platform::http::openapi::MessageOnly),
+        (status = 404, description = "GA007 no such member"),
+        (status = 409, description = "GA006 nickname taken")))]
 pub(super) async fn rename(
     State(state): State<AppState>,
     caller: Caller,
@@ -109,7 +116,8 @@ pub(super) async fn rename(
 /// Sessions are revoked before the row changes so an unreachable session store (503) leaves the
 /// account untouched, and again afterwards to catch a login that raced the withdrawal.
 #[utoipa::path(delete, path = "/api/member", tag = "profile",
-    responses((status = 200, description = "`{message}`, cookie cleared")))]
+    responses((status = 200, description = "`{message}`, cookie cleared", body = platform::http::openapi::MessageOnly),
+        (status = 404, description = "GA007 no such member")))]
 pub(super) async fn withdraw(
     State(state): State<AppState>,
     caller: Caller,

@@ -62,6 +62,12 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
     async fn exists(&self, sid: &str) -> Result<bool, SessionError> {
         Ok(self.get(sid).await?.is_some())
     }
+
+    /// The member whose live session `sid` is. A token is honoured only when this is its `sub`:
+    /// a token carrying one member's session and another's subject is refused.
+    async fn owner(&self, sid: &str) -> Result<Option<i64>, SessionError> {
+        Ok(self.get(sid).await?.map(|s| s.member_id))
+    }
 }
 
 fn err(e: impl std::error::Error + Send + Sync + 'static) -> SessionError {

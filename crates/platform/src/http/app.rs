@@ -121,8 +121,8 @@ pub fn service_app(routes: Router, codes: ServiceCodes, body_limit: usize) -> Ro
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             shape_errors(codes, req, next)
         }))
+        // The panic hook of `telemetry::init` has logged the one line with the cause.
         .layer(CatchPanicLayer::custom(move |_panic| {
-            tracing::error!("handler panicked");
             codes.internal_error().into_response()
         }))
         .layer(middleware::from_fn(move |req: Request, next: Next| {

@@ -5,12 +5,17 @@ mod envelope;
 mod error;
 mod extract;
 mod health;
+pub mod openapi;
+pub mod paging;
+pub mod server;
 
 pub use app::{ServiceCodes, request_context, service_app};
 pub use envelope::ApiResponse;
 pub use error::{ApiError, ErrorChain};
 pub use extract::{Json, Path, Query};
 pub use health::{Probe, Readiness, metrics_handle, ops_routes};
+pub use paging::{Page, PageQuery, PagingError};
+pub use server::ConnectionRules;
 
 /// The request id header, accepted from clients and generated when absent.
 pub const REQUEST_ID: &str = "x-request-id";

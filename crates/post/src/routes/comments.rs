@@ -4,11 +4,10 @@ use std::time::Instant;
 
 use axum::extract::State;
 use platform::auth::AuthMember;
-use platform::http::{ApiResponse, Json, Path, Query};
+use platform::http::{ApiResponse, Json, PageQuery, Path, Query};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::PageQuery;
 use crate::AppState;
 use crate::domain::{CommentText, Invalid, messages, render_time};
 use crate::error::PostError;
@@ -38,6 +37,7 @@ pub struct NewComment {
     /// The post commented on.
     pub post_id: Option<i64>,
     /// 1–100 characters, the first not whitespace.
+    #[schema(min_length = 1, max_length = 100)]
     pub content: Option<String>,
 }
 
@@ -45,6 +45,7 @@ pub struct NewComment {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct EditComment {
     /// 1–100 characters, the first not whitespace.
+    #[schema(min_length = 1, max_length = 100)]
     pub content: Option<String>,
 }
 
@@ -74,15 +75,17 @@ pub async fn create(
 /// C2: a post's comments, oldest first.
 #[utoipa::path(get, path = "/api/post/comment/list/{postId}", tag = "comment",
     params(("postId" = i64, Path, description = "post id"), PageQuery),
-    responses((status = 200, description = "댓글 목록 조회 성공", body = [CommentInfo])))]
+    responses((status = 200, description = "댓글 목록 조회 성공", body = platform::http::openapi::Envelope<Vec<CommentInfo>>)))]
 pub async fn list(
     State(state): State<AppState>,
     Path(post_id): Path<i64>,
     Query(page): Query<PageQuery>,
 ) -> Result<ApiResponse<Vec<CommentInfo>>, PostError> {
-    let (page, size) = page.resolve();
+    let page = page
+        .parse()
+        .map_err(|_| Invalid(platform::http::paging::PAGING_MESSAGE))?;
     let zone = state.settings.timezone;
-    let comments = store::list_comments(&state.db, post_id, page, size)
+    let comments = store::list_comments(&state.db, post_id, page)
         .await?
         .into_iter()
         .map(|(c, nickname)| CommentInfo {

@@ -23,7 +23,7 @@ pub struct SearchQuery {
 
 /// U1: up to three Spotify tracks.
 #[utoipa::path(get, path = "/api/post/music/list", tag = "music", params(SearchQuery),
-    responses((status = 200, description = "음악 목록 조회에 성공했습니다", body = [TrackCandidate]),
+    responses((status = 200, description = "음악 목록 조회에 성공했습니다", body = platform::http::openapi::Envelope<Vec<TrackCandidate>>),
         (status = 400, description = "GP004 q missing"),
         (status = 503, description = "GP008 Spotify not configured or unreachable")))]
 pub async fn search(
@@ -61,7 +61,7 @@ fn required(value: Option<String>) -> Result<String, Invalid> {
 
 /// U2: the cached music of a track, or a new row with its first YouTube video.
 #[utoipa::path(post, path = "/api/post/music", tag = "music", request_body = TrackChoice,
-    responses((status = 200, description = "음악 조회에 성공했습니다", body = MusicInfo),
+    responses((status = 200, description = "음악 조회에 성공했습니다", body = platform::http::openapi::Envelope<MusicInfo>),
         (status = 400, description = "GP005"),
         (status = 404, description = "GP001 no video found"),
         (status = 503, description = "GP008 YouTube not configured or unreachable")))]

@@ -93,7 +93,7 @@ fn post_info(state: &AppState, order: i64, p: post::Model, m: Option<music::Mode
 /// P1: every post of a gallery in display order; an unknown gallery has none.
 #[utoipa::path(get, path = "/api/post/list/{galleryId}", tag = "post",
     params(("galleryId" = i64, Path, description = "gallery id")),
-    responses((status = 200, description = "게시물 목록 조회 성공", body = [PostInfo])))]
+    responses((status = 200, description = "게시물 목록 조회 성공", body = platform::http::openapi::Envelope<Vec<PostInfo>>)))]
 pub async fn list(
     State(state): State<AppState>,
     Path(gallery_id): Path<i64>,
@@ -123,10 +123,36 @@ const MAX_POSTS: usize = 100;
 /// Longest text part: 500 characters of 4 bytes, with room to spare.
 const MAX_TEXT_BYTES: usize = 8 * 1024;
 
+/// P2's multipart form: parts named `posts[i].<field>` for `i` in `0..MAX_POSTS`; OpenAPI 3.1 states
+/// that pattern with `propertyNames`.
+#[derive(Debug)]
+pub struct FramesForm;
+
+impl utoipa::PartialSchema for FramesForm {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let name = ObjectBuilder::new().schema_type(Type::String).pattern(Some(
+            r"^posts\[[0-9]{1,2}\]\.(postId|order|title|content|musicId|isActive|image)$",
+        ));
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property_names(Some(name))
+            .additional_properties(Some(ObjectBuilder::new().schema_type(Type::String)))
+            .description(Some(
+                "postId, order: integers; title: up to 50 characters; content: up to 500; \
+                 musicId: an integer or empty; isActive: true or false; image: a PNG, JPEG or \
+                 WebP file up to 10 MB (50 MB per request), empty to keep the image",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for FramesForm {}
+
 /// P2: edits posts of an owned gallery; all-or-nothing, images streamed to storage.
 #[utoipa::path(patch, path = "/api/post/list/{galleryId}", tag = "post",
     params(("galleryId" = i64, Path, description = "gallery id")),
-    request_body(content_type = "multipart/form-data",
+    request_body(content = FramesForm, content_type = "multipart/form-data",
         description = "posts[i].postId, posts[i].order, posts[i].title, posts[i].content, \
                        posts[i].musicId, posts[i].isActive, posts[i].image (file; empty keeps the image)"),
     responses(
