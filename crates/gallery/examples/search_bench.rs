@@ -147,8 +147,8 @@ fn cases(members: i64) -> Vec<(&'static str, QueryFor)> {
             Box::new(|_| format!("type=title&query={}", enc("없음"))),
         ),
         (
-            "G8 title, common grams, no match (`봄 봄`)",
-            Box::new(|_| format!("type=title&query={}", enc("봄 봄"))),
+            "G8 title, three words (`여름 Blue 1`)",
+            Box::new(|_| format!("type=title&query={}", enc("여름 Blue 1"))),
         ),
         (
             "G8 title, empty (every gallery)",
