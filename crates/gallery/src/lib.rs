@@ -7,6 +7,7 @@ pub mod error;
 pub mod events;
 pub mod migration;
 pub mod routes;
+pub mod search_index;
 pub mod store;
 pub mod time;
 
@@ -20,6 +21,7 @@ use platform::http::{Readiness, ServiceCodes, ops_routes, service_app};
 use sea_orm::DatabaseConnection;
 
 pub use config::{Config, PublicBaseUrl};
+use search_index::{IndexBuilder, SearchIndex};
 
 /// Error codes of framework-level rejections in gallery (GG005).
 pub const CODES: ServiceCodes = ServiceCodes {
@@ -45,6 +47,8 @@ pub struct AppState {
     pub timezone: chrono_tz::Tz,
     /// Keys that verify members' tokens.
     pub keys: VerifyingKeys,
+    /// Whether title search may use the substring index yet.
+    pub search_index: SearchIndex,
 }
 
 /// The gallery API routes, without operational endpoints.
@@ -85,11 +89,16 @@ pub struct Connected {
     pub consumer: Consumer,
     /// Keeps the outbox and inbox bounded.
     pub purger: Purger,
+    /// Indexes the galleries that predate the search index.
+    pub index_builder: IndexBuilder,
 }
 
 impl Connected {
-    /// The state, the probes, and the relay and consumer as workers to start.
+    /// The state, the probes, and the relay and consumer as workers to start. The index backfill
+    /// starts here on its own task, which ends when the backfill is complete; stopped early with
+    /// the process, its open batch rolls back and the next start resumes from the stored position.
     pub fn split(self) -> (AppState, Readiness, Workers) {
+        tokio::spawn(self.index_builder.run(CancellationToken::new()));
         let workers = Workers::new()
             .with_relay(self.relay)
             .with_consumer(self.consumer)
@@ -112,12 +121,15 @@ pub async fn connect(config: &Config, bus: &Bus) -> anyhow::Result<Connected> {
     let options = events::consumer_options();
     let consumer = events::member_consumer(bus, db.clone(), outbox.clone(), options).await?;
     let purger = bus.purger(db.clone(), config.retention);
+    let search_index = SearchIndex::new();
+    let index_builder = IndexBuilder::new(db.clone(), search_index.clone(), IndexBuilder::BATCH);
     let state = AppState {
         db,
         outbox,
         public_base_url: config.public_base_url.clone(),
         timezone: config.timezone,
         keys: config.keys.clone(),
+        search_index,
     };
     Ok(Connected {
         state,
@@ -125,13 +137,20 @@ pub async fn connect(config: &Config, bus: &Bus) -> anyhow::Result<Connected> {
         relay,
         consumer,
         purger,
+        index_builder,
     })
 }
 
 /// Runs the gallery service until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let bus = Bus::from_config(config.kafka.as_ref(), &Bus::in_process());
-    let (state, readiness, workers) = connect(&config, &bus).await?.split();
+    let connected = connect(&config, &bus).await?;
+    let backfill = tokio::spawn(connected.index_builder.run(shutdown.clone()));
+    let workers = Workers::new()
+        .with_relay(connected.relay)
+        .with_consumer(connected.consumer)
+        .with_purger(connected.purger);
+    let (state, readiness) = (connected.state, connected.readiness);
     let running = workers.spawn(&shutdown);
     let app = router(state).merge(ops_routes(readiness));
     let stop = shutdown.clone();
@@ -139,6 +158,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     // A server that failed to start must still stop the workers.
     stop.cancel();
     running.join().await;
+    if let Err(error) = backfill.await {
+        tracing::error!(%error, "the search index backfill panicked");
+    }
     served?;
     Ok(())
 }

@@ -16,6 +16,7 @@ impl MigratorTrait for Migrator {
         let mut all = events::migration::migrations();
         all.push(Box::new(CreateGalleryTables));
         all.push(Box::new(SeedPlaces));
+        all.push(Box::new(CreateSearchIndex));
         all
     }
 }
@@ -174,5 +175,49 @@ impl MigrationTrait for SeedPlaces {
             ]);
         }
         manager.exec_stmt(insert.to_owned()).await
+    }
+}
+
+/// Creates the substring index of titles (`gallery_gram`, see [`crate::search_index`]) and its
+/// backfill position. Only the empty tables: the galleries that already exist are indexed
+/// afterwards, in batches, by [`crate::search_index::IndexBuilder`] while the service serves
+/// (searches keep the plain `LIKE` until it is done). A database without galleries starts done.
+#[derive(Debug)]
+pub struct CreateSearchIndex;
+
+impl MigrationName for CreateSearchIndex {
+    fn name(&self) -> &str {
+        "m20261203_000103_gallery_search_index"
+    }
+}
+
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for CreateSearchIndex {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        // The key serves both the walk of one gram's galleries newest first and the point checks;
+        // no second index, so a row costs its key alone.
+        let grams = "CREATE TABLE IF NOT EXISTS gallery_gram (gram BIGINT NOT NULL, \
+                     gallery_id BIGINT NOT NULL, PRIMARY KEY (gram, gallery_id))";
+        let grams = match manager.get_database_backend() {
+            DbBackend::MySql => format!("{grams} ENGINE=InnoDB"),
+            _ => format!("{grams} WITHOUT ROWID"),
+        };
+        db.execute_unprepared(&grams).await?;
+        db.execute_unprepared(
+            "CREATE TABLE IF NOT EXISTS gallery_search_index (id INTEGER NOT NULL PRIMARY KEY, \
+             next_gallery_id BIGINT NOT NULL, done BOOLEAN NOT NULL)",
+        )
+        .await?;
+        // Guarded, so a migration interrupted after this statement can run again.
+        db.execute_unprepared(
+            "INSERT INTO gallery_search_index (id, next_gallery_id, done) \
+             SELECT 1, 0, NOT EXISTS (SELECT 1 FROM gallery) \
+             FROM (SELECT 1 AS one) seed \
+             WHERE NOT EXISTS (SELECT 1 FROM gallery_search_index)",
+        )
+        .await?;
+        Ok(())
     }
 }

@@ -14,6 +14,7 @@ use crate::domain::{
 };
 use crate::entity::{gallery, member_nickname, place};
 use crate::error::{GalleryError, Result};
+use crate::search_index::{self, SearchIndex};
 
 /// A gallery with its place, as G3 and G5 show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +91,7 @@ pub async fn create(
         .exec(txn)
         .await
         .map_err(name_conflict)?;
+    search_index::add(txn, inserted.last_insert_id, draft.name.as_str()).await?;
     Ok(Changed {
         gallery: GalleryId(inserted.last_insert_id),
         member,
@@ -148,12 +150,14 @@ pub async fn update(
     let txn = platform::db::begin_write(db).await?;
     let place = existing_place(&txn, draft.place).await?;
     let current = owned(&txn, member, id).await?;
+    let old_name = current.name.clone();
     let mut row: gallery::ActiveModel = current.into();
     row.place_id = Set(place.place_id);
     row.name = Set(draft.name.as_str().to_owned());
     row.content = Set(draft.content.into_inner());
     row.modified_date = Set(now);
     row.update(&txn).await.map_err(name_conflict)?;
+    search_index::rename(&txn, id.0, &old_name, draft.name.as_str()).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -163,8 +167,10 @@ async fn owned(
     member: MemberId,
     id: GalleryId,
 ) -> Result<gallery::Model> {
+    // Locked: the title read here decides which index rows the change replaces.
     gallery::Entity::find_by_id(id.0)
         .filter(gallery::Column::MemberId.eq(member.0))
+        .lock_exclusive()
         .one(db)
         .await?
         .ok_or(GalleryError::GalleryNotFound)
@@ -180,6 +186,7 @@ pub async fn delete(
     gallery::Entity::delete_by_id(current.gallery_id)
         .exec(txn)
         .await?;
+    search_index::remove(txn, current.gallery_id, &current.name).await?;
     Ok(changed(&current))
 }
 
@@ -197,8 +204,12 @@ pub async fn delete_all_of(txn: &impl ConnectionTrait, member: MemberId) -> Resu
     let rows = gallery::Entity::find()
         .filter(gallery::Column::MemberId.eq(member.0))
         .order_by_asc(gallery::Column::GalleryId)
+        .lock_exclusive()
         .all(txn)
         .await?;
+    for row in &rows {
+        search_index::remove(txn, row.gallery_id, &row.name).await?;
+    }
     gallery::Entity::delete_many()
         .filter(gallery::Column::MemberId.eq(member.0))
         .exec(txn)
@@ -254,8 +265,81 @@ async fn members_named(db: &impl ConnectionTrait, nickname: &str) -> Result<Vec<
 }
 
 /// G8: galleries whose title contains `query` (wildcards literal, ASCII case ignored) and/or
-/// whose author's nickname equals it, newest first, one page.
+/// whose author's nickname equals it, newest first, one page. Uses the substring index when
+/// `index` says it is ready; the answers are the same either way.
 pub async fn search(
+    db: &impl ConnectionTrait,
+    index: &SearchIndex,
+    kind: SearchType,
+    query: &str,
+    page: PageRequest,
+) -> Result<Vec<SearchHit>> {
+    if query.is_empty() || kind == SearchType::Author || !index.usable(db).await? {
+        return search_like(db, kind, query, page).await;
+    }
+    let authors = if kind == SearchType::Title {
+        Vec::new()
+    } else {
+        members_named(db, query).await?
+    };
+    let ids = if authors.is_empty() {
+        search_index::title_ids(db, query, page.size, page.offset()).await?
+    } else {
+        titles_or_authors(db, query, &authors, page).await?
+    };
+    hits(db, &ids).await
+}
+
+/// One page of the union of title matches and the authors' galleries: the union's first
+/// `offset + size` ids are among the first `offset + size` of each side.
+async fn titles_or_authors(
+    db: &impl ConnectionTrait,
+    query: &str,
+    authors: &[i64],
+    page: PageRequest,
+) -> Result<Vec<i64>> {
+    let wanted = page.offset().saturating_add(page.size);
+    let mut ids = search_index::title_ids(db, query, wanted, 0).await?;
+    let by_author = gallery::Entity::find()
+        .select_only()
+        .column(gallery::Column::GalleryId)
+        .filter(gallery::Column::MemberId.is_in(authors.iter().copied()))
+        .order_by_desc(gallery::Column::GalleryId)
+        .limit(wanted)
+        .into_tuple::<i64>()
+        .all(db)
+        .await?;
+    ids.extend(by_author);
+    ids.sort_unstable_by(|a, b| b.cmp(a));
+    ids.dedup();
+    let skip = usize::try_from(page.offset()).unwrap_or(usize::MAX);
+    let take = usize::try_from(page.size).unwrap_or(usize::MAX);
+    Ok(ids.into_iter().skip(skip).take(take).collect())
+}
+
+/// The galleries `ids` with their authors' nicknames, newest first.
+async fn hits(db: &impl ConnectionTrait, ids: &[i64]) -> Result<Vec<SearchHit>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = gallery::Entity::find()
+        .filter(gallery::Column::GalleryId.is_in(ids.iter().copied()))
+        .find_also_related(member_nickname::Entity)
+        .order_by_desc(gallery::Column::GalleryId)
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(hit).collect())
+}
+
+fn hit((gallery, author): (gallery::Model, Option<member_nickname::Model>)) -> SearchHit {
+    SearchHit {
+        gallery,
+        nickname: author.map(|a| a.nickname),
+    }
+}
+
+/// G8 without the index: `LOWER(name) LIKE '%query%'` over the galleries newest first.
+async fn search_like(
     db: &impl ConnectionTrait,
     kind: SearchType,
     query: &str,
@@ -289,11 +373,5 @@ pub async fn search(
         .offset(page.offset())
         .all(db)
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(gallery, author)| SearchHit {
-            gallery,
-            nickname: author.map(|a| a.nickname),
-        })
-        .collect())
+    Ok(rows.into_iter().map(hit).collect())
 }

@@ -57,7 +57,7 @@ pub async fn search(
 ) -> Result<ApiResponse<Vec<GallerySearchItem>>> {
     let kind: SearchType = params.kind.parse()?;
     let page = PageRequest::parse(params.page, params.size)?;
-    let hits = store::search(&state.db, kind, &params.query, page).await?;
+    let hits = store::search(&state.db, &state.search_index, kind, &params.query, page).await?;
     let items = hits.into_iter().map(|h| item(&state, h)).collect();
     Ok(ApiResponse::data("갤러리 검색을 성공했습니다", items))
 }
