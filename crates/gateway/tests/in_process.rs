@@ -8,7 +8,7 @@ mod common;
 use std::sync::Arc;
 
 use axum::Router;
-use common::{Log, now, recorder, serve};
+use common::{Log, now, recorder};
 use http::{Method, StatusCode};
 use platform::CancellationToken;
 use platform::auth::{Claims, DbSessions, Role, Session, SessionStore, SigningKey, TOKEN_TTL};
@@ -21,6 +21,21 @@ struct Standalone {
     sessions: Arc<DbSessions>,
     _stop: CancellationToken,
     _dir: tempfile::TempDir,
+}
+
+/// Serves `app` as standalone mode does: the shared server, refusals in the gateway's codes.
+async fn serve_as_standalone(app: axum::Router, stop: &CancellationToken) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(platform::http::server::serve(
+        listener,
+        app,
+        stop.clone(),
+        std::time::Duration::from_secs(1),
+        platform::http::ConnectionRules::default(),
+        gateway::CODES,
+    ));
+    addr
 }
 
 async fn standalone() -> Standalone {
@@ -40,7 +55,7 @@ async fn standalone() -> Standalone {
         policy: gateway::Policy::default(),
     });
     let stop = CancellationToken::new();
-    let addr = serve(app, &stop).await;
+    let addr = serve_as_standalone(app, &stop).await;
     Standalone {
         url: format!("http://{addr}"),
         log,
