@@ -4,7 +4,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// One event as it travels on a topic (JSON, camelCase keys; DESIGN §7).
+/// One event as it travels on a topic (JSON, camelCase keys; docs/events.md, "Envelope").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Envelope {

@@ -1,4 +1,4 @@
-//! The event backbone shared by the services (DESIGN §7): the envelope and typed events, the
+//! The event backbone shared by the services: the envelope and typed events, the
 //! transactional outbox and its relay, idempotent consumers with retries and dead letters, over
 //! Kafka or the in-process bus of standalone mode. See docs/events.md.
 //!

@@ -1,4 +1,4 @@
-//! The typed events of the `member` and `gallery` topics (DESIGN §7), version 1.
+//! The typed events of the `member` and `gallery` topics (docs/events.md, "Topics"), version 1.
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;

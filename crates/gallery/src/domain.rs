@@ -3,9 +3,9 @@
 
 use std::fmt;
 
-/// Largest gallery name, in characters (API.md A.1 Q1).
+/// Largest gallery name, in characters; a name also needs at least one and no edge whitespace.
 pub const NAME_MAX_CHARS: usize = 50;
-/// Largest gallery description, in characters (API.md A.1 Q1).
+/// Largest gallery description, in characters; it may be empty.
 pub const CONTENT_MAX_CHARS: usize = 500;
 
 /// Why a request's values were refused; each message is shown to people as is.

@@ -137,7 +137,8 @@ async fn create_index(
     manager.create_index(index.to_owned()).await
 }
 
-/// Seeds the three places of API.md A.1 with the images this service bundles.
+/// Seeds the three places the original frontend draws (see [`PLACES`]) with the images this
+/// service bundles.
 #[derive(Debug)]
 pub struct SeedPlaces;
 

@@ -1,5 +1,5 @@
 //! Timestamps: stored in UTC with microseconds, rendered offset-less in `APP_TIMEZONE`
-//! (API.md A.1 Q8, B §2.3).
+//! as `yyyy-MM-ddTHH:mm:ss` plus a fraction without trailing zeros, the original API's format.
 
 use chrono::{NaiveDateTime, Timelike, Utc};
 

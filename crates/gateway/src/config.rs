@@ -147,7 +147,7 @@ impl fmt::Display for RateSetting {
     }
 }
 
-/// The rate limits of API.md A.2; `None` turns one off.
+/// The gateway's rate limits (docs/gateway.md, "Rate limits"); `None` turns one off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// `RATE_LIMIT_SIGNIN`, per client address on login, callback, sign-in and sign-up; default

@@ -1,5 +1,6 @@
 //! CORS from configuration: allowed origins are echoed (so credentials work), preflights are
-//! answered by the gateway itself before any authentication (API.md B §3.8).
+//! answered by the gateway itself before any authentication, since a browser's preflight carries
+//! no cookie.
 
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, StatusCode};

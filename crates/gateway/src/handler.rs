@@ -67,7 +67,8 @@ const COMMENT_LIMIT_MESSAGE: &str =
     "짧은 시간에 많은 댓글을 작성할 수 없습니다. \n잠시후 다시 시도해주세요.";
 
 impl GatewayError {
-    /// The one place mapping a gateway error to status, code and message (API.md B §3.3, A.2).
+    /// The one place mapping a gateway error to status, code and message (docs/gateway.md,
+    /// "Refusals").
     pub fn to_api_error(&self) -> ApiError {
         use StatusCode as S;
         match self {

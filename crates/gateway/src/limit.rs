@@ -1,5 +1,5 @@
-//! Token-bucket rate limits (API.md A.2): one atomic Lua script on Redis in distributed mode, an
-//! in-memory map in standalone mode, the same arithmetic in both.
+//! Token-bucket rate limits (docs/gateway.md, "Rate limits"): one atomic Lua script on Redis in
+//! distributed mode, an in-memory map in standalone mode, the same arithmetic in both.
 //!
 //! When Redis cannot be reached the limiter fails open: the request is served unlimited, a warning
 //! is logged and `gateway_rate_limit_unavailable_total` counts it. Protected routes are already

@@ -1,5 +1,5 @@
-//! Where a request goes and whether it needs a token: the access matrix of API.md B §3.4 (with A.1
-//! Q12 and A.2), matched on the path only, segment by segment.
+//! Where a request goes, whether it needs a token and which rate limit applies: the access matrix
+//! of docs/gateway.md, matched on the path only (never the query string), segment by segment.
 //!
 //! Anything the table does not name is protected, so an unusual spelling of a public path (encoded
 //! characters, a trailing slash, `12abc` for an id) can only make a request stricter, never looser.
@@ -37,7 +37,7 @@ pub enum Access {
     Protected,
 }
 
-/// Which rate limit applies (API.md A.2).
+/// Which rate limit applies (docs/gateway.md, "Rate limits").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LimitRule {
     /// Login, callback, sign-in and sign-up, per client address.

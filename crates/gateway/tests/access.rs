@@ -1,5 +1,5 @@
-//! The access matrix of API.md B §3.4 (A.1 Q12): every public and protected route and method,
-//! and the path tricks that must never turn a protected route public.
+//! The access matrix of docs/gateway.md, matched on the path only: every public and protected
+//! route and method, and the path tricks that must never turn a protected route public.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -1,5 +1,6 @@
-//! Rate limits of API.md A.2 on the shared Redis bucket: 429 GATE005 with `Retry-After` and
-//! `X-RateLimit-*`, per member for writes, per client address for public reads and sign-in.
+//! Rate limits (docs/gateway.md, "Rate limits") on the shared Redis bucket: 429 GATE005 with
+//! `Retry-After` and `X-RateLimit-*`, per member for writes, per client address for public reads
+//! and sign-in.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -1,5 +1,5 @@
-//! Token cases of API.md B §3.3: each refusal has its exact code and body, and nothing reaches a
-//! service.
+//! Token cases of the gateway's refusals (docs/gateway.md, "Refusals"): each refusal has its exact
+//! code and body, and nothing reaches a service.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -5,7 +5,7 @@ use rand::Rng;
 
 use crate::error::MemberError;
 
-/// Longest nickname, in characters (API.md B §4 M4).
+/// Longest nickname, in characters, as the original API allows.
 pub const NICKNAME_MAX: usize = 10;
 const NICKNAME_MIN: usize = 2;
 
@@ -41,8 +41,8 @@ impl Nickname {
 }
 
 /// Builds the candidate nicknames for a new or returning member: the provider's name reduced to
-/// allowed characters, followed by a random number whose range widens with each attempt
-/// (API.md B §3.6: `[0, 9000)`, `[0, 90000)`, `[0, 900000)`, `[0, 9000000)`).
+/// allowed characters, followed by a random number whose range widens with each of four attempts
+/// (`[0, 9000)`, `[0, 90000)`, `[0, 900000)`, `[0, 9000000)`), as the original API drew them.
 #[derive(Debug, Clone)]
 pub struct NicknameCandidates {
     base: String,

@@ -23,7 +23,7 @@ pub struct Model {
     /// The current (or, once withdrawn, the last) nickname.
     pub nickname: String,
     /// The nickname while active, NULL once withdrawn: its unique index makes nicknames unique
-    /// among active members only (API.md A.1 Q3).
+    /// among active members only, so withdrawal frees a nickname (docs/member.md, "Decisions").
     #[sea_orm(unique)]
     pub active_nickname: Option<String>,
     /// `ROLE_USER` or `ROLE_ADMIN`.

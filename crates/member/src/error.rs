@@ -15,7 +15,7 @@ pub enum MemberError {
     /// A required value is missing or blank (GA004).
     #[error("missing parameter")]
     MissingParameter,
-    /// A JSON body field is missing or blank (GA005, API.md E3).
+    /// A JSON body field is missing or blank (400 GA005, like any body that fails validation).
     #[error("invalid body")]
     InvalidBody,
     /// `type` names no supported provider.
@@ -94,7 +94,7 @@ const GA007: &str = "GA007";
 const GA008: &str = "GA008";
 const GA009: &str = "GA009";
 
-/// Message of GA004 and of body validation (API.md §14).
+/// Message of GA004 and of body validation (GA005); docs/member.md lists every code and message.
 pub const CHECK_PARAMETERS: &str = "파라미터를 확인해주세요";
 /// Message of an invalid nickname.
 pub const NICKNAME_RULE: &str = "닉네임은 한글, 영어, 숫자 조합 2~10자로 입력해주세요";
@@ -104,7 +104,7 @@ pub const NICKNAME_TAKEN: &str = "이미 사용중인 닉네임입니다";
 pub const BAD_CREDENTIALS: &str = "이메일 또는 비밀번호가 올바르지 않습니다";
 
 impl MemberError {
-    /// Status, code and message of this error (API.md §14 and A.2).
+    /// Status, code and message of this error, as docs/member.md lists them per route.
     pub fn to_api_error(&self) -> ApiError {
         use StatusCode as S;
         let (status, code, message) = match self {

@@ -31,7 +31,8 @@ use crate::password::Passwords;
 use crate::store::MemberStore;
 use crate::throttle::{Ephemeral, MemoryEphemeral, RedisEphemeral, Throttle};
 
-/// Error codes of framework-level rejections in member (API.md E3, GA004/GA005).
+/// Error codes of framework-level rejections in member: GA004 for a missing query parameter,
+/// GA005 for a malformed body or value, GA001 for an internal error (docs/api.md, "Errors").
 pub const CODES: ServiceCodes = ServiceCodes {
     service: "member",
     missing_parameter: "GA004",

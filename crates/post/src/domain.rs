@@ -1,4 +1,6 @@
-//! Domain values of the post service; each checks its rules on construction (API.md A.1 Q1).
+//! Domain values of the post service; each checks its rules on construction. Titles and contents
+//! take any characters and may be empty (at most 50 and 500 characters); comments take 1–100,
+//! the first not whitespace.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use chrono_tz::Tz;
@@ -32,7 +34,7 @@ pub mod messages {
     pub const MULTIPART: &str = "multipart/form-data 요청을 확인해주세요";
 }
 
-/// A rule violation; carries the message of API.md A.1 Q1.
+/// A rule violation; carries one of the [`messages`], answered with 400 GP005.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct Invalid(pub &'static str);
@@ -214,7 +216,8 @@ pub fn now() -> NaiveDateTime {
     DateTime::from_timestamp_micros(micros).map_or(now, |t| t.naive_utc())
 }
 
-/// A stored UTC time rendered offset-less in `zone`, trailing fraction zeros dropped (API.md B §2.3).
+/// A stored UTC time rendered offset-less in `zone` as `yyyy-MM-ddTHH:mm:ss` plus a fraction with
+/// trailing zeros dropped, the date-time format of the original API.
 pub fn render_time(utc: NaiveDateTime, zone: Tz) -> String {
     let local = utc.and_utc().with_timezone(&zone).naive_local();
     let base = local.format("%Y-%m-%dT%H:%M:%S").to_string();

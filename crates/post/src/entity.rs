@@ -1,6 +1,6 @@
 //! SeaORM entities of the post database. Times are UTC.
 
-/// A frame of a gallery (API.md B §10 `post`).
+/// A frame of a gallery: one row of table `post` per frame.
 pub mod post {
     use sea_orm::entity::prelude::*;
 

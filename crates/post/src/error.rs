@@ -9,7 +9,7 @@ use crate::domain::Invalid;
 /// Everything a post request can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum PostError {
-    /// A rule of API.md A.1 Q1 (400 GP005).
+    /// A value breaks a domain rule, e.g. a title over 50 characters (400 GP005).
     #[error(transparent)]
     Invalid(#[from] Invalid),
     /// A required query parameter is missing (400 GP004).

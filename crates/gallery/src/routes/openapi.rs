@@ -10,7 +10,7 @@ use super::{GalleryInfo, PlaceBody, galleries, places, search};
 #[openapi(
     info(
         title = "thegallery gallery service",
-        description = "Places, galleries and search (API.md B §5 with Part A)."
+        description = "Places, galleries and search; HTTP conventions in docs/api.md."
     ),
     paths(
         places::list,

@@ -186,7 +186,8 @@ impl Login {
     }
 }
 
-/// `yyyy-MM-ddTHH:mm:ss.SSS+00:00`, Jackson's rendering of `java.util.Date` (API.md B §2.3).
+/// `yyyy-MM-ddTHH:mm:ss.SSS+00:00`, Jackson's rendering of `java.util.Date`: the form the original
+/// API gave `expirationDate`, kept so clients parse it unchanged.
 fn java_date(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%S%.3f+00:00").to_string()
 }

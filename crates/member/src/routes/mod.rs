@@ -82,7 +82,8 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 /// Renders UTC `at` in `zone` as `yyyy-MM-ddTHH:mm:ss` plus a fraction without trailing zeros
-/// (API.md B §2.3, A.1 Q8).
+/// (times are stored in UTC and shown in `APP_TIMEZONE` without an offset, the original API's
+/// date-time format).
 pub fn render_local(zone: chrono_tz::Tz, at: NaiveDateTime) -> String {
     let local = at.and_utc().with_timezone(&zone);
     let mut text = local.format("%Y-%m-%dT%H:%M:%S").to_string();

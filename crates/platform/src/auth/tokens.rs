@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::{SigningKey, VerifyingKeys};
 
-/// Token lifetime, cookie Max-Age and session TTL (API.md A.1 "JWT").
+/// Token lifetime, cookie Max-Age and session TTL: one value, so all three end together.
 pub const TOKEN_TTL: Duration = Duration::from_secs(8 * 60 * 60);
 /// `iss` of every token.
 pub const ISSUER: &str = "thegallery";

@@ -235,7 +235,9 @@ pub fn jpeg(size: usize) -> Vec<u8> {
     bytes
 }
 
-/// A multipart body in the frontend's shape (API.md B §15.5).
+/// A multipart body shaped as the original frontend's frame editor sends it: per post the parts
+/// `posts[i].postId`, `.order`, `.isActive`, `.image` (an empty file part when unchanged),
+/// `.musicId`, `.title` and `.content`.
 pub struct Form {
     boundary: String,
     body: Vec<u8>,
