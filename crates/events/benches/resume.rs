@@ -56,7 +56,8 @@ impl Applied {
             if let Some(at) = self.at.lock().unwrap().get(&id) {
                 return *at;
             }
-            let _ = tokio::time::timeout(Duration::from_millis(100), notified).await;
+            // Created before the look, so an event applied in between still wakes it.
+            notified.await;
         }
     }
 }

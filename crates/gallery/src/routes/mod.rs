@@ -12,22 +12,9 @@ use crate::AppState;
 use crate::entity::place;
 use crate::store::GalleryView;
 
-/// The success envelope `{message, data}` for the document; handlers answer with
-/// `platform::http::ApiResponse`, which has this shape.
-#[derive(Debug, ToSchema)]
-pub struct Envelope<T> {
-    /// Korean message shown to people.
-    pub message: String,
-    /// The payload.
-    pub data: T,
-}
-
-/// A success answer without data.
-#[derive(Debug, ToSchema)]
-pub struct MessageOnly {
-    /// Korean message shown to people.
-    pub message: String,
-}
+/// The success shapes `{message, data}` and `{message}` for the document, shared by every
+/// service; handlers answer with `platform::http::ApiResponse`, which has this shape.
+pub use platform::http::openapi::{Envelope, MessageOnly};
 
 /// Every error answer: `{errorType, errorCode, message}`.
 #[derive(Debug, Serialize, ToSchema)]
