@@ -50,8 +50,7 @@ async fn main() {
         database: DatabaseConfig::from_url(&database.url()).unwrap(),
         kafka: None,
         retention: platform::config::RetentionConfig::default(),
-        public_base_url: gallery::PublicBaseUrl::default(),
-        timezone: gallery::config::DEFAULT_TIMEZONE,
+        presentation: platform::config::Presentation::default(),
         keys: key.verifying_keys(),
     };
     let connected = gallery::connect(&config, &events::Bus::in_process())

@@ -1,20 +1,13 @@
 //! Configuration of the gallery service.
 
-use std::str::FromStr;
-
 use platform::auth::VerifyingKeys;
 use platform::config::{
-    ConfigError, DatabaseConfig, Environment, HttpConfig, KafkaConfig, RetentionConfig, Vars,
+    ConfigError, DatabaseConfig, Environment, HttpConfig, KafkaConfig, Presentation,
+    RetentionConfig, Vars,
 };
 
 /// Default port of the gallery service.
 pub const DEFAULT_PORT: u16 = 8002;
-
-/// Default of `PUBLIC_BASE_URL`: the gateway of a local standalone run.
-pub const DEFAULT_PUBLIC_BASE_URL: &str = "http://localhost:8000";
-
-/// Default of `APP_TIMEZONE`.
-pub const DEFAULT_TIMEZONE: chrono_tz::Tz = chrono_tz::Asia::Seoul;
 
 /// Everything the gallery service reads at start-up.
 #[derive(Debug, Clone)]
@@ -27,10 +20,8 @@ pub struct Config {
     pub kafka: Option<KafkaConfig>,
     /// How long the event tables keep done rows (`EVENTS_*_RETENTION_HOURS`, …).
     pub retention: RetentionConfig,
-    /// What browsers see in front of the service; place image URIs are absolute from it.
-    pub public_base_url: PublicBaseUrl,
-    /// Zone of the offset-less timestamps in responses.
-    pub timezone: chrono_tz::Tz,
+    /// `PUBLIC_BASE_URL` (place image URIs are absolute from it) and `APP_TIMEZONE`.
+    pub presentation: Presentation,
     /// `JWT_PUBLIC_KEYS`: keys that verify members' tokens.
     pub keys: VerifyingKeys,
 }
@@ -43,7 +34,7 @@ impl Config {
         let database = DatabaseConfig::read(&mut vars, "gallery");
         let kafka = KafkaConfig::read(&mut vars);
         let retention = RetentionConfig::read(&mut vars);
-        let (public_base_url, timezone) = read_presentation(&mut vars);
+        let presentation = Presentation::read(&mut vars);
         let keys = VerifyingKeys::read(&mut vars);
         vars.finish(|| {
             Some(Self {
@@ -51,56 +42,22 @@ impl Config {
                 database: database?,
                 kafka: Some(kafka?),
                 retention,
-                public_base_url,
-                timezone,
+                presentation,
                 keys: keys?,
             })
         })
     }
 }
 
-/// Reads `PUBLIC_BASE_URL` and `APP_TIMEZONE`, which standalone mode reads the same way.
-pub fn read_presentation(vars: &mut Vars<'_>) -> (PublicBaseUrl, chrono_tz::Tz) {
-    let base = vars.or("PUBLIC_BASE_URL", PublicBaseUrl::default());
-    let zone = vars.or("APP_TIMEZONE", DEFAULT_TIMEZONE);
-    (base, zone)
-}
-
-/// An `http(s)://host[:port][/prefix]` origin without a trailing slash.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PublicBaseUrl(String);
-
-impl PublicBaseUrl {
-    /// `self` followed by `path`, which starts with `/`.
-    pub fn join(&self, path: &str) -> String {
-        format!("{}{path}", self.0)
-    }
-}
-
-impl Default for PublicBaseUrl {
-    fn default() -> Self {
-        Self(DEFAULT_PUBLIC_BASE_URL.to_owned())
-    }
-}
-
-impl FromStr for PublicBaseUrl {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let url = url::Url::parse(s).map_err(|e| format!("not a URL ({e})"))?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            return Err("expected http(s)://host[:port][/prefix]".into());
-        }
-        if url.query().is_some() || url.fragment().is_some() {
-            return Err("must not carry a query or fragment".into());
-        }
-        Ok(Self(url.as_str().trim_end_matches('/').to_owned()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn http_host(host: &'static str) -> axum::http::HeaderMap {
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert("host", axum::http::HeaderValue::from_static(host));
+        headers
+    }
 
     fn read(extra: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let key = platform::auth::SigningKey::generate().unwrap();
@@ -115,17 +72,22 @@ mod tests {
     }
 
     #[test]
-    fn the_public_base_and_zone_default_to_localhost_and_seoul() {
+    fn the_public_base_and_zone_default_to_the_request_and_seoul() {
         let config = read(&[]).unwrap();
-        assert_eq!(config.public_base_url.join("/x"), "http://localhost:8000/x");
-        assert_eq!(config.timezone, chrono_tz::Asia::Seoul);
+        let origin = platform::http::RequestOrigin::from_headers(&http_host("x:1"));
+        assert_eq!(
+            config.presentation.public_base_url.join(&origin, "/a"),
+            "http://x:1/a"
+        );
+        assert_eq!(config.presentation.timezone, chrono_tz::Asia::Seoul);
     }
 
     #[test]
     fn a_trailing_slash_of_the_public_base_is_dropped() {
         let config = read(&[("PUBLIC_BASE_URL", "https://thegallery.site/")]).unwrap();
+        let origin = platform::http::RequestOrigin::default();
         assert_eq!(
-            config.public_base_url.join("/a.png"),
+            config.presentation.public_base_url.join(&origin, "/a.png"),
             "https://thegallery.site/a.png"
         );
     }

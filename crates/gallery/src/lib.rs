@@ -9,7 +9,6 @@ pub mod migration;
 pub mod routes;
 pub mod search_index;
 pub mod store;
-pub mod time;
 
 use ::events::{Bus, Consumer, GALLERY_TOPIC, Outbox, Purger, Relay, Workers};
 use axum::Router;
@@ -20,7 +19,7 @@ use platform::db::DatabaseProbe;
 use platform::http::{Readiness, ServiceCodes, ops_routes, service_app};
 use sea_orm::DatabaseConnection;
 
-pub use config::{Config, PublicBaseUrl};
+pub use config::Config;
 use search_index::{IndexBuilder, SearchIndex};
 
 /// Error codes of framework-level rejections in gallery (GG005).
@@ -42,7 +41,7 @@ pub struct AppState {
     /// Writes `gallery.*` events inside the handlers' transactions.
     pub outbox: Outbox,
     /// Prefix of the place image URIs.
-    pub public_base_url: PublicBaseUrl,
+    pub public_base_url: platform::http::PublicBaseUrl,
     /// Zone of rendered timestamps.
     pub timezone: chrono_tz::Tz,
     /// Keys that verify members' tokens.
@@ -126,8 +125,8 @@ pub async fn connect(config: &Config, bus: &Bus) -> anyhow::Result<Connected> {
     let state = AppState {
         db,
         outbox,
-        public_base_url: config.public_base_url.clone(),
-        timezone: config.timezone,
+        public_base_url: config.presentation.public_base_url.clone(),
+        timezone: config.presentation.timezone,
         keys: config.keys.clone(),
         search_index,
     };

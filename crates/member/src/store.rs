@@ -1,8 +1,9 @@
 //! Persistence of members. Every change that others must hear about writes its event to the
 //! outbox in the same transaction, so the change and its event exist together or not at all.
 
-use chrono::{NaiveDateTime, Timelike, Utc};
+use chrono::NaiveDateTime;
 use events::{MemberEvent, Outbox, OutboxError};
+use platform::time::now_utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction,
@@ -101,13 +102,6 @@ pub enum Identity {
 
 /// A member as the handlers see it.
 pub type Member = entity::Model;
-
-/// The current UTC time, cut to the microseconds the database keeps.
-pub fn now_utc() -> NaiveDateTime {
-    let now = Utc::now().naive_utc();
-    now.with_nanosecond(now.nanosecond() / 1_000 * 1_000)
-        .unwrap_or(now)
-}
 
 /// Member rows plus their outbox.
 #[derive(Debug, Clone)]

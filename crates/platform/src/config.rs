@@ -131,11 +131,16 @@ impl<'e> Vars<'e> {
     }
 
     /// Records a problem with `variable`.
+    ///
+    /// A variable several parts of one process read (standalone's `APP_TIMEZONE`) is reported once.
     pub fn problem(&mut self, variable: &str, reason: impl Into<String>) {
-        self.problems.push(Problem {
+        let problem = Problem {
             variable: variable.to_owned(),
             reason: reason.into(),
-        });
+        };
+        if !self.problems.contains(&problem) {
+            self.problems.push(problem);
+        }
     }
 
     /// The parsed value of `key`, or `None` when unset; an unparsable value is a problem.
@@ -529,6 +534,36 @@ impl KafkaConfig {
             vars.problem("KAFKA_SERVER", "is required but not set");
         }
         config
+    }
+}
+
+/// How answers show themselves to browsers, read once per process: `PUBLIC_BASE_URL` (absolute
+/// URLs; by default each request's own origin) and `APP_TIMEZONE` (offset-less timestamps; default
+/// `Asia/Seoul`, where the original ran).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presentation {
+    /// Prefix of the absolute URLs the API returns.
+    pub public_base_url: crate::http::PublicBaseUrl,
+    /// Zone of rendered timestamps.
+    pub timezone: chrono_tz::Tz,
+}
+
+impl Default for Presentation {
+    fn default() -> Self {
+        Self {
+            public_base_url: crate::http::PublicBaseUrl::default(),
+            timezone: crate::time::DEFAULT_TIMEZONE,
+        }
+    }
+}
+
+impl Presentation {
+    /// Reads `PUBLIC_BASE_URL` and `APP_TIMEZONE`.
+    pub fn read(vars: &mut Vars<'_>) -> Self {
+        Self {
+            public_base_url: vars.or("PUBLIC_BASE_URL", crate::http::PublicBaseUrl::default()),
+            timezone: vars.or("APP_TIMEZONE", crate::time::DEFAULT_TIMEZONE),
+        }
     }
 }
 

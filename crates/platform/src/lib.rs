@@ -9,6 +9,7 @@ pub mod redis_client;
 pub mod shutdown;
 pub mod storage;
 pub mod telemetry;
+pub mod time;
 
 pub use secrecy::{ExposeSecret, SecretString};
 pub use tokio_util::sync::CancellationToken;

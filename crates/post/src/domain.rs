@@ -2,9 +2,6 @@
 //! take any characters and may be empty (at most 50 and 500 characters); comments take 1–100,
 //! the first not whitespace.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
-use chrono_tz::Tz;
-
 /// The key of the image every blank frame shows; bundled with the service and never deleted.
 pub const DEFAULT_IMAGE_KEY: &str = "Default.png";
 
@@ -209,27 +206,6 @@ impl ImageKey {
     }
 }
 
-/// Now in UTC, at the microsecond precision the databases keep.
-pub fn now() -> NaiveDateTime {
-    let now = Utc::now().naive_utc();
-    let micros = now.and_utc().timestamp_micros();
-    DateTime::from_timestamp_micros(micros).map_or(now, |t| t.naive_utc())
-}
-
-/// A stored UTC time rendered offset-less in `zone` as `yyyy-MM-ddTHH:mm:ss` plus a fraction with
-/// trailing zeros dropped, the date-time format of the original API.
-pub fn render_time(utc: NaiveDateTime, zone: Tz) -> String {
-    let local = utc.and_utc().with_timezone(&zone).naive_local();
-    let base = local.format("%Y-%m-%dT%H:%M:%S").to_string();
-    let nanos = format!("{:09}", local.and_utc().timestamp_subsec_nanos());
-    let fraction = nanos.trim_end_matches('0');
-    if fraction.is_empty() {
-        base
-    } else {
-        format!("{base}.{fraction}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -295,20 +271,4 @@ mod tests {
         let upper = uuid::Uuid::new_v4().hyphenated().to_string().to_uppercase();
         assert_eq!(ImageKey::parse(&format!("{upper}.png")), None);
     }
-
-    #[test]
-    fn times_render_in_the_zone_without_offset_or_trailing_zeros() {
-        let utc = chrono::NaiveDate::from_ymd_opt(2024, 2, 1)
-            .unwrap()
-            .and_hms_micro_opt(2, 54, 22, 123_400)
-            .unwrap();
-        assert_eq!(
-            render_time(utc, chrono_tz::Asia::Seoul),
-            "2024-02-01T11:54:22.1234"
-        );
-        let whole = utc.with_nanosecond(0).unwrap();
-        assert_eq!(render_time(whole, chrono_tz::UTC), "2024-02-01T02:54:22");
-    }
-
-    use chrono::Timelike;
 }

@@ -9,8 +9,9 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
-use crate::domain::{CommentText, DEFAULT_IMAGE_KEY, PostContent, PostTitle, now};
+use crate::domain::{CommentText, DEFAULT_IMAGE_KEY, PostContent, PostTitle};
 use crate::entity::{comment, gallery_owner, image_trash, member_nickname, music, post};
+use platform::time::now_utc as now;
 
 /// A post with its music, as P1 lists it.
 pub type PostWithMusic = (post::Model, Option<music::Model>);

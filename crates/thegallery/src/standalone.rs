@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use platform::CancellationToken;
 use platform::config::{
-    ConfigError, DatabaseConfig, Environment, HttpConfig, RetentionConfig, StorageConfig, Vars,
+    ConfigError, DatabaseConfig, Environment, HttpConfig, Presentation, RetentionConfig,
+    StorageConfig, Vars,
 };
 use platform::http::ops_routes;
 
@@ -26,6 +27,8 @@ pub struct Config {
     pub gateway_policy: gateway::config::Policy,
     /// How long the event tables keep done rows (`EVENTS_*`), for every service.
     pub retention: RetentionConfig,
+    /// `PUBLIC_BASE_URL` (by default each request's origin) and `APP_TIMEZONE`, for every service.
+    pub presentation: Presentation,
 }
 
 impl Config {
@@ -37,8 +40,15 @@ impl Config {
             port: vars.or("PORT", gateway::config::DEFAULT_PORT),
         };
         let data_dir = vars.or("DATA_DIR", PathBuf::from("./data"));
-        let post_settings = post::Settings::read(&mut vars, None);
-        let member_settings = member::config::Settings::read(&mut vars, false);
+        let presentation = Presentation::read(&mut vars);
+        let post_settings = post::Settings::read(&mut vars, None).map(|s| post::Settings {
+            timezone: presentation.timezone,
+            ..s
+        });
+        let member_settings = member::config::Settings {
+            timezone: presentation.timezone,
+            ..member::config::Settings::read(&mut vars, false)
+        };
         let static_dir: Option<PathBuf> = vars.optional("STATIC_DIR");
         let gateway_policy = gateway::config::Policy::read(&mut vars);
         let retention = RetentionConfig::read(&mut vars);
@@ -56,6 +66,7 @@ impl Config {
                 static_dir,
                 gateway_policy,
                 retention,
+                presentation,
             })
         })
     }
@@ -83,8 +94,7 @@ impl Config {
             database: self.database("gallery"),
             kafka: None,
             retention: self.retention,
-            public_base_url: gallery::PublicBaseUrl::default(),
-            timezone: gallery::config::DEFAULT_TIMEZONE,
+            presentation: self.presentation.clone(),
             keys,
         }
     }

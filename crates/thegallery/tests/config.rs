@@ -248,6 +248,37 @@ fn standalone_listens_on_loopback_port_8000_with_data_in_dot_data() {
 }
 
 #[test]
+fn standalone_gives_its_time_zone_and_public_base_to_every_service() {
+    let env = [
+        ("APP_TIMEZONE", "Europe/Paris"),
+        ("PUBLIC_BASE_URL", "https://gallery.example"),
+    ];
+    let config = thegallery::standalone::Config::from_env(&env).unwrap();
+    let key = platform::auth::SigningKey::generate().unwrap();
+    let gallery = config.gallery(key.verifying_keys()).presentation;
+    assert_eq!(gallery.timezone, chrono_tz::Europe::Paris);
+    let origin = platform::http::RequestOrigin::default();
+    assert_eq!(
+        gallery.public_base_url.join(&origin, "/x.png"),
+        "https://gallery.example/x.png"
+    );
+    assert_eq!(
+        config.post(key.verifying_keys()).settings.timezone,
+        chrono_tz::Europe::Paris
+    );
+    assert_eq!(config.member(key).auth.timezone, chrono_tz::Europe::Paris);
+}
+
+#[test]
+fn standalone_reports_a_bad_time_zone_once() {
+    let problems = problems(thegallery::standalone::Config::from_env(&[(
+        "APP_TIMEZONE",
+        "Mars/Olympus",
+    )]));
+    assert_eq!(problems, ["APP_TIMEZONE"]);
+}
+
+#[test]
 fn debug_output_of_a_configuration_never_shows_a_secret() {
     let config = member::Config::from_env(&with_keys(&MEMBER_OK)).unwrap();
     let printed = format!("{config:#?}");

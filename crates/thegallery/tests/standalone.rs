@@ -179,3 +179,20 @@ async fn standalone_refuses_two_host_headers_and_an_oversized_head_like_the_serv
     let oversized = raw(&site.base, &big).await;
     assert!(oversized.starts_with("HTTP/1.1 431"), "{oversized}");
 }
+
+#[tokio::test]
+async fn place_image_urls_name_the_host_and_port_the_browser_used() {
+    let site = start_with_frontend();
+    let answer = raw(
+        &site.base,
+        "GET /api/gallery/place/list HTTP/1.1\r\nhost: 10.1.2.3:4321\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer.contains(
+            r#""twoDimensionImageUri":"http://10.1.2.3:4321/api/gallery/place/image/1-2d.png""#
+        ),
+        "{answer}"
+    );
+}

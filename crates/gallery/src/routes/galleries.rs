@@ -2,15 +2,15 @@
 
 use axum::extract::State;
 use platform::auth::AuthMember;
-use platform::http::{ApiResponse, Json, Path, Query};
+use platform::http::{ApiResponse, Json, Path, Query, RequestOrigin};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{Envelope, ErrorBody, GalleryInfo, MessageOnly};
 use crate::domain::{GalleryDraft, GalleryId, GalleryName, MemberId};
 use crate::error::{GalleryError, Result};
-use crate::time::now_utc;
 use crate::{AppState, events, store};
+use platform::time::now_utc;
 
 /// The body of G2 and G6.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -79,10 +79,14 @@ pub async fn create(
     responses((status = 200, description = "`{message: \"갤러리 목록 조회를 성공했습니다\", data: [GalleryInfo]}`", body = Envelope<Vec<GalleryInfo>>)))]
 pub async fn mine(
     State(state): State<AppState>,
+    origin: RequestOrigin,
     auth: AuthMember,
 ) -> Result<ApiResponse<Vec<GalleryInfo>>> {
     let views = store::galleries_of(&state.db, member(&auth)).await?;
-    let body = views.into_iter().map(|v| state.gallery_info(v)).collect();
+    let body = views
+        .into_iter()
+        .map(|v| state.gallery_info(&origin, v))
+        .collect();
     Ok(ApiResponse::data("갤러리 목록 조회를 성공했습니다", body))
 }
 
@@ -109,12 +113,13 @@ pub async fn check_name(
         (status = 400, description = "non-numeric id", body = ErrorBody), (status = 404, description = "GG007", body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
+    origin: RequestOrigin,
     Path(id): Path<i64>,
 ) -> Result<ApiResponse<GalleryInfo>> {
     let view = store::gallery(&state.db, GalleryId(id)).await?;
     Ok(ApiResponse::data(
         "갤러리 조회에 성공했습니다",
-        state.gallery_info(view),
+        state.gallery_info(&origin, view),
     ))
 }
 

@@ -5,6 +5,7 @@ pub mod openapi;
 pub mod places;
 pub mod search;
 
+use platform::http::RequestOrigin;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -64,36 +65,37 @@ pub struct GalleryInfo {
 }
 
 impl AppState {
-    /// `uri` as browsers reach it: paths served here get the public base in front.
-    fn absolute(&self, uri: Option<String>) -> Option<String> {
+    /// `uri` as the browser behind `origin` reaches it: paths served here get the public base
+    /// in front.
+    fn absolute(&self, origin: &RequestOrigin, uri: Option<String>) -> Option<String> {
         uri.map(|u| {
             if u.starts_with('/') {
-                self.public_base_url.join(&u)
+                self.public_base_url.join(origin, &u)
             } else {
                 u
             }
         })
     }
 
-    pub(crate) fn place_body(&self, row: place::Model) -> PlaceBody {
+    pub(crate) fn place_body(&self, origin: &RequestOrigin, row: place::Model) -> PlaceBody {
         PlaceBody {
             place_id: row.place_id,
             name: row.name,
             maximum_frame_number: row.maximum_frame_number,
-            two_dimension_image_uri: self.absolute(row.two_dimension_image_uri),
-            three_dimension_image_uri: self.absolute(row.three_dimension_image_uri),
+            two_dimension_image_uri: self.absolute(origin, row.two_dimension_image_uri),
+            three_dimension_image_uri: self.absolute(origin, row.three_dimension_image_uri),
         }
     }
 
-    pub(crate) fn gallery_info(&self, view: GalleryView) -> GalleryInfo {
+    pub(crate) fn gallery_info(&self, origin: &RequestOrigin, view: GalleryView) -> GalleryInfo {
         let GalleryView { gallery, place } = view;
         GalleryInfo {
             gallery_id: gallery.gallery_id,
             name: gallery.name,
             content: gallery.content,
-            created_date: crate::time::render(self.timezone, gallery.created_date),
-            modified_date: crate::time::render(self.timezone, gallery.modified_date),
-            place: self.place_body(place),
+            created_date: platform::time::render(self.timezone, gallery.created_date),
+            modified_date: platform::time::render(self.timezone, gallery.modified_date),
+            place: self.place_body(origin, place),
         }
     }
 }

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use platform::http::{ApiResponse, Path};
+use platform::http::{ApiResponse, Path, RequestOrigin};
 
 use super::{Envelope, ErrorBody, PlaceBody};
 use crate::error::Result;
@@ -29,9 +29,15 @@ const IMAGES: [(&str, &[u8]); 6] = [
 /// G1: every place, in id order.
 #[utoipa::path(get, path = "/api/gallery/place/list", tag = "place",
     responses((status = 200, description = "`{message: \"공간 정보가 조회되었습니다.\", data: [Place]}`", body = Envelope<Vec<PlaceBody>>)))]
-pub async fn list(State(state): State<AppState>) -> Result<ApiResponse<Vec<PlaceBody>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    origin: RequestOrigin,
+) -> Result<ApiResponse<Vec<PlaceBody>>> {
     let places = store::places(&state.db).await?;
-    let body = places.into_iter().map(|p| state.place_body(p)).collect();
+    let body = places
+        .into_iter()
+        .map(|p| state.place_body(&origin, p))
+        .collect();
     Ok(ApiResponse::data("공간 정보가 조회되었습니다.", body))
 }
 

@@ -69,6 +69,6 @@ fn item(state: &AppState, hit: SearchHit) -> GallerySearchItem {
         content: hit.gallery.content,
         member_id: hit.gallery.member_id,
         nickname: hit.nickname,
-        created_date: crate::time::render(state.timezone, hit.gallery.created_date),
+        created_date: platform::time::render(state.timezone, hit.gallery.created_date),
     }
 }

@@ -6,10 +6,12 @@
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use gallery::{AppState, Config, PublicBaseUrl};
+use gallery::{AppState, Config};
 use http_body_util::BodyExt;
 use platform::auth::{Claims, Role, SigningKey};
+use platform::config::Presentation;
 use platform::config::{DatabaseConfig, HttpConfig};
+use platform::http::PublicBaseUrl;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -46,8 +48,10 @@ fn config(database: DatabaseConfig, key: &SigningKey) -> Config {
         database,
         kafka: None,
         retention: platform::config::RetentionConfig::default(),
-        public_base_url: BASE.parse::<PublicBaseUrl>().unwrap(),
-        timezone: chrono_tz::Asia::Seoul,
+        presentation: Presentation {
+            public_base_url: BASE.parse::<PublicBaseUrl>().unwrap(),
+            timezone: chrono_tz::Asia::Seoul,
+        },
         keys: key.verifying_keys(),
     }
 }

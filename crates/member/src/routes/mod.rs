@@ -9,7 +9,7 @@ use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::routing::{get, post};
-use chrono::{NaiveDateTime, Timelike};
+
 use platform::auth::AuthMember;
 use platform::http::ApiError;
 
@@ -78,35 +78,5 @@ impl FromRequestParts<AppState> for Caller {
             member_id: member.member_id,
             sid: member.sid,
         })
-    }
-}
-
-/// Renders UTC `at` in `zone` as `yyyy-MM-ddTHH:mm:ss` plus a fraction without trailing zeros
-/// (times are stored in UTC and shown in `APP_TIMEZONE` without an offset, the original API's
-/// date-time format).
-pub fn render_local(zone: chrono_tz::Tz, at: NaiveDateTime) -> String {
-    let local = at.and_utc().with_timezone(&zone);
-    let mut text = local.format("%Y-%m-%dT%H:%M:%S").to_string();
-    let nanos = local.nanosecond() % 1_000_000_000;
-    if nanos != 0 {
-        text.push('.');
-        text.push_str(format!("{nanos:09}").trim_end_matches('0'));
-    }
-    text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn local_times_are_rendered_in_the_zone_without_offset_or_trailing_zeros() {
-        let at =
-            NaiveDateTime::parse_from_str("2024-02-01 02:54:22.120000", "%Y-%m-%d %H:%M:%S%.f")
-                .unwrap();
-        assert_eq!(
-            render_local(chrono_tz::Asia::Seoul, at),
-            "2024-02-01T11:54:22.12"
-        );
     }
 }

@@ -6,12 +6,13 @@ use platform::http::{ApiResponse, Json, Query};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::Caller;
 use super::auth::with_cleared_cookie;
-use super::{Caller, render_local};
 use crate::AppState;
 use crate::domain::Nickname;
 use crate::error::MemberError;
 use crate::store::{Conflict, WriteError};
+use platform::time::render as render_local;
 
 /// Data of M3.
 #[derive(Debug, Serialize, ToSchema)]

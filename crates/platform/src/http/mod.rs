@@ -6,6 +6,7 @@ mod error;
 mod extract;
 mod health;
 pub mod openapi;
+mod origin;
 pub mod paging;
 pub mod server;
 
@@ -14,6 +15,7 @@ pub use envelope::ApiResponse;
 pub use error::{ApiError, ErrorChain};
 pub use extract::{Json, Path, Query};
 pub use health::{Probe, Readiness, metrics_handle, ops_routes};
+pub use origin::{PublicBaseUrl, RequestOrigin};
 pub use paging::{Page, PageQuery, PagingError};
 pub use server::ConnectionRules;
 

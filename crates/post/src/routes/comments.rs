@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::domain::{CommentText, Invalid, messages, render_time};
+use crate::domain::{CommentText, Invalid, messages};
 use crate::error::PostError;
 use crate::store;
+use platform::time::render as render_time;
 
 /// Shown when the projection has not heard of the author yet.
 const UNKNOWN_NICKNAME: &str = "알 수 없음";
@@ -92,7 +93,7 @@ pub async fn list(
             comment_id: c.id,
             nickname: nickname.unwrap_or_else(|| UNKNOWN_NICKNAME.to_owned()),
             content: c.content,
-            created_date: render_time(c.created_date, zone),
+            created_date: render_time(zone, c.created_date),
         })
         .collect();
     Ok(ApiResponse::data("댓글 목록 조회 성공", comments))

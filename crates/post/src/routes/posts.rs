@@ -12,11 +12,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::domain::{Invalid, PostContent, PostTitle, messages, render_time};
+use crate::domain::{Invalid, PostContent, PostTitle, messages};
 use crate::entity::{music, post};
 use crate::error::PostError;
 use crate::images::{UploadBudget, multipart_error};
 use crate::store::{self, PostUpdate};
+use platform::time::render as render_time;
 
 /// A frame as P1 lists it (B §6 PostInfo).
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -83,8 +84,8 @@ fn post_info(state: &AppState, order: i64, p: post::Model, m: Option<music::Mode
         title: p.title,
         content: p.content,
         image_url: format!("{}{}", state.settings.image_base_url, p.image_key),
-        created_date: render_time(p.created_date, zone),
-        modified_date: render_time(p.modified_date, zone),
+        created_date: render_time(zone, p.created_date),
+        modified_date: render_time(zone, p.modified_date),
         music: m.map(MusicInfo::from),
         is_active: p.is_active,
     }

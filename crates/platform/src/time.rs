@@ -1,9 +1,14 @@
-//! Timestamps: stored in UTC with microseconds, rendered offset-less in `APP_TIMEZONE`
-//! as `yyyy-MM-ddTHH:mm:ss` plus a fraction without trailing zeros, the original API's format.
+//! Timestamps as the API shows them: kept in UTC with microseconds, rendered offset-less in
+//! `APP_TIMEZONE` as `yyyy-MM-ddTHH:mm:ss` plus a fraction without trailing zeros, the format the
+//! original API gave and its frontend parses.
 
 use chrono::{NaiveDateTime, Timelike, Utc};
+use chrono_tz::Tz;
 
-/// The current UTC time, cut to the microseconds the database keeps, so what a handler returns
+/// Default of `APP_TIMEZONE`: the original service ran in Seoul.
+pub const DEFAULT_TIMEZONE: Tz = chrono_tz::Asia::Seoul;
+
+/// The current UTC time, cut to the microseconds the databases keep, so what a handler returns
 /// equals what a later read returns.
 pub fn now_utc() -> NaiveDateTime {
     let now = Utc::now().naive_utc();
@@ -12,7 +17,7 @@ pub fn now_utc() -> NaiveDateTime {
 }
 
 /// Renders UTC `at` in `zone` as `yyyy-MM-ddTHH:mm:ss` plus a fraction without trailing zeros.
-pub fn render(zone: chrono_tz::Tz, at: NaiveDateTime) -> String {
+pub fn render(zone: Tz, at: NaiveDateTime) -> String {
     let local = at.and_utc().with_timezone(&zone);
     let mut text = local.format("%Y-%m-%dT%H:%M:%S").to_string();
     let nanos = local.nanosecond() % 1_000_000_000;
@@ -48,5 +53,10 @@ mod tests {
     fn a_whole_second_has_no_fraction() {
         let rendered = render(chrono_tz::UTC, at("2024-02-01 02:54:22"));
         assert_eq!(rendered, "2024-02-01T02:54:22");
+    }
+
+    #[test]
+    fn now_keeps_whole_microseconds() {
+        assert_eq!(now_utc().nanosecond() % 1_000, 0);
     }
 }
