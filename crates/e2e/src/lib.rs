@@ -19,4 +19,4 @@ mod system;
 pub mod youtube;
 
 pub use client::{Answer, Visitor, failed_requests, requests_sent};
-pub use system::{Mode, Service, System};
+pub use system::{Mode, Service, System, free_ports};

@@ -68,7 +68,7 @@ pub struct System {
 /// `N` distinct free ports. Every listener is held until all are chosen: released one by one,
 /// the kernel could hand the same port out twice, and two processes of one system would then
 /// race for it (the loser exits, and the winner answers the readiness poll in its place).
-fn free_ports<const N: usize>() -> [u16; N] {
+pub fn free_ports<const N: usize>() -> [u16; N] {
     let listeners: [std::net::TcpListener; N] =
         std::array::from_fn(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap());
     listeners.map(|listener| listener.local_addr().unwrap().port())

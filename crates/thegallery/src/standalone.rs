@@ -149,11 +149,18 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         post: post::router(post_state),
     })
     .merge(ops_routes(
-        member_ready.merge(gallery_ready).merge(post_ready),
+        member_ready
+            .clone()
+            .merge(gallery_ready.clone())
+            .merge(post_ready.clone()),
     ));
     let app = match &config.static_dir {
         Some(dir) => with_frontend(app, dir),
-        None => app,
+        None => app.merge(crate::home::routes(vec![
+            ("member", member_ready),
+            ("gallery", gallery_ready),
+            ("post", post_ready),
+        ])),
     };
 
     let listener = platform::shutdown::bind(config.http.addr()).await?;

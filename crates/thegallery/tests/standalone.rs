@@ -68,16 +68,23 @@ impl Drop for Frontend {
 }
 
 fn start_with_frontend() -> Frontend {
+    start(true)
+}
+
+/// Runs the binary on a free port, with a small frontend build in `STATIC_DIR` or without one.
+fn start(frontend: bool) -> Frontend {
     let dir = tempfile::tempdir().unwrap();
     let site = dir.path().join("site");
     std::fs::create_dir_all(site.join("assets")).unwrap();
     std::fs::write(site.join("index.html"), "<html>the gallery</html>").unwrap();
     std::fs::write(site.join("assets/app.js"), "console.log('hi')").unwrap();
-    let env: HashMap<&str, String> = HashMap::from([
+    let mut env: HashMap<&str, String> = HashMap::from([
         ("PORT", "0".to_owned()),
         ("DATA_DIR", dir.path().join("data").display().to_string()),
-        ("STATIC_DIR", site.display().to_string()),
     ]);
+    if frontend {
+        env.insert("STATIC_DIR", site.display().to_string());
+    }
     let mut child = Command::new(env!("CARGO_BIN_EXE_thegallery"))
         .env_clear()
         .envs(env)
@@ -195,4 +202,21 @@ async fn place_image_urls_name_the_host_and_port_the_browser_used() {
         ),
         "{answer}"
     );
+}
+
+#[tokio::test]
+async fn without_a_frontend_the_root_is_a_page_with_each_services_health_and_the_api_links() {
+    let site = start(false);
+    let (status, kind, body) = get(&format!("{}/", site.base)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(kind.starts_with("text/html"), "{kind}");
+    for part in [
+        "<td>member</td><td>database</td><td>ok</td>",
+        "<td>post</td>",
+        "/api/gallery/openapi.json",
+    ] {
+        assert!(body.contains(part), "{part} missing from {body}");
+    }
+    let (status, _, _) = get(&format!("{}/api/gallery/openapi.json", site.base)).await;
+    assert_eq!(status, 200, "the page links to a document that is there");
 }
