@@ -57,6 +57,7 @@ pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .route("/api/gallery/health", get(|| async { "Gallery App ok" }))
         .route("/api/gallery/openapi.json", get(openapi::document))
+        .merge(platform::http::docs::routes("gallery"))
         .route("/api/gallery/place/list", get(places::list))
         .route(places::IMAGE_ROUTE, get(places::image))
         .route("/api/gallery", axum::routing::post(galleries::create))

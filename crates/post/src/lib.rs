@@ -91,6 +91,7 @@ pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .route("/api/post/health", get(|| async { "게시물 서버 OK !!!" }))
         .route("/api/post/openapi.json", get(routes::openapi::document))
+        .merge(platform::http::docs::routes("post"))
         .route(
             "/api/post/list/{galleryId}",
             get(routes::posts::list)

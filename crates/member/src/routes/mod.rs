@@ -37,6 +37,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/member/memberId", get(internal::member_id))
         .route("/api/member/nickname/list", post(internal::nicknames))
         .route("/api/member/openapi.json", get(openapi::document))
+        .merge(platform::http::docs::routes("member"))
 }
 
 /// The caller: a token verified with our key whose session still exists, so a logged-out or

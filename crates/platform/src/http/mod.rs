@@ -1,6 +1,7 @@
 //! HTTP conventions shared by every service: envelope, errors, extractors, middleware, health.
 
 mod app;
+pub mod docs;
 mod envelope;
 mod error;
 mod extract;
