@@ -11,6 +11,7 @@
 use std::time::{Duration, Instant};
 
 use e2e::{Mode, Service, System, journeys};
+use platform::config::Environment;
 
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -27,8 +28,9 @@ async fn main() {
     let mode = args.get(1).map_or("standalone", String::as_str);
     let seconds: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(20);
     let concurrency: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(4);
-    let bin =
-        std::env::var("THEGALLERY_BIN").unwrap_or_else(|_| "target/release/thegallery".into());
+    let bin = platform::config::ProcessEnv
+        .get("THEGALLERY_BIN")
+        .unwrap_or_else(|| "target/release/thegallery".into());
     // Every visitor comes from 127.0.0.1, so the per-address limits would measure the limiter.
     let unlimited = [
         ("RATE_LIMIT_SIGNIN", "off"),

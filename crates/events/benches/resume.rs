@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use events::{Bus, ConsumerOptions, Envelope, Handler, HandlerError, Outbox, TraceContext};
-use platform::config::{DatabaseConfig, KafkaConfig, Vars};
+use platform::config::{DatabaseConfig, Environment, KafkaConfig, Vars};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, TransactionTrait};
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 use tokio::sync::Notify;
@@ -72,8 +72,12 @@ struct Broker {
 impl Broker {
     fn from_env() -> Self {
         Self {
-            script: std::env::var("DEV_SERVICES_SCRIPT").expect("run through bench/events/run"),
-            address: std::env::var("BENCH_KAFKA_SERVER").expect("run through bench/events/run"),
+            script: platform::config::ProcessEnv
+                .get("DEV_SERVICES_SCRIPT")
+                .expect("run through bench/events/run"),
+            address: platform::config::ProcessEnv
+                .get("BENCH_KAFKA_SERVER")
+                .expect("run through bench/events/run"),
         }
     }
 

@@ -12,7 +12,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use gallery::Config;
-use platform::config::{DatabaseConfig, HttpConfig};
+use platform::config::{DatabaseConfig, Environment, HttpConfig};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use tower::ServiceExt;
 
@@ -35,8 +35,8 @@ const WORDS: [&str; 20] = [
 
 #[tokio::main]
 async fn main() {
-    let galleries: i64 = std::env::var("BENCH_GALLERIES")
-        .ok()
+    let galleries: i64 = platform::config::ProcessEnv
+        .get("BENCH_GALLERIES")
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
     let members = galleries / PER_MEMBER;
@@ -107,7 +107,10 @@ async fn main() {
         ms(percentile(&times, 0.99))
     );
     write_cost(&indexed, &db, &key).await;
-    if std::env::var_os("BENCH_KEEP_DATABASE").is_some() {
+    if platform::config::ProcessEnv
+        .get("BENCH_KEEP_DATABASE")
+        .is_some()
+    {
         println!("kept database {}", database.name);
     } else {
         database.drop_now().await;

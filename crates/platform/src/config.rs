@@ -24,6 +24,10 @@ pub trait Environment {
 pub struct ProcessEnv;
 
 impl Environment for ProcessEnv {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the one place that reads the process environment"
+    )]
     fn get(&self, key: &str) -> Option<String> {
         std::env::var(key).ok()
     }

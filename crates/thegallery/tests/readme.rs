@@ -12,6 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use platform::config::{Environment, ProcessEnv};
+
 const BEGIN: &str = "<!-- distributed quick start: begin -->";
 const END: &str = "<!-- distributed quick start: end -->";
 
@@ -68,7 +70,7 @@ impl Shell {
             .arg(script)
             .current_dir(cwd)
             .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PATH", ProcessEnv.get("PATH").unwrap_or_default())
             .env("HOME", cwd)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
