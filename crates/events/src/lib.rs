@@ -41,5 +41,5 @@ pub use health::BrokerWatch;
 pub use outbox::{Outbox, OutboxError};
 pub use relay::{Backlog, Relay, RelayError, RelayOptions};
 pub use retention::{Purged, Purger};
-pub use typed::{GALLERY_TOPIC, GalleryEvent, MEMBER_TOPIC, MemberEvent};
+pub use typed::{AnyEvent, GALLERY_TOPIC, GalleryEvent, MEMBER_TOPIC, MemberEvent};
 pub use workers::{Running, Workers};

@@ -57,6 +57,27 @@ pub enum GalleryEvent {
     },
 }
 
+/// An event of either topic, for a consumer that reads both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnyEvent {
+    /// From the `member` topic.
+    Member(MemberEvent),
+    /// From the `gallery` topic.
+    Gallery(GalleryEvent),
+}
+
+impl AnyEvent {
+    /// Reads `envelope` as whichever family its type belongs to; unknown types are errors.
+    pub fn from_envelope(envelope: &Envelope) -> Result<Self, DecodeError> {
+        match MemberEvent::from_envelope(envelope) {
+            Err(DecodeError::UnknownType(_)) => {
+                GalleryEvent::from_envelope(envelope).map(Self::Gallery)
+            }
+            member => member.map(Self::Member),
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct MemberNickname {
@@ -204,5 +225,37 @@ impl Event for GalleryEvent {
             }
             other => Err(DecodeError::UnknownType(other.to_owned())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_envelope_of_either_topic_reads_as_its_family() {
+        let member = MemberEvent::Withdrawn { member_id: 7 };
+        let gallery = GalleryEvent::Deleted {
+            gallery_id: 3,
+            member_id: 7,
+        };
+        assert_eq!(
+            AnyEvent::from_envelope(&member.to_envelope()).unwrap(),
+            AnyEvent::Member(member)
+        );
+        assert_eq!(
+            AnyEvent::from_envelope(&gallery.to_envelope()).unwrap(),
+            AnyEvent::Gallery(gallery)
+        );
+    }
+
+    #[test]
+    fn a_type_of_neither_family_is_an_error() {
+        let mut envelope = MemberEvent::Withdrawn { member_id: 7 }.to_envelope();
+        envelope.event_type = "post.liked".into();
+        assert!(matches!(
+            AnyEvent::from_envelope(&envelope),
+            Err(DecodeError::UnknownType(t)) if t == "post.liked"
+        ));
     }
 }

@@ -101,8 +101,6 @@ impl MemberEvents {
             announce(&self.outbox, txn, &deleted_event(&deleted)).await?;
         }
         store::forget_member(txn, member).await?;
-        // Woken before the consumer commits: the relay then finds the rows at its next poll.
-        self.outbox.wake();
         Ok(())
     }
 }
@@ -133,6 +131,11 @@ pub async fn member_consumer(
     outbox: Outbox,
     options: ConsumerOptions,
 ) -> std::result::Result<Consumer, BusError> {
-    bus.consumer(db, options, Arc::new(MemberEvents::new(outbox)))
-        .await
+    let handler = Arc::new(MemberEvents::new(outbox.clone()));
+    // The relay is woken once the cascade's `gallery.deleted` rows are committed; woken before,
+    // it could poll, find nothing yet and sleep a whole interval.
+    Ok(bus
+        .consumer(db, options, handler)
+        .await?
+        .wake_after_commit(outbox))
 }

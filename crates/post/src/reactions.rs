@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use events::{
-    Bus, BusError, Consumer, ConsumerOptions, Envelope, GALLERY_TOPIC, GalleryEvent, Handler,
-    HandlerError, MEMBER_TOPIC, MemberEvent,
+    AnyEvent, Bus, BusError, Consumer, ConsumerOptions, Envelope, GALLERY_TOPIC, GalleryEvent,
+    Handler, HandlerError, MEMBER_TOPIC, MemberEvent,
 };
 use platform::CancellationToken;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr};
@@ -66,30 +66,27 @@ impl Handler for PostHandler {
         txn: &DatabaseTransaction,
         event: &Envelope,
     ) -> Result<(), HandlerError> {
-        if event.event_type.starts_with("gallery.") {
-            match event.decode::<GalleryEvent>()? {
-                GalleryEvent::Created {
-                    gallery_id,
-                    member_id,
-                    frame_count,
-                    ..
-                } => {
-                    let frames = u32::try_from(frame_count)
-                        .ok()
-                        .filter(|n| *n <= MAX_FRAMES)
-                        .ok_or_else(|| {
-                            HandlerError::permanent(anyhow::anyhow!(
-                                "frameCount {frame_count} out of range"
-                            ))
-                        })?;
-                    gallery_created(txn, gallery_id, member_id, frames).await?;
-                }
-                GalleryEvent::Deleted { gallery_id, .. } => {
-                    gallery_deleted(txn, gallery_id).await?;
-                }
+        match AnyEvent::from_envelope(event)? {
+            AnyEvent::Gallery(GalleryEvent::Created {
+                gallery_id,
+                member_id,
+                frame_count,
+                ..
+            }) => {
+                let frames = u32::try_from(frame_count)
+                    .ok()
+                    .filter(|n| *n <= MAX_FRAMES)
+                    .ok_or_else(|| {
+                        HandlerError::permanent(anyhow::anyhow!(
+                            "frameCount {frame_count} out of range"
+                        ))
+                    })?;
+                gallery_created(txn, gallery_id, member_id, frames).await?;
             }
-        } else if event.event_type.starts_with("member.") {
-            match event.decode::<MemberEvent>()? {
+            AnyEvent::Gallery(GalleryEvent::Deleted { gallery_id, .. }) => {
+                gallery_deleted(txn, gallery_id).await?;
+            }
+            AnyEvent::Member(
                 MemberEvent::Registered {
                     member_id,
                     nickname,
@@ -97,10 +94,10 @@ impl Handler for PostHandler {
                 | MemberEvent::NicknameChanged {
                     member_id,
                     nickname,
-                } => nickname_changed(txn, member_id, &nickname).await?,
-                MemberEvent::Withdrawn { member_id } => {
-                    member_withdrawn(txn, member_id).await?;
-                }
+                },
+            ) => nickname_changed(txn, member_id, &nickname).await?,
+            AnyEvent::Member(MemberEvent::Withdrawn { member_id }) => {
+                member_withdrawn(txn, member_id).await?;
             }
         }
         Ok(())

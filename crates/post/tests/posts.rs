@@ -195,6 +195,46 @@ async fn replacing_an_image_deletes_the_old_one_but_never_the_default() {
 }
 
 #[tokio::test]
+async fn a_replaced_image_that_cannot_be_deleted_stays_queued_until_a_sweep_succeeds() {
+    let (h, ids) = gallery_of_ten().await;
+    let mut part = PostPart::new(ids[0], 1);
+    part.image = Some(png(100));
+    h.patch_posts(GALLERY, OWNER, Form::default().post(0, &part))
+        .await;
+    let first_key = h
+        .stored_files()
+        .into_iter()
+        .find(|f| f != "Default.png")
+        .unwrap();
+    // A directory in the image's place: deleting the key fails as a storage outage would.
+    let path = h.images.path().join(&first_key);
+    std::fs::remove_file(&path).unwrap();
+    std::fs::create_dir(&path).unwrap();
+    std::fs::write(path.join("blocker"), b"x").unwrap();
+
+    part.image = Some(png(200));
+    let (status, _) = h
+        .patch_posts(GALLERY, OWNER, Form::default().post(0, &part))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let queued = store::trashed_images(&h.state.db, 100).await.unwrap();
+    assert_eq!(
+        queued,
+        [first_key.clone()],
+        "the failed deletion is not forgotten"
+    );
+
+    std::fs::remove_dir_all(&path).unwrap();
+    post::reactions::sweep_images(&h.state).await.unwrap();
+    assert!(
+        store::trashed_images(&h.state.db, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
 async fn music_is_set_by_id_and_an_empty_music_id_leaves_it() {
     let (h, ids) = gallery_of_ten().await;
     let music_id = music(&h, "밤편지").await;

@@ -176,24 +176,36 @@ pub async fn update(
     })?;
     let mut stored = Vec::new();
     match edit(&state, gallery_id, &mut multipart, &mut stored).await {
-        Ok(replaced) => {
-            drop(state.images.delete_all(replaced).await);
+        Ok(()) => {
+            // The replaced images were queued in the edit's transaction; deleting them now
+            // rather than at the next sweep frees them at once, and whatever fails stays queued.
+            if let Err(error) = crate::reactions::sweep_images(&state).await {
+                tracing::warn!(error = %platform::http::ErrorChain(&error), "image sweep failed");
+            }
             Ok(ApiResponse::message("게시물 목록 수정 성공"))
         }
         Err(error) => {
-            drop(state.images.delete_all(stored).await);
+            forget_uploads(&state, stored).await;
             Err(error)
         }
     }
 }
 
-/// Reads the form, then applies it in one transaction; returns the keys that became unused.
+/// Images stored for an edit that did not happen: deleted, and queued for the sweeper if that fails.
+async fn forget_uploads(state: &AppState, stored: Vec<String>) {
+    let failed = state.images.delete_all(stored).await;
+    if let Err(error) = store::trash_images(&state.db, failed).await {
+        tracing::warn!(error = %platform::http::ErrorChain(&error), "cannot queue images for deletion");
+    }
+}
+
+/// Reads the form, then applies it in one transaction, queueing the images it replaced.
 async fn edit(
     state: &AppState,
     gallery_id: i64,
     multipart: &mut Multipart,
     stored: &mut Vec<String>,
-) -> Result<Vec<String>, PostError> {
+) -> Result<(), PostError> {
     let drafts = read_form(state, multipart, stored).await?;
     let updates = drafts
         .into_values()
@@ -203,13 +215,12 @@ async fn edit(
         return Err(Invalid(messages::NO_POSTS).into());
     }
     let used: HashSet<String> = updates.iter().filter_map(|u| u.image_key.clone()).collect();
-    let mut unused: Vec<String> = stored
+    let unused: Vec<String> = stored
         .iter()
         .filter(|k| !used.contains(*k))
         .cloned()
         .collect();
-    unused.extend(apply(state, gallery_id, updates).await?);
-    Ok(unused)
+    apply(state, gallery_id, updates, unused).await
 }
 
 async fn read_form(
@@ -319,12 +330,14 @@ fn validate(draft: Draft) -> Result<PostUpdate, Invalid> {
     })
 }
 
-/// Checks every post and music id, then updates in one transaction; returns replaced image keys.
+/// Checks every post and music id, then updates in one transaction that also queues the replaced
+/// images and the `unused` uploads for deletion (the trash table and its sweeper, as for deleted galleries).
 async fn apply(
     state: &AppState,
     gallery_id: i64,
     updates: Vec<PostUpdate>,
-) -> Result<Vec<String>, PostError> {
+    mut unused: Vec<String>,
+) -> Result<(), PostError> {
     let ids: Vec<i64> = updates.iter().map(|u| u.post_id).collect();
     if ids.iter().collect::<HashSet<_>>().len() != ids.len() {
         return Err(Invalid(messages::POST_ID).into());
@@ -343,15 +356,15 @@ async fn apply(
     if !music.is_empty() && store::count_music(&txn, &music).await? != music.len() as u64 {
         return Err(PostError::MusicNotFound);
     }
-    let mut replaced = Vec::new();
     for update in updates {
         let Some(post) = current.remove(&update.post_id) else {
             return Err(PostError::PostNotFound);
         };
-        replaced.extend(store::update_post(&txn, post, update).await?);
+        unused.extend(store::update_post(&txn, post, update).await?);
     }
+    store::trash_images(&txn, unused).await?;
     txn.commit().await?;
-    Ok(replaced)
+    Ok(())
 }
 
 /// `galleryId` of P3.
