@@ -220,7 +220,7 @@ async fn a_replaced_image_that_cannot_be_deleted_stays_queued_until_a_sweep_succ
     let queued = store::trashed_images(&h.state.db, 100).await.unwrap();
     assert_eq!(
         queued,
-        [first_key.clone()],
+        std::slice::from_ref(&first_key),
         "the failed deletion is not forgotten"
     );
 
