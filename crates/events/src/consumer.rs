@@ -288,6 +288,7 @@ impl Consumer {
                 attempts,
                 "event dead-lettered"
             );
+            count_dead_letter(&self.options.group, message.topic());
             dlq::publish_kafka(
                 producer,
                 &self.options.group,
@@ -352,6 +353,7 @@ impl Consumer {
             Outcome::Duplicate => Ok(set_cursor(&self.db, &self.options.group, mark).await?),
             Outcome::Dead { error, attempts } => {
                 tracing::error!(group = %self.options.group, topic, %error, attempts, "event dead-lettered");
+                count_dead_letter(&self.options.group, topic);
                 let letter = dlq::LocalLetter {
                     consumer: &self.options.group,
                     topic,
@@ -444,6 +446,16 @@ impl Consumer {
             .increment(1);
         Ok(true)
     }
+}
+
+/// `events_dead_lettered_total`: what the dashboards and the dead-letter alert watch.
+fn count_dead_letter(group: &str, topic: &str) {
+    metrics::counter!(
+        "events_dead_lettered_total",
+        "group" => group.to_owned(),
+        "topic" => topic.to_owned(),
+    )
+    .increment(1);
 }
 
 fn event_span(
