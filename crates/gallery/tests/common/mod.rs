@@ -122,6 +122,28 @@ impl Service {
         member: Option<i64>,
         body: Option<Value>,
     ) -> Answer {
+        self.send_body(method, path, member, body.map(|json| json.to_string()))
+            .await
+    }
+
+    /// Sends one request with `body` as a JSON body verbatim (for numbers JSON values cannot hold).
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        member: Option<i64>,
+        body: String,
+    ) -> Answer {
+        self.send_body(method, path, member, Some(body)).await
+    }
+
+    async fn send_body(
+        &self,
+        method: Method,
+        path: &str,
+        member: Option<i64>,
+        body: Option<String>,
+    ) -> Answer {
         let mut request = Request::builder().method(method).uri(path);
         if let Some(member) = member {
             request = request.header(
@@ -132,7 +154,7 @@ impl Service {
         let request = match body {
             Some(json) => request
                 .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(json.to_string())),
+                .body(Body::from(json)),
             None => request.body(Body::empty()),
         }
         .unwrap();

@@ -12,7 +12,7 @@ pub mod server;
 pub use app::{ServiceCodes, request_context, service_app};
 pub use envelope::ApiResponse;
 pub use error::{ApiError, ErrorChain};
-pub use extract::{Json, Path, Query};
+pub use extract::{Json, Path, PathId, Query};
 pub use health::{Probe, Readiness, metrics_handle, ops_routes};
 pub use paging::{Page, PageQuery, PagingError};
 pub use server::ConnectionRules;
