@@ -5,6 +5,8 @@ mod internal;
 mod openapi;
 mod profile;
 
+pub use openapi::api_document;
+
 use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;

@@ -1,5 +1,6 @@
 //! HTTP conventions shared by every service: envelope, errors, extractors, middleware, health.
 
+pub mod access;
 mod app;
 mod envelope;
 mod error;
