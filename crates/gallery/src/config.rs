@@ -2,9 +2,10 @@
 
 use std::str::FromStr;
 
-use platform::auth::VerifyingKeys;
+use platform::auth::{SessionSource, VerifyingKeys};
 use platform::config::{
-    ConfigError, DatabaseConfig, Environment, HttpConfig, KafkaConfig, RetentionConfig, Vars,
+    ConfigError, DatabaseConfig, Environment, HttpConfig, KafkaConfig, RedisConfig,
+    RetentionConfig, Vars,
 };
 
 /// Default port of the gallery service.
@@ -33,6 +34,8 @@ pub struct Config {
     pub timezone: chrono_tz::Tz,
     /// `JWT_PUBLIC_KEYS`: keys that verify members' tokens.
     pub keys: VerifyingKeys,
+    /// The sessions tokens are checked against (`REDIS_*`; member's store in standalone mode).
+    pub sessions: SessionSource,
 }
 
 impl Config {
@@ -45,6 +48,7 @@ impl Config {
         let retention = RetentionConfig::read(&mut vars);
         let (public_base_url, timezone) = read_presentation(&mut vars);
         let keys = VerifyingKeys::read(&mut vars);
+        let redis = RedisConfig::read(&mut vars);
         vars.finish(|| {
             Some(Self {
                 http,
@@ -54,6 +58,7 @@ impl Config {
                 public_base_url,
                 timezone,
                 keys: keys?,
+                sessions: SessionSource::Redis(redis?),
             })
         })
     }
@@ -109,6 +114,7 @@ mod tests {
             ("DATABASE_URL", "sqlite://gallery.db"),
             ("KAFKA_SERVER", "127.0.0.1:9092"),
             ("JWT_PUBLIC_KEYS", pem.as_str()),
+            ("REDIS_HOST", "127.0.0.1"),
         ];
         env.extend_from_slice(extra);
         Config::from_env(&env)
@@ -128,6 +134,15 @@ mod tests {
             config.public_base_url.join("/a.png"),
             "https://thegallery.site/a.png"
         );
+    }
+
+    #[test]
+    fn sessions_are_read_from_the_redis_variables() {
+        let config = read(&[("REDIS_PORT", "6380")]).unwrap();
+        assert!(matches!(
+            config.sessions,
+            SessionSource::Redis(RedisConfig { ref host, port: 6380, .. }) if host == "127.0.0.1"
+        ));
     }
 
     #[test]

@@ -208,7 +208,7 @@ async fn each_validation_rule_answers_gg005_with_its_message_and_creates_nothing
 
 async fn a_malformed_json_body_answers_gg005_in_the_error_shape(s: &Service) {
     let request = axum::http::Request::post("/api/gallery")
-        .header("cookie", format!("gallery_cookie={}", s.token(ALICE)))
+        .header("cookie", format!("gallery_cookie={}", s.token(ALICE).await))
         .header("content-type", "application/json")
         .body(axum::body::Body::from("{\"placeId\": 1, \"name\": "))
         .unwrap();
@@ -575,7 +575,7 @@ async fn deleting_an_unknown_gallery_answers_404_gg007(s: &Service) {
 async fn a_bearer_token_identifies_the_member_like_the_cookie(s: &Service) {
     let id = s.create(ALICE, 1, "봄").await;
     let request = axum::http::Request::get("/api/gallery/list")
-        .header("authorization", format!("Bearer {}", s.token(ALICE)))
+        .header("authorization", format!("Bearer {}", s.token(ALICE).await))
         .body(axum::body::Body::empty())
         .unwrap();
     let response = tower::ServiceExt::oneshot(s.app.clone(), request)
