@@ -65,15 +65,25 @@ fn id_schema() -> RefOr<Schema> {
         .into()
 }
 
+/// Where a route answers an id no object can have with success (an empty list, an entry left
+/// out), its document states what it does enforce: a signed 64-bit integer.
 impl PartialSchema for RawId {
     fn schema() -> RefOr<Schema> {
-        id_schema()
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .minimum(Some(i64::MIN))
+            .maximum(Some(i64::MAX))
+            .description(Some(
+                "An id as sent: any signed 64-bit integer; one below 1 names no object",
+            ))
+            .into()
     }
 }
 
 impl ToSchema for RawId {
     fn name() -> Cow<'static, str> {
-        Cow::Borrowed("Id")
+        Cow::Borrowed("Int64Id")
     }
 }
 
@@ -221,8 +231,16 @@ mod tests {
     }
 
     #[test]
-    fn the_schema_states_the_range_and_format() {
+    fn the_raw_schema_states_the_signed_64_bit_range() {
         let schema = serde_json::to_value(RawId::schema()).unwrap();
+        assert_eq!(schema["format"], "int64");
+        assert_eq!(schema["minimum"], i64::MIN);
+        assert_eq!(schema["maximum"], i64::MAX);
+    }
+
+    #[test]
+    fn the_schema_states_the_range_and_format() {
+        let schema = serde_json::to_value(Id::<Thing>::schema()).unwrap();
         assert_eq!(schema["type"], "integer");
         assert_eq!(schema["format"], "int64");
         assert_eq!(schema["minimum"], 1);

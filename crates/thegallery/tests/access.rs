@@ -96,3 +96,17 @@ fn a_protected_operation_documents_the_gateways_token_errors() {
         }
     }
 }
+
+#[test]
+fn every_schema_a_document_refers_to_is_in_its_components() {
+    for (service, doc) in documents() {
+        let text = doc.to_string();
+        for reference in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+            let name = reference.split('"').next().unwrap();
+            assert!(
+                doc["components"]["schemas"].get(name).is_some(),
+                "{service}: {name} is referred to but not defined"
+            );
+        }
+    }
+}

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{Envelope, ErrorBody, GalleryInfo, MessageOnly};
-use crate::domain::{Gallery, GalleryDraft, GalleryId, GalleryName, MemberId};
+use crate::domain::{Gallery, GalleryDraft, GalleryId, GalleryName, MemberId, PlaceId};
 use crate::error::{GalleryError, Result};
 use crate::time::now_utc;
 use crate::{AppState, events, store};
@@ -18,6 +18,7 @@ use crate::{AppState, events, store};
 #[serde(rename_all = "camelCase")]
 pub struct GalleryForm {
     /// An existing place.
+    #[schema(value_type = Option<PlaceId>)]
     pub place_id: Option<RawId>,
     /// 1–50 characters, no leading or trailing whitespace, unique among the member's galleries.
     #[schema(min_length = 1, max_length = 50)]

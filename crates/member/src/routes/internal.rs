@@ -87,7 +87,7 @@ pub(super) async fn member_id(
 }
 
 /// M10: nicknames of several ids, keyed by the id as a string; unknown ids are left out.
-#[utoipa::path(post, path = "/api/member/nickname/list", request_body = Vec<MemberId>, tag = "internal",
+#[utoipa::path(post, path = "/api/member/nickname/list", request_body = Vec<RawId>, tag = "internal",
     responses((status = 200, description = "`{message, data: {\"<id>\": nickname}}`", body = platform::http::openapi::Envelope<std::collections::HashMap<String, String>>)))]
 pub(super) async fn nicknames(
     State(state): State<AppState>,

@@ -88,6 +88,15 @@ pub fn conventions(doc: &mut OpenApi, service: Service) {
     components
         .schemas
         .insert("ErrorBody".to_owned(), ErrorBody::schema());
+    // Path and query parameters refer to the id schemas without registering them.
+    components.schemas.insert(
+        crate::id::RawId::name().into_owned(),
+        crate::id::RawId::schema(),
+    );
+    components.schemas.insert(
+        crate::id::Id::<()>::name().into_owned(),
+        crate::id::Id::<()>::schema(),
+    );
     components.add_security_scheme(
         COOKIE_SCHEME,
         SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(

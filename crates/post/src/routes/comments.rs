@@ -37,6 +37,7 @@ pub struct CommentInfo {
 #[serde(rename_all = "camelCase")]
 pub struct NewComment {
     /// The post commented on.
+    #[schema(value_type = Option<PostId>)]
     pub post_id: Option<RawId>,
     /// 1–100 characters, the first not whitespace.
     #[schema(min_length = 1, max_length = 100)]
@@ -77,7 +78,7 @@ pub async fn create(
 
 /// C2: a post's comments, oldest first.
 #[utoipa::path(get, path = "/api/post/comment/list/{postId}", tag = "comment",
-    params(("postId" = PostId, Path, description = "post id; an id below 1 names no post, so its list is empty"), PageQuery),
+    params(("postId" = RawId, Path, description = "post id; an id below 1 names no post, so its list is empty"), PageQuery),
     responses((status = 200, description = "댓글 목록 조회 성공", body = platform::http::openapi::Envelope<Vec<CommentInfo>>)))]
 pub async fn list(
     State(state): State<AppState>,

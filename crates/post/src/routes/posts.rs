@@ -94,7 +94,7 @@ fn post_info(state: &AppState, order: i64, p: post::Model, m: Option<music::Mode
 
 /// P1: every post of a gallery in display order; an unknown gallery has none.
 #[utoipa::path(get, path = "/api/post/list/{galleryId}", tag = "post",
-    params(("galleryId" = GalleryId, Path, description = "gallery id; an id below 1 names no gallery, so its list is empty")),
+    params(("galleryId" = RawId, Path, description = "gallery id; an id below 1 names no gallery, so its list is empty")),
     responses((status = 200, description = "게시물 목록 조회 성공", body = platform::http::openapi::Envelope<Vec<PostInfo>>)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -145,8 +145,9 @@ impl utoipa::PartialSchema for FramesForm {
             .property_names(Some(name))
             .additional_properties(Some(ObjectBuilder::new().schema_type(Type::String)))
             .description(Some(
-                "postId, order: integers; title: up to 50 characters; content: up to 500; \
-                 musicId: an integer or empty; isActive: true or false; image: a PNG, JPEG or \
+                "postId, order: integers from 1 to 9223372036854775807 (a postId of 0 or below \
+                 names no post: 404); title: up to 50 characters; content: up to 500; \
+                 musicId: such an integer or empty; isActive: true or false; image: a PNG, JPEG or \
                  WebP file up to 10 MB (50 MB per request), empty to keep the image",
             ))
             .into()
