@@ -42,16 +42,23 @@ async fn main() {
     let members = galleries / PER_MEMBER;
     let database = testkit::MySqlDatabase::create().await;
     let key = platform::auth::SigningKey::generate().unwrap();
+    let database_config = DatabaseConfig::from_url(&database.url()).unwrap();
+    // The embedded session store on the bench's database: the writes below sign in members.
+    let sessions =
+        platform::auth::DbSessions::open(platform::db::connect(&database_config).await.unwrap())
+            .await
+            .unwrap();
     let config = Config {
         http: HttpConfig {
             bind_addr: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
             port: 0,
         },
-        database: DatabaseConfig::from_url(&database.url()).unwrap(),
+        database: database_config,
         kafka: None,
         retention: platform::config::RetentionConfig::default(),
         presentation: platform::config::Presentation::default(),
         keys: key.verifying_keys(),
+        sessions: platform::auth::SessionSource::Shared(std::sync::Arc::new(sessions)),
     };
     let connected = gallery::connect(&config, &events::Bus::in_process())
         .await
@@ -106,7 +113,7 @@ async fn main() {
         ms(percentile(&times, 0.50)),
         ms(percentile(&times, 0.99))
     );
-    write_cost(&indexed, &db, &key).await;
+    write_cost(&indexed, &connected.state, &key).await;
     if platform::config::ProcessEnv
         .get("BENCH_KEEP_DATABASE")
         .is_some()
@@ -216,16 +223,23 @@ async fn sizes(db: &DatabaseConnection) {
 
 /// G2 creates through the router (index kept in the same transaction), and the index's share
 /// timed alone: the gram rows of the same kind of title inserted in a transaction.
-async fn write_cost(app: &Router, db: &DatabaseConnection, key: &platform::auth::SigningKey) {
+async fn write_cost(app: &Router, state: &gallery::AppState, key: &platform::auth::SigningKey) {
+    let db = &state.db;
     let mut creates = Vec::with_capacity(ROUNDS);
     for i in 0..ROUNDS {
         let member = 900_000_000 + i as i64;
         let now = chrono::Utc::now().timestamp();
+        let session = platform::auth::Session::start(
+            member,
+            platform::auth::Role::User,
+            std::time::Duration::from_secs(3600),
+        );
+        state.sessions.create(&session).await.unwrap();
         let token = key
             .sign(&platform::auth::Claims::new(
                 member,
                 platform::auth::Role::User,
-                "sid-bench",
+                &session.sid,
                 now,
             ))
             .unwrap();

@@ -1,8 +1,8 @@
 //! Configuration of the gallery service.
 
-use platform::auth::VerifyingKeys;
+use platform::auth::{SessionSource, VerifyingKeys};
 use platform::config::{
-    ConfigError, DatabaseConfig, Environment, HttpConfig, KafkaConfig, Presentation,
+    ConfigError, DatabaseConfig, Environment, HttpConfig, KafkaConfig, Presentation, RedisConfig,
     RetentionConfig, Vars,
 };
 
@@ -24,6 +24,8 @@ pub struct Config {
     pub presentation: Presentation,
     /// `JWT_PUBLIC_KEYS`: keys that verify members' tokens.
     pub keys: VerifyingKeys,
+    /// The sessions tokens are checked against (`REDIS_*`; member's store in standalone mode).
+    pub sessions: SessionSource,
 }
 
 impl Config {
@@ -36,6 +38,7 @@ impl Config {
         let retention = RetentionConfig::read(&mut vars);
         let presentation = Presentation::read(&mut vars);
         let keys = VerifyingKeys::read(&mut vars);
+        let redis = RedisConfig::read(&mut vars);
         vars.finish(|| {
             Some(Self {
                 http,
@@ -44,6 +47,7 @@ impl Config {
                 retention,
                 presentation,
                 keys: keys?,
+                sessions: SessionSource::Redis(redis?),
             })
         })
     }
@@ -66,6 +70,7 @@ mod tests {
             ("DATABASE_URL", "sqlite://gallery.db"),
             ("KAFKA_SERVER", "127.0.0.1:9092"),
             ("JWT_PUBLIC_KEYS", pem.as_str()),
+            ("REDIS_HOST", "127.0.0.1"),
         ];
         env.extend_from_slice(extra);
         Config::from_env(&env)
@@ -90,6 +95,15 @@ mod tests {
             config.presentation.public_base_url.join(&origin, "/a.png"),
             "https://thegallery.site/a.png"
         );
+    }
+
+    #[test]
+    fn sessions_are_read_from_the_redis_variables() {
+        let config = read(&[("REDIS_PORT", "6380")]).unwrap();
+        assert!(matches!(
+            config.sessions,
+            SessionSource::Redis(RedisConfig { ref host, port: 6380, .. }) if host == "127.0.0.1"
+        ));
     }
 
     #[test]

@@ -3,6 +3,10 @@
 
 use std::fmt;
 
+use platform::id::{Id, IdKind, RawId};
+
+use crate::error::GalleryError;
+
 /// Largest gallery name, in characters; a name also needs at least one and no edge whitespace.
 pub const NAME_MAX_CHARS: usize = 50;
 /// Largest gallery description, in characters; it may be empty.
@@ -32,13 +36,34 @@ pub enum Invalid {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MemberId(pub i64);
 
-/// A gallery id from a path; ids that cannot exist are still valid lookups that find nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct GalleryId(pub i64);
+/// Galleries, as the kind of a client-sent id; an id no gallery can have is an unknown gallery.
+#[derive(Debug)]
+pub enum Gallery {}
 
-/// A place id as sent by the client; whether the place exists is the store's question.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct PlaceId(pub i64);
+impl IdKind for Gallery {
+    type Error = GalleryError;
+    fn unknown() -> GalleryError {
+        GalleryError::GalleryNotFound
+    }
+}
+
+/// A gallery id a client sent: 1 to 2^63−1 (`platform::id`); whether it exists is the store's
+/// question.
+pub type GalleryId = Id<Gallery>;
+
+/// Places, as the kind of a client-sent id; an id no place can have is an unknown place.
+#[derive(Debug)]
+pub enum Place {}
+
+impl IdKind for Place {
+    type Error = GalleryError;
+    fn unknown() -> GalleryError {
+        GalleryError::PlaceNotFound
+    }
+}
+
+/// A place id a client sent: 1 to 2^63−1; whether the place exists is the store's question.
+pub type PlaceId = Id<Place>;
 
 /// A gallery name: 1–50 characters, not blank, no leading or trailing whitespace.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -100,15 +125,17 @@ pub struct GalleryDraft {
 }
 
 impl GalleryDraft {
-    /// Checks the fields in the order the contract reports them: place, name, content.
+    /// Checks the fields in the order the contract reports them: place (missing), name, content,
+    /// then whether the place id is one a place can have (as an unknown place, 404).
     pub fn parse(
-        place: Option<i64>,
+        place: Option<RawId>,
         name: Option<&str>,
         content: Option<String>,
-    ) -> Result<Self, Invalid> {
-        let place = PlaceId(place.ok_or(Invalid::PlaceMissing)?);
+    ) -> Result<Self, GalleryError> {
+        let place = place.ok_or(Invalid::PlaceMissing)?;
         let name = GalleryName::parse(name)?;
         let content = GalleryContent::parse(content)?;
+        let place = place.parse::<Place>()?;
         Ok(Self {
             place,
             name,
@@ -225,10 +252,30 @@ mod tests {
 
     #[test]
     fn the_place_is_checked_before_the_name() {
-        assert_eq!(
+        assert!(matches!(
             GalleryDraft::parse(None, None, None),
-            Err(Invalid::PlaceMissing)
-        );
+            Err(GalleryError::Invalid(Invalid::PlaceMissing))
+        ));
+    }
+
+    fn raw(value: i64) -> RawId {
+        RawId::from(value)
+    }
+
+    #[test]
+    fn a_place_id_of_zero_is_an_unknown_place() {
+        assert!(matches!(
+            GalleryDraft::parse(Some(raw(0)), Some("봄"), None),
+            Err(GalleryError::PlaceNotFound)
+        ));
+    }
+
+    #[test]
+    fn a_name_error_is_reported_before_an_impossible_place_id() {
+        assert!(matches!(
+            GalleryDraft::parse(Some(raw(-1)), Some(" 봄"), None),
+            Err(GalleryError::Invalid(Invalid::NameEdgeWhitespace))
+        ));
     }
 
     #[test]

@@ -47,16 +47,16 @@ pub async fn delete_gallery(state: &AppState, member: MemberId, id: GalleryId) -
 
 fn created_event(created: &Changed) -> GalleryEvent {
     GalleryEvent::Created {
-        gallery_id: created.gallery.0,
+        gallery_id: created.gallery,
         member_id: created.member.0,
-        place_id: created.place.0,
+        place_id: created.place,
         frame_count: created.frames,
     }
 }
 
 fn deleted_event(deleted: &Changed) -> GalleryEvent {
     GalleryEvent::Deleted {
-        gallery_id: deleted.gallery.0,
+        gallery_id: deleted.gallery,
         member_id: deleted.member.0,
     }
 }

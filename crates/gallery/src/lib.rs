@@ -14,7 +14,9 @@ use ::events::{Bus, Consumer, GALLERY_TOPIC, Outbox, Purger, Relay, Workers};
 use axum::Router;
 use axum::routing::get;
 use platform::CancellationToken;
-use platform::auth::{VerifyingKeys, auth_keys};
+use std::sync::Arc;
+
+use platform::auth::{SessionStore, VerifyingKeys, authentication};
 use platform::db::DatabaseProbe;
 use platform::http::{Readiness, ServiceCodes, ops_routes, service_app};
 use sea_orm::DatabaseConnection;
@@ -46,6 +48,8 @@ pub struct AppState {
     pub timezone: chrono_tz::Tz,
     /// Keys that verify members' tokens.
     pub keys: VerifyingKeys,
+    /// The sessions a token must name, of its own subject (read only).
+    pub sessions: Arc<dyn SessionStore>,
     /// Whether title search may use the substring index yet.
     pub search_index: SearchIndex,
 }
@@ -53,7 +57,7 @@ pub struct AppState {
 /// The gallery API routes, without operational endpoints.
 pub fn router(state: AppState) -> Router {
     use routes::{galleries, openapi, places, search};
-    let keys = auth_keys(state.keys.clone());
+    let auth = authentication(state.keys.clone(), Arc::clone(&state.sessions));
     let routes = Router::new()
         .route("/api/gallery/health", get(|| async { "Gallery App ok" }))
         .route("/api/gallery/openapi.json", get(openapi::document))
@@ -71,7 +75,7 @@ pub fn router(state: AppState) -> Router {
                 .delete(galleries::delete),
         )
         .with_state(state)
-        .layer(keys);
+        .layer(auth);
     service_app(routes, CODES, BODY_LIMIT)
 }
 
@@ -116,6 +120,10 @@ pub async fn connect(config: &Config, bus: &Bus) -> anyhow::Result<Connected> {
     if let Some(kafka) = &config.kafka {
         readiness = readiness.with_reported(::events::BrokerWatch::start(kafka)?);
     }
+    let (sessions, redis) = config.sessions.open().await?;
+    if let Some(probe) = redis {
+        readiness = readiness.with_reported(probe);
+    }
     let relay = bus.relay(db.clone(), &[GALLERY_TOPIC]).await?;
     let outbox = relay.outbox();
     let options = events::consumer_options();
@@ -129,6 +137,7 @@ pub async fn connect(config: &Config, bus: &Bus) -> anyhow::Result<Connected> {
         public_base_url: config.presentation.public_base_url.clone(),
         timezone: config.presentation.timezone,
         keys: config.keys.clone(),
+        sessions,
         search_index,
     };
     Ok(Connected {

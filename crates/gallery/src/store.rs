@@ -37,12 +37,12 @@ pub struct SearchHit {
 /// A gallery that was created or deleted, for the events that announce it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Changed {
-    /// The gallery.
-    pub gallery: GalleryId,
+    /// The gallery's key.
+    pub gallery: i64,
     /// Its owner.
     pub member: MemberId,
-    /// Its place.
-    pub place: PlaceId,
+    /// Its place's key.
+    pub place: i64,
     /// Frames of the place.
     pub frames: i32,
 }
@@ -56,7 +56,7 @@ pub async fn places(db: &impl ConnectionTrait) -> Result<Vec<place::Model>> {
 }
 
 async fn existing_place(db: &impl ConnectionTrait, id: PlaceId) -> Result<place::Model> {
-    place::Entity::find_by_id(id.0)
+    place::Entity::find_by_id(id.get())
         .one(db)
         .await?
         .ok_or(GalleryError::PlaceNotFound)
@@ -93,9 +93,9 @@ pub async fn create(
         .map_err(name_conflict)?;
     search_index::add(txn, inserted.last_insert_id, draft.name.as_str()).await?;
     Ok(Changed {
-        gallery: GalleryId(inserted.last_insert_id),
+        gallery: inserted.last_insert_id,
         member,
-        place: PlaceId(place.place_id),
+        place: place.place_id,
         frames: place.maximum_frame_number,
     })
 }
@@ -131,7 +131,7 @@ pub async fn name_taken(
 
 /// One gallery with its place; missing when the id or its place is unknown.
 pub async fn gallery(db: &impl ConnectionTrait, id: GalleryId) -> Result<GalleryView> {
-    gallery::Entity::find_by_id(id.0)
+    gallery::Entity::find_by_id(id.get())
         .find_also_related(place::Entity)
         .one(db)
         .await?
@@ -157,7 +157,7 @@ pub async fn update(
     row.content = Set(draft.content.into_inner());
     row.modified_date = Set(now);
     row.update(&txn).await.map_err(name_conflict)?;
-    search_index::rename(&txn, id.0, &old_name, draft.name.as_str()).await?;
+    search_index::rename(&txn, id.get(), &old_name, draft.name.as_str()).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -168,7 +168,7 @@ async fn owned(
     id: GalleryId,
 ) -> Result<gallery::Model> {
     // Locked: the title read here decides which index rows the change replaces.
-    gallery::Entity::find_by_id(id.0)
+    gallery::Entity::find_by_id(id.get())
         .filter(gallery::Column::MemberId.eq(member.0))
         .lock_exclusive()
         .one(db)
@@ -192,9 +192,9 @@ pub async fn delete(
 
 fn changed(row: &gallery::Model) -> Changed {
     Changed {
-        gallery: GalleryId(row.gallery_id),
+        gallery: row.gallery_id,
         member: MemberId(row.member_id),
-        place: PlaceId(row.place_id),
+        place: row.place_id,
         frames: 0,
     }
 }

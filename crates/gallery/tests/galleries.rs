@@ -46,6 +46,16 @@ both!(
     a_bearer_token_identifies_the_member_like_the_cookie,
     an_unknown_route_and_a_wrong_method_answer_in_the_error_shape,
     the_openapi_document_describes_every_gallery_endpoint,
+    a_gallery_id_past_the_largest_signed_integer_answers_400_gg005,
+    a_fractional_gallery_id_answers_400_gg005,
+    a_gallery_id_of_zero_answers_404_gg007,
+    a_negative_gallery_id_answers_404_gg007_on_every_method,
+    the_largest_gallery_id_is_a_lookup_that_finds_nothing,
+    a_place_id_of_zero_answers_404_gg007_and_creates_nothing,
+    a_negative_place_id_in_an_update_answers_404_gg007_and_changes_nothing,
+    a_place_id_past_the_largest_signed_integer_answers_400_gg005,
+    a_name_error_is_answered_before_an_impossible_place_id,
+    the_openapi_document_states_the_range_of_every_id,
 );
 
 fn place_uri(place: i64, kind: &str) -> String {
@@ -198,7 +208,7 @@ async fn each_validation_rule_answers_gg005_with_its_message_and_creates_nothing
 
 async fn a_malformed_json_body_answers_gg005_in_the_error_shape(s: &Service) {
     let request = axum::http::Request::post("/api/gallery")
-        .header("cookie", format!("gallery_cookie={}", s.token(ALICE)))
+        .header("cookie", format!("gallery_cookie={}", s.token(ALICE).await))
         .header("content-type", "application/json")
         .body(axum::body::Body::from("{\"placeId\": 1, \"name\": "))
         .unwrap();
@@ -367,7 +377,7 @@ async fn a_non_numeric_gallery_id_answers_400_in_the_error_shape(s: &Service) {
 
 async fn timestamps_are_utc_in_storage_and_seoul_time_in_responses(s: &Service) {
     let id = s.create(ALICE, 1, "시간").await;
-    let stored = gallery::store::gallery(&s.state.db, gallery::domain::GalleryId(id))
+    let stored = gallery::store::gallery(&s.state.db, gallery::domain::GalleryId::new(id).unwrap())
         .await
         .unwrap()
         .gallery
@@ -565,7 +575,7 @@ async fn deleting_an_unknown_gallery_answers_404_gg007(s: &Service) {
 async fn a_bearer_token_identifies_the_member_like_the_cookie(s: &Service) {
     let id = s.create(ALICE, 1, "봄").await;
     let request = axum::http::Request::get("/api/gallery/list")
-        .header("authorization", format!("Bearer {}", s.token(ALICE)))
+        .header("authorization", format!("Bearer {}", s.token(ALICE).await))
         .body(axum::body::Body::empty())
         .unwrap();
     let response = tower::ServiceExt::oneshot(s.app.clone(), request)
@@ -627,4 +637,123 @@ async fn count(s: &Service, member: i64) -> usize {
 
 async fn snapshot(s: &Service, id: i64) -> Value {
     s.get(&format!("/api/gallery/{id}"), None).await.body
+}
+
+const PAST_I64: &str = "9223372036854775808";
+
+async fn a_gallery_id_past_the_largest_signed_integer_answers_400_gg005(s: &Service) {
+    for method in [Method::GET, Method::PATCH, Method::DELETE] {
+        let body = (method == Method::PATCH).then(|| json!({"placeId": 1, "name": "봄"}));
+        let path = format!("/api/gallery/{PAST_I64}");
+        let answer = s.send(method, &path, Some(ALICE), body).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+        assert_eq!(answer.body["errorCode"], "GG005");
+    }
+}
+
+async fn a_fractional_gallery_id_answers_400_gg005(s: &Service) {
+    let answer = s.get("/api/gallery/1.5", None).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.body["errorCode"], "GG005");
+}
+
+async fn a_gallery_id_of_zero_answers_404_gg007(s: &Service) {
+    let answer = s.get("/api/gallery/0", None).await;
+    assert_error(
+        &answer,
+        StatusCode::NOT_FOUND,
+        "GG007",
+        "해당 갤러리 정보가 없습니다",
+    );
+}
+
+async fn a_negative_gallery_id_answers_404_gg007_on_every_method(s: &Service) {
+    for method in [Method::GET, Method::PATCH, Method::DELETE] {
+        let body = (method == Method::PATCH).then(|| json!({"placeId": 1, "name": "봄"}));
+        let answer = s.send(method, "/api/gallery/-1", Some(ALICE), body).await;
+        assert_error(
+            &answer,
+            StatusCode::NOT_FOUND,
+            "GG007",
+            "해당 갤러리 정보가 없습니다",
+        );
+    }
+}
+
+async fn the_largest_gallery_id_is_a_lookup_that_finds_nothing(s: &Service) {
+    let answer = s.get(&format!("/api/gallery/{}", i64::MAX), None).await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    assert_eq!(answer.body["errorCode"], "GG007");
+}
+
+async fn a_place_id_of_zero_answers_404_gg007_and_creates_nothing(s: &Service) {
+    let body = json!({"placeId": 0, "name": "영"});
+    let answer = s
+        .send(Method::POST, "/api/gallery", Some(ALICE), Some(body))
+        .await;
+    assert_error(
+        &answer,
+        StatusCode::NOT_FOUND,
+        "GG007",
+        "존재하지 않는 공간입니다",
+    );
+    assert_eq!(count(s, ALICE).await, 0);
+}
+
+async fn a_negative_place_id_in_an_update_answers_404_gg007_and_changes_nothing(s: &Service) {
+    let id = s.create(ALICE, 1, "음수").await;
+    let before = snapshot(s, id).await;
+    let body = json!({"placeId": -3, "name": "음수"});
+    let path = format!("/api/gallery/{id}");
+    let answer = s.send(Method::PATCH, &path, Some(ALICE), Some(body)).await;
+    assert_error(
+        &answer,
+        StatusCode::NOT_FOUND,
+        "GG007",
+        "존재하지 않는 공간입니다",
+    );
+    assert_eq!(snapshot(s, id).await, before);
+}
+
+async fn a_place_id_past_the_largest_signed_integer_answers_400_gg005(s: &Service) {
+    let answer = s
+        .send_raw(
+            Method::POST,
+            "/api/gallery",
+            Some(ALICE),
+            format!("{{\"placeId\": {PAST_I64}, \"name\": \"큰수\"}}"),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.body["errorCode"], "GG005");
+    assert_eq!(count(s, ALICE).await, 0);
+}
+
+async fn a_name_error_is_answered_before_an_impossible_place_id(s: &Service) {
+    let body = json!({"placeId": 0, "name": " 봄"});
+    let answer = s
+        .send(Method::POST, "/api/gallery", Some(ALICE), Some(body))
+        .await;
+    assert_error(
+        &answer,
+        StatusCode::BAD_REQUEST,
+        "GG005",
+        "갤러리 이름은 좌우 공백 없이 입력해주세요",
+    );
+}
+
+async fn the_openapi_document_states_the_range_of_every_id(s: &Service) {
+    let doc = s.get("/api/gallery/openapi.json", None).await.body;
+    let id = &doc["components"]["schemas"]["Id"];
+    assert_eq!(id["type"], "integer");
+    assert_eq!(id["format"], "int64");
+    assert_eq!(id["minimum"], 1);
+    assert_eq!(id["maximum"], i64::MAX);
+    let path_param = &doc["paths"]["/api/gallery/{galleryId}"]["get"]["parameters"][0]["schema"];
+    assert_eq!(path_param["$ref"], "#/components/schemas/Id");
+    let place = &doc["components"]["schemas"]["GalleryForm"]["properties"]["placeId"];
+    assert!(
+        place.to_string().contains("#/components/schemas/Id"),
+        "{place}"
+    );
 }

@@ -143,7 +143,7 @@ async fn same_answers(
 
 /// A gallery through the write path; a title its member already has is skipped.
 async fn insert(db: &DatabaseConnection, member: i64, title: &str) {
-    let draft = GalleryDraft::parse(Some(1), Some(title), None).unwrap();
+    let draft = GalleryDraft::parse(Some(1.into()), Some(title), None).unwrap();
     let txn = platform::db::begin_write(db).await.unwrap();
     let now = chrono::Utc::now().naive_utc();
     match store::create(&txn, MemberId(member), draft, now).await {

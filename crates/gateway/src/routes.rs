@@ -1,41 +1,16 @@
 //! Where a request goes, whether it needs a token and which rate limit applies: the access matrix
-//! of docs/gateway.md, matched on the path only (never the query string), segment by segment.
+//! of docs/gateway.md (`platform::http::access`, shared with the services' OpenAPI documents),
+//! matched on the path only (never the query string), segment by segment.
 //!
 //! Anything the table does not name is protected, so an unusual spelling of a public path (encoded
 //! characters, a trailing slash, `12abc` for an id) can only make a request stricter, never looser.
 
 use http::Method;
+use platform::http::access::{self, PublicLimit};
 
-/// The service behind a prefix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Service {
-    /// `/api/member/**`.
-    Member,
-    /// `/api/gallery/**`.
-    Gallery,
-    /// `/api/post/**`.
-    Post,
-}
-
-impl Service {
-    /// Its name, as in metrics labels and logs.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Member => "member",
-            Self::Gallery => "gallery",
-            Self::Post => "post",
-        }
-    }
-}
-
-/// Whether a route needs a token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Forwarded without a token (identity headers are still removed).
-    Public,
-    /// Needs a valid token and a live session.
-    Protected,
-}
+/// The service behind a prefix, and whether a route needs a token: the shared access matrix,
+/// which the services' OpenAPI documents read too.
+pub use platform::http::access::{Access, Service};
 
 /// Which rate limit applies (docs/gateway.md, "Rate limits").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -76,149 +51,6 @@ pub enum Target {
     BadPath,
 }
 
-/// A segment pattern of the public table.
-#[derive(Debug, Clone, Copy)]
-enum Seg {
-    Lit(&'static str),
-    Digits,
-    /// One file name: letters, digits, `-`, `_` and a dot that is not the first character.
-    File,
-}
-
-struct Public {
-    service: Service,
-    method: Method,
-    segments: &'static [Seg],
-    limit: LimitRule,
-    name: &'static str,
-}
-
-use LimitRule::{PublicRead, SignIn};
-use Seg::{Digits, File, Lit};
-
-fn public_table() -> &'static [Public] {
-    static TABLE: std::sync::OnceLock<Vec<Public>> = std::sync::OnceLock::new();
-    TABLE.get_or_init(|| {
-        let entry = |service, method, segments, limit, name| Public {
-            service,
-            method,
-            segments,
-            limit,
-            name,
-        };
-        let (m, g) = (Service::Member, Service::Gallery);
-        vec![
-            entry(
-                m,
-                Method::POST,
-                &[Lit("login")],
-                SignIn,
-                "POST /api/member/login",
-            ),
-            entry(
-                m,
-                Method::POST,
-                &[Lit("callback")],
-                SignIn,
-                "POST /api/member/callback",
-            ),
-            entry(
-                m,
-                Method::POST,
-                &[Lit("signup")],
-                SignIn,
-                "POST /api/member/signup",
-            ),
-            entry(
-                m,
-                Method::POST,
-                &[Lit("signin")],
-                SignIn,
-                "POST /api/member/signin",
-            ),
-            entry(
-                m,
-                Method::GET,
-                &[Lit("check"), Lit("nickname")],
-                PublicRead,
-                "GET /api/member/check/nickname",
-            ),
-            entry(
-                m,
-                Method::GET,
-                &[Lit("health")],
-                PublicRead,
-                "GET /api/member/health",
-            ),
-            entry(
-                m,
-                Method::GET,
-                &[Lit("openapi.json")],
-                PublicRead,
-                "GET /api/member/openapi.json",
-            ),
-            entry(
-                g,
-                Method::GET,
-                &[Lit("place"), Lit("list")],
-                PublicRead,
-                "GET /api/gallery/place/list",
-            ),
-            entry(
-                g,
-                Method::GET,
-                &[Lit("place"), Lit("image"), File],
-                PublicRead,
-                "GET /api/gallery/place/image/{file}",
-            ),
-            entry(
-                g,
-                Method::GET,
-                &[Lit("search")],
-                PublicRead,
-                "GET /api/gallery/search",
-            ),
-            entry(
-                g,
-                Method::GET,
-                &[Digits],
-                PublicRead,
-                "GET /api/gallery/{id}",
-            ),
-            entry(
-                g,
-                Method::GET,
-                &[Lit("health")],
-                PublicRead,
-                "GET /api/gallery/health",
-            ),
-            entry(
-                g,
-                Method::GET,
-                &[Lit("openapi.json")],
-                PublicRead,
-                "GET /api/gallery/openapi.json",
-            ),
-        ]
-    })
-}
-
-impl Seg {
-    fn matches(self, segment: &str) -> bool {
-        match self {
-            Self::Lit(lit) => segment == lit,
-            Self::Digits => !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()),
-            Self::File => {
-                !segment.starts_with('.')
-                    && !segment.is_empty()
-                    && segment
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-            }
-        }
-    }
-}
-
 /// True for `.` and `..`, also percent-encoded, and for segments hiding a separator.
 fn is_suspicious(segment: &str) -> bool {
     if !segment.bytes().any(|b| matches!(b, b'.' | b'%' | b'\\')) {
@@ -255,25 +87,15 @@ pub fn classify(method: &Method, path: &str) -> Target {
 }
 
 fn route(service: Service, method: &Method, tail: &[&str]) -> Route {
-    if service == Service::Post && method == Method::GET {
-        return Route {
-            service,
-            access: Access::Public,
-            limit: Some(PublicRead),
-            name: "GET /api/post/**",
+    if let Some(entry) = access::public_route(service, method, tail) {
+        let limit = match entry.limit {
+            PublicLimit::SignIn => LimitRule::SignIn,
+            PublicLimit::PublicRead => LimitRule::PublicRead,
         };
-    }
-    let public = public_table().iter().find(|entry| {
-        entry.service == service
-            && entry.method == method
-            && entry.segments.len() == tail.len()
-            && entry.segments.iter().zip(tail).all(|(p, s)| p.matches(s))
-    });
-    if let Some(entry) = public {
         return Route {
             service,
             access: Access::Public,
-            limit: Some(entry.limit),
+            limit: Some(limit),
             name: entry.name,
         };
     }

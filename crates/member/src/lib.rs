@@ -88,10 +88,11 @@ impl AppState {
 
 /// The member API routes, without operational endpoints.
 pub fn router(state: AppState) -> Router {
-    let keys = state.signing_key.verifying_keys();
-    let routes = routes::routes()
-        .with_state(state)
-        .layer(platform::auth::auth_keys(keys));
+    let auth = platform::auth::authentication(
+        state.signing_key.verifying_keys(),
+        Arc::clone(&state.sessions),
+    );
+    let routes = routes::routes().with_state(state).layer(auth);
     service_app(routes, CODES, BODY_LIMIT)
 }
 

@@ -541,3 +541,70 @@ async fn a_token_signed_with_our_key_carrying_alices_session_and_bobs_subject_is
         answer.assert_error(401, "GATE003", "invalid token");
     }
 }
+
+#[tokio::test]
+async fn the_nickname_of_member_zero_is_not_found() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    app.call(Method::GET, "/api/member/nickname?memberId=0", None, None)
+        .await
+        .assert_error(404, "GA007", "사용자 정보가 없습니다");
+}
+
+#[tokio::test]
+async fn a_member_id_past_the_largest_signed_integer_answers_400_ga005() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let uri = "/api/member/nickname?memberId=9223372036854775808";
+    let answer = app.call(Method::GET, uri, None, None).await;
+    assert_eq!(
+        (answer.status.as_u16(), answer.json["errorCode"].as_str()),
+        (400, Some("GA005"))
+    );
+}
+
+#[tokio::test]
+async fn the_nickname_list_leaves_out_ids_no_member_can_have() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let token = app.member_token().await;
+    let id = TestApp::member_id(&token);
+    let nick = nickname_of(&app, &token).await;
+    let answer = app
+        .call(
+            Method::POST,
+            "/api/member/nickname/list",
+            None,
+            Some(json!([0, -1, i64::MIN, id])),
+        )
+        .await;
+    answer.assert_ok("닉네임 조회 성공");
+    assert_eq!(answer.json["data"], json!({ id.to_string(): nick }));
+}
+
+#[tokio::test]
+async fn the_openapi_document_states_the_range_of_member_ids() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let doc = app
+        .call(Method::GET, "/api/member/openapi.json", None, None)
+        .await
+        .json;
+    let id = &doc["components"]["schemas"]["Id"];
+    assert_eq!(
+        (&id["type"], &id["format"], &id["minimum"], &id["maximum"]),
+        (
+            &json!("integer"),
+            &json!("int64"),
+            &json!(1),
+            &json!(i64::MAX)
+        )
+    );
+    let param = &doc["paths"]["/api/member/nickname"]["get"]["parameters"][0]["schema"];
+    assert!(
+        param.to_string().contains("#/components/schemas/Id"),
+        "{param}"
+    );
+    // The list leaves an id below 1 out of its answer, so it takes any signed 64-bit integer.
+    let list = &doc["paths"]["/api/member/nickname/list"]["post"]["requestBody"];
+    assert!(
+        list.to_string().contains("#/components/schemas/Int64Id"),
+        "{list}"
+    );
+}

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod id;
 pub mod redis_client;
 pub mod shutdown;
 pub mod storage;

@@ -33,16 +33,33 @@ async fn main() {
 
 /// Child: the post service on `db_url`, images under `dir`, tokens of the key in `pem`.
 async fn serve(db_url: &str, dir: &str, pem: &str) {
+    let database = DatabaseConfig::from_url(db_url).unwrap();
+    // The embedded session store on the bench's database, with the session the driver's token
+    // names, as member would have written it at sign-in.
+    let sessions =
+        platform::auth::DbSessions::open(platform::db::connect(&database).await.unwrap())
+            .await
+            .unwrap();
+    let session = platform::auth::Session {
+        sid: "bench".to_owned(),
+        member_id: OWNER,
+        role: Role::User,
+        expires_at: chrono::Utc::now() + chrono::Duration::hours(8),
+    };
+    platform::auth::SessionStore::create(&sessions, &session)
+        .await
+        .unwrap();
     let config = post::Config {
         http: HttpConfig {
             bind_addr: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
             port: 0,
         },
-        database: DatabaseConfig::from_url(db_url).unwrap(),
+        database,
         kafka: None,
         retention: platform::config::RetentionConfig::default(),
         storage: StorageConfig::Local { root: dir.into() },
         auth: VerifyingKeys::from_pem_bundle(&std::fs::read_to_string(pem).unwrap()).unwrap(),
+        sessions: platform::auth::SessionSource::Shared(std::sync::Arc::new(sessions)),
         settings: post::Settings::default(),
     };
     let (state, _) = post::connect(&config).await.unwrap();

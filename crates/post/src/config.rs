@@ -2,10 +2,10 @@
 
 use chrono_tz::Tz;
 use platform::SecretString;
-use platform::auth::VerifyingKeys;
+use platform::auth::{SessionSource, VerifyingKeys};
 use platform::config::{
-    ConfigError, DatabaseConfig, Environment, HttpConfig, KafkaConfig, RetentionConfig,
-    StorageConfig, Vars,
+    ConfigError, DatabaseConfig, Environment, HttpConfig, KafkaConfig, RedisConfig,
+    RetentionConfig, StorageConfig, Vars,
 };
 use url::Url;
 
@@ -30,6 +30,8 @@ pub struct Config {
     pub storage: StorageConfig,
     /// Public keys that verify members' tokens.
     pub auth: VerifyingKeys,
+    /// The sessions tokens are checked against (`REDIS_*`; member's store in standalone mode).
+    pub sessions: SessionSource,
     /// Image URLs, time zone and music providers.
     pub settings: Settings,
 }
@@ -90,6 +92,7 @@ impl Config {
         let retention = RetentionConfig::read(&mut vars);
         let storage = StorageConfig::read(&mut vars, "./data/images");
         let auth = VerifyingKeys::read(&mut vars);
+        let redis = RedisConfig::read(&mut vars);
         let settings = Settings::read(&mut vars, storage.as_ref());
         vars.finish(|| {
             Some(Self {
@@ -99,6 +102,7 @@ impl Config {
                 retention,
                 storage: storage?,
                 auth: auth?,
+                sessions: SessionSource::Redis(redis?),
                 settings: settings?,
             })
         })

@@ -36,6 +36,57 @@ pub mod messages {
 #[error("{0}")]
 pub struct Invalid(pub &'static str);
 
+/// The kinds of ids clients send to post, each answered like an unknown object of its kind when
+/// no object can have it (`platform::id`): 1 to 2^63−1.
+pub mod ids {
+    use platform::id::{Id, IdKind};
+
+    use crate::error::PostError;
+
+    macro_rules! kind {
+        ($(#[$doc:meta])* $kind:ident, $alias:ident, $unknown:ident) => {
+            $(#[$doc])*
+            #[derive(Debug)]
+            pub enum $kind {}
+
+            impl IdKind for $kind {
+                type Error = PostError;
+                fn unknown() -> PostError {
+                    PostError::$unknown
+                }
+            }
+
+            $(#[$doc])*
+            pub type $alias = Id<$kind>;
+        };
+    }
+
+    kind!(
+        /// A gallery, as P1–P3 name it.
+        Gallery,
+        GalleryId,
+        GalleryNotFound
+    );
+    kind!(
+        /// A post (frame).
+        Post,
+        PostId,
+        PostNotFound
+    );
+    kind!(
+        /// A comment.
+        Comment,
+        CommentId,
+        CommentNotFound
+    );
+    kind!(
+        /// A music row.
+        Music,
+        MusicId,
+        MusicNotFound
+    );
+}
+
 /// A post title: 0–50 characters of any kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostTitle(String);

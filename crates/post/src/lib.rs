@@ -18,7 +18,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, patch, post};
 use platform::CancellationToken;
-use platform::auth::{VerifyingKeys, auth_keys};
+use platform::auth::{SessionStore, VerifyingKeys, authentication};
 use platform::config::StorageConfig;
 use platform::db::DatabaseProbe;
 use platform::http::{Readiness, ServiceCodes, ops_routes, service_app};
@@ -62,6 +62,8 @@ pub struct AppState {
     pub comment_limit: Arc<CommentLimiter>,
     /// Public keys that verify members' tokens.
     pub auth: VerifyingKeys,
+    /// The sessions a token must name, of its own subject (read only).
+    pub sessions: Arc<dyn SessionStore>,
 }
 
 impl AppState {
@@ -72,6 +74,7 @@ impl AppState {
         local: bool,
         settings: Settings,
         auth: VerifyingKeys,
+        sessions: Arc<dyn SessionStore>,
     ) -> Self {
         let music = MusicClient::new(settings.spotify.clone(), settings.youtube.clone());
         Self {
@@ -81,13 +84,14 @@ impl AppState {
             music: Arc::new(music),
             comment_limit: Arc::new(CommentLimiter::default()),
             auth,
+            sessions,
         }
     }
 }
 
 /// The post API routes, without operational endpoints.
 pub fn router(state: AppState) -> Router {
-    let keys = auth_keys(state.auth.clone());
+    let auth = authentication(state.auth.clone(), Arc::clone(&state.sessions));
     let routes = Router::new()
         .route("/api/post/health", get(|| async { "게시물 서버 OK !!!" }))
         .route("/api/post/openapi.json", get(routes::openapi::document))
@@ -112,7 +116,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/post/music", post(routes::music::lookup))
         .route("/api/post/image/{key}", get(routes::images::serve))
         .with_state(state)
-        .layer(keys);
+        .layer(auth);
     service_app(routes, CODES, BODY_LIMIT)
 }
 
@@ -123,15 +127,20 @@ pub async fn connect(config: &Config) -> anyhow::Result<(AppState, Readiness)> {
     platform::db::migrate::<migration::Migrator>(&db).await?;
     let store = platform::storage::open(&config.storage)?;
     let local = matches!(config.storage, StorageConfig::Local { .. });
+    let (sessions, redis) = config.sessions.open().await?;
     let state = AppState::new(
         db.clone(),
         store,
         local,
         config.settings.clone(),
         config.auth.clone(),
+        sessions,
     );
     state.images.ensure_default().await?;
     let mut readiness = Readiness::new().with(DatabaseProbe(db));
+    if let Some(probe) = redis {
+        readiness = readiness.with_reported(probe);
+    }
     if let Some(kafka) = &config.kafka {
         readiness = readiness.with_reported(events::BrokerWatch::start(kafka)?);
     }

@@ -63,6 +63,7 @@ enum Command {
     #[command(
         after_help = "Environment: PORT (default 8002), BIND_ADDR, DATABASE_URL or MYSQL_SERVER, \
                             MYSQL_USER, MYSQL_PASSWORD[_FILE], MYSQL_DATABASE (default gallery), \
+                            REDIS_HOST, REDIS_PORT, REDIS_PASSWORD[_FILE] (sessions), \
                             KAFKA_SERVER, KAFKA_TOPIC_PARTITIONS, KAFKA_TOPIC_REPLICATION, \
                             EVENTS_* (event table retention), \
                             LOG_FORMAT, RUST_LOG."
@@ -72,6 +73,7 @@ enum Command {
     #[command(
         after_help = "Environment: PORT (default 8003), BIND_ADDR, DATABASE_URL or MYSQL_SERVER, \
                             MYSQL_USER, MYSQL_PASSWORD[_FILE], MYSQL_DATABASE (default post), \
+                            REDIS_HOST, REDIS_PORT, REDIS_PASSWORD[_FILE] (sessions), \
                             KAFKA_SERVER, STORAGE_URL (directory, file:///dir or s3://bucket; \
                             default ./data/images), S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY[_FILE], \
                             S3_SECRET_KEY[_FILE], EVENTS_* (event table retention), \

@@ -4,6 +4,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
 use platform::CancellationToken;
+use platform::auth::SessionSource;
 use platform::config::{
     ConfigError, DatabaseConfig, Environment, HttpConfig, Presentation, RetentionConfig,
     StorageConfig, Vars,
@@ -87,8 +88,12 @@ impl Config {
         }
     }
 
-    /// The gallery service's configuration inside this process.
-    pub fn gallery(&self, keys: platform::auth::VerifyingKeys) -> gallery::Config {
+    /// The gallery service's configuration inside this process; `sessions` is member's store.
+    pub fn gallery(
+        &self,
+        keys: platform::auth::VerifyingKeys,
+        sessions: SessionSource,
+    ) -> gallery::Config {
         gallery::Config {
             http: self.http.clone(),
             database: self.database("gallery"),
@@ -96,11 +101,16 @@ impl Config {
             retention: self.retention,
             presentation: self.presentation.clone(),
             keys,
+            sessions,
         }
     }
 
-    /// The post service's configuration inside this process.
-    pub fn post(&self, keys: platform::auth::VerifyingKeys) -> post::Config {
+    /// The post service's configuration inside this process; `sessions` is member's store.
+    pub fn post(
+        &self,
+        keys: platform::auth::VerifyingKeys,
+        sessions: SessionSource,
+    ) -> post::Config {
         post::Config {
             http: self.http.clone(),
             database: self.database("post"),
@@ -110,6 +120,7 @@ impl Config {
                 root: self.data_dir.join("images"),
             },
             auth: keys,
+            sessions,
             settings: self.post_settings.clone(),
         }
     }
@@ -128,11 +139,16 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let bus = events::Bus::in_process();
     let member = member::connect(&config.member(signing_key), &bus).await?;
     let (member_state, member_ready) = (member.state, member.readiness);
-    let (gallery_state, gallery_ready, gallery_workers) =
-        gallery::connect(&config.gallery(gateway_keys.clone()), &bus)
-            .await?
-            .split();
-    let (post_state, post_ready) = post::connect(&config.post(gateway_keys.clone())).await?;
+    // One embedded session store, member's: gallery and post read the sessions it writes.
+    let sessions = SessionSource::Shared(std::sync::Arc::clone(&member_state.sessions));
+    let (gallery_state, gallery_ready, gallery_workers) = gallery::connect(
+        &config.gallery(gateway_keys.clone(), sessions.clone()),
+        &bus,
+    )
+    .await?
+    .split();
+    let (post_state, post_ready) =
+        post::connect(&config.post(gateway_keys.clone(), sessions)).await?;
     // Post's consumer registers with the bus here; started after it, no purger can take a
     // topic's rows for consumed while one of its consumers is still missing.
     let (post_workers, image_sweeper) =

@@ -136,6 +136,7 @@ fn a_database_url_with_an_unknown_scheme_is_a_problem() {
     let env = [
         ("DATABASE_URL", "postgres://u:p@h/db"),
         ("KAFKA_SERVER", "k:9092"),
+        ("REDIS_HOST", "r"),
     ];
     assert_eq!(
         problems(gallery::Config::from_env(&with_keys(&env))),
@@ -153,6 +154,7 @@ fn a_password_can_come_from_a_file() {
         ("MYSQL_USER", "gallery"),
         ("MYSQL_PASSWORD_FILE", path.as_str()),
         ("KAFKA_SERVER", "k:9092"),
+        ("REDIS_HOST", "r"),
     ];
     let config = gallery::Config::from_env(&with_keys(&env)).unwrap();
     let DatabaseConfig::MySql { password, .. } = config.database else {
@@ -169,6 +171,7 @@ fn a_password_set_both_directly_and_by_file_is_a_problem() {
         ("MYSQL_PASSWORD", "a"),
         ("MYSQL_PASSWORD_FILE", "/nonexistent"),
         ("KAFKA_SERVER", "k:9092"),
+        ("REDIS_HOST", "r"),
     ];
     assert_eq!(
         problems(gallery::Config::from_env(&with_keys(&env))),
@@ -205,10 +208,27 @@ fn gateway_rejects_an_upstream_without_a_port_and_a_missing_redis() {
 }
 
 #[test]
+fn gallery_and_post_require_the_redis_their_sessions_are_in() {
+    let env = [
+        ("DATABASE_URL", "sqlite:///tmp/svc.db"),
+        ("KAFKA_SERVER", "k:9092"),
+    ];
+    assert_eq!(
+        problems(gallery::Config::from_env(&with_keys(&env))),
+        ["REDIS_HOST"]
+    );
+    assert_eq!(
+        problems(post::Config::from_env(&with_keys(&env))),
+        ["REDIS_HOST"]
+    );
+}
+
+#[test]
 fn post_stores_images_in_a_directory_by_default() {
     let env = [
         ("DATABASE_URL", "sqlite:///tmp/post.db"),
         ("KAFKA_SERVER", "k:9092"),
+        ("REDIS_HOST", "r"),
     ];
     let config = post::Config::from_env(&with_keys(&env)).unwrap();
     assert!(matches!(config.storage, StorageConfig::Local { root } if root.ends_with("images")));
@@ -219,6 +239,7 @@ fn post_with_an_s3_bucket_requires_both_keys() {
     let env = [
         ("DATABASE_URL", "sqlite:///tmp/post.db"),
         ("KAFKA_SERVER", "k:9092"),
+        ("REDIS_HOST", "r"),
         ("STORAGE_URL", "s3://gallery-images"),
     ];
     assert_eq!(
@@ -232,6 +253,7 @@ fn post_rejects_an_unknown_storage_scheme() {
     let env = [
         ("DATABASE_URL", "sqlite:///tmp/post.db"),
         ("KAFKA_SERVER", "k:9092"),
+        ("REDIS_HOST", "r"),
         ("STORAGE_URL", "ftp://images"),
     ];
     assert_eq!(
@@ -255,17 +277,14 @@ fn standalone_gives_its_time_zone_and_public_base_to_every_service() {
     ];
     let config = thegallery::standalone::Config::from_env(&env).unwrap();
     let key = platform::auth::SigningKey::generate().unwrap();
-    let gallery = config.gallery(key.verifying_keys()).presentation;
+    let gallery = &config.presentation;
     assert_eq!(gallery.timezone, chrono_tz::Europe::Paris);
     let origin = platform::http::RequestOrigin::default();
     assert_eq!(
         gallery.public_base_url.join(&origin, "/x.png"),
         "https://gallery.example/x.png"
     );
-    assert_eq!(
-        config.post(key.verifying_keys()).settings.timezone,
-        chrono_tz::Europe::Paris
-    );
+    assert_eq!(config.post_settings.timezone, chrono_tz::Europe::Paris);
     assert_eq!(config.member(key).auth.timezone, chrono_tz::Europe::Paris);
 }
 

@@ -497,6 +497,8 @@ fn network_policies_deny_all_ingress_then_allow_only_the_edges_of_the_design() {
         "post -> mariadb:3306",
         "gateway -> redis:6379",
         "member -> redis:6379",
+        "gallery -> redis:6379",
+        "post -> redis:6379",
         "member -> kafka:9092",
         "gallery -> kafka:9092",
         "post -> kafka:9092",

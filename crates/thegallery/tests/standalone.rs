@@ -217,6 +217,12 @@ async fn without_a_frontend_the_root_is_a_page_with_each_services_health_and_the
     ] {
         assert!(body.contains(part), "{part} missing from {body}");
     }
-    let (status, _, _) = get(&format!("{}/api/gallery/openapi.json", site.base)).await;
-    assert_eq!(status, 200, "the page links to a document that is there");
+    for linked in [
+        "/api/gallery/openapi.json",
+        "/api/member/docs/",
+        "/api/post/docs/",
+    ] {
+        let (status, _, _) = get(&format!("{}{linked}", site.base)).await;
+        assert_eq!(status, 200, "the page links to {linked}, which is there");
+    }
 }

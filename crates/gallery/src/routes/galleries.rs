@@ -2,12 +2,13 @@
 
 use axum::extract::State;
 use platform::auth::AuthMember;
-use platform::http::{ApiResponse, Json, Path, Query, RequestOrigin};
+use platform::http::{ApiResponse, Json, PathId, Query, RequestOrigin};
+use platform::id::RawId;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{Envelope, ErrorBody, GalleryInfo, MessageOnly};
-use crate::domain::{GalleryDraft, GalleryId, GalleryName, MemberId};
+use crate::domain::{Gallery, GalleryDraft, GalleryId, GalleryName, MemberId, PlaceId};
 use crate::error::{GalleryError, Result};
 use crate::{AppState, events, store};
 use platform::time::now_utc;
@@ -17,7 +18,8 @@ use platform::time::now_utc;
 #[serde(rename_all = "camelCase")]
 pub struct GalleryForm {
     /// An existing place.
-    pub place_id: Option<i64>,
+    #[schema(value_type = Option<PlaceId>)]
+    pub place_id: Option<RawId>,
     /// 1–50 characters, no leading or trailing whitespace, unique among the member's galleries.
     #[schema(min_length = 1, max_length = 50)]
     pub name: Option<String>,
@@ -28,11 +30,7 @@ pub struct GalleryForm {
 
 impl GalleryForm {
     fn parse(self) -> Result<GalleryDraft> {
-        Ok(GalleryDraft::parse(
-            self.place_id,
-            self.name.as_deref(),
-            self.content,
-        )?)
+        GalleryDraft::parse(self.place_id, self.name.as_deref(), self.content)
     }
 }
 
@@ -69,7 +67,7 @@ pub async fn create(
     let draft = form.parse()?;
     let created = events::create_gallery(&state, member(&auth), draft, now_utc()).await?;
     let data = CreatedGallery {
-        gallery_id: created.gallery.0,
+        gallery_id: created.gallery,
     };
     Ok(ApiResponse::data("갤러리가 생성되었습니다.", data))
 }
@@ -108,15 +106,15 @@ pub async fn check_name(
 
 /// G5: one gallery, public.
 #[utoipa::path(get, path = "/api/gallery/{galleryId}", tag = "gallery",
-    params(("galleryId" = i64, Path, description = "gallery id")),
+    params(("galleryId" = GalleryId, Path, description = "gallery id")),
     responses((status = 200, description = "`{message: \"갤러리 조회에 성공했습니다\", data: GalleryInfo}`", body = Envelope<GalleryInfo>),
-        (status = 400, description = "non-numeric id", body = ErrorBody), (status = 404, description = "GG007", body = ErrorBody)))]
+        (status = 400, description = "GG005: the id is not an integer of 64 bits", body = ErrorBody), (status = 404, description = "GG007: no such gallery (also an id below 1)", body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
     origin: RequestOrigin,
-    Path(id): Path<i64>,
+    PathId(id): PathId<Gallery>,
 ) -> Result<ApiResponse<GalleryInfo>> {
-    let view = store::gallery(&state.db, GalleryId(id)).await?;
+    let view = store::gallery(&state.db, id).await?;
     Ok(ApiResponse::data(
         "갤러리 조회에 성공했습니다",
         state.gallery_info(&origin, view),
@@ -125,7 +123,7 @@ pub async fn get(
 
 /// G6: overwrites the caller's gallery.
 #[utoipa::path(patch, path = "/api/gallery/{galleryId}", tag = "gallery", request_body = GalleryForm,
-    params(("galleryId" = i64, Path, description = "gallery id")),
+    params(("galleryId" = GalleryId, Path, description = "gallery id")),
     responses((status = 200, description = "`{message: \"갤러리 정보 수정을 성공했습니다\"}`", body = MessageOnly),
         (status = 400, description = "GG005 validation", body = ErrorBody),
         (status = 404, description = "GG007 unknown place, or no such gallery of the caller", body = ErrorBody),
@@ -133,24 +131,24 @@ pub async fn get(
 pub async fn update(
     State(state): State<AppState>,
     auth: AuthMember,
-    Path(id): Path<i64>,
+    PathId(id): PathId<Gallery>,
     Json(form): Json<GalleryForm>,
 ) -> Result<ApiResponse<()>> {
     let draft = form.parse()?;
-    store::update(&state.db, member(&auth), GalleryId(id), draft, now_utc()).await?;
+    store::update(&state.db, member(&auth), id, draft, now_utc()).await?;
     Ok(ApiResponse::message("갤러리 정보 수정을 성공했습니다"))
 }
 
 /// G7: deletes the caller's gallery; `gallery.deleted` is written in the same transaction.
 #[utoipa::path(delete, path = "/api/gallery/{galleryId}", tag = "gallery",
-    params(("galleryId" = i64, Path, description = "gallery id")),
+    params(("galleryId" = GalleryId, Path, description = "gallery id")),
     responses((status = 200, description = "`{message: \"갤러리가 삭제되었습니다\"}`", body = MessageOnly),
         (status = 404, description = "GG007 no such gallery of the caller", body = ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
     auth: AuthMember,
-    Path(id): Path<i64>,
+    PathId(id): PathId<Gallery>,
 ) -> Result<ApiResponse<()>> {
-    events::delete_gallery(&state, member(&auth), GalleryId(id)).await?;
+    events::delete_gallery(&state, member(&auth), id).await?;
     Ok(ApiResponse::message("갤러리가 삭제되었습니다"))
 }

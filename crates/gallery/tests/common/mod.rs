@@ -8,7 +8,9 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use gallery::{AppState, Config};
 use http_body_util::BodyExt;
-use platform::auth::{Claims, Role, SigningKey};
+use std::sync::Arc;
+
+use platform::auth::{Claims, DbSessions, Role, Session, SessionSource, SessionStore, SigningKey};
 use platform::config::Presentation;
 use platform::config::{DatabaseConfig, HttpConfig};
 use platform::http::PublicBaseUrl;
@@ -27,6 +29,7 @@ pub struct Service {
     pub app: Router,
     pub key: SigningKey,
     pub mysql: Option<testkit::MySqlDatabase>,
+    sids: std::sync::Mutex<std::collections::HashMap<i64, String>>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -39,7 +42,25 @@ pub struct Answer {
     pub bytes: Vec<u8>,
 }
 
-fn config(database: DatabaseConfig, key: &SigningKey) -> Config {
+/// The Redis of the local dev services.
+pub fn redis_config() -> platform::config::RedisConfig {
+    let env = testkit::dev_env();
+    platform::config::RedisConfig {
+        host: env["REDIS_HOST"].clone(),
+        port: env["REDIS_PORT"].parse().unwrap(),
+        password: env
+            .get("REDIS_PASSWORD")
+            .map(|p| platform::SecretString::from(p.clone())),
+    }
+}
+
+/// The embedded session store (member's adapter in standalone mode) on the test's own database.
+pub async fn sessions_on(database: &DatabaseConfig) -> Arc<dyn SessionStore> {
+    let db = platform::db::connect(database).await.unwrap();
+    Arc::new(DbSessions::open(db).await.unwrap())
+}
+
+fn config(database: DatabaseConfig, key: &SigningKey, sessions: SessionSource) -> Config {
     Config {
         http: HttpConfig {
             bind_addr: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
@@ -53,6 +74,7 @@ fn config(database: DatabaseConfig, key: &SigningKey) -> Config {
             timezone: chrono_tz::Asia::Seoul,
         },
         keys: key.verifying_keys(),
+        sessions,
     }
 }
 
@@ -86,14 +108,37 @@ impl Service {
         Self::start_on(bus, database, Some(db), None).await
     }
 
+    /// On a fresh SQLite file, checking tokens against the sessions of `sessions` (Redis).
+    pub async fn sqlite_with(sessions: SessionSource) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let database = DatabaseConfig::sqlite(dir.path().join("gallery.db"));
+        let bus = events::Bus::in_process();
+        Self::start_with(bus, database, None, Some(dir), Some(sessions)).await
+    }
+
     async fn start_on(
         bus: events::Bus,
         database: DatabaseConfig,
         mysql: Option<testkit::MySqlDatabase>,
         dir: Option<tempfile::TempDir>,
     ) -> Self {
+        Self::start_with(bus, database, mysql, dir, None).await
+    }
+
+    /// `sessions` defaults to the embedded store on the test's own database.
+    async fn start_with(
+        bus: events::Bus,
+        database: DatabaseConfig,
+        mysql: Option<testkit::MySqlDatabase>,
+        dir: Option<tempfile::TempDir>,
+        sessions: Option<SessionSource>,
+    ) -> Self {
         let key = SigningKey::generate().unwrap();
-        let connected = gallery::connect(&config(database, &key), &bus)
+        let sessions = match sessions {
+            Some(source) => source,
+            None => SessionSource::Shared(sessions_on(&database).await),
+        };
+        let connected = gallery::connect(&config(database, &key, sessions), &bus)
             .await
             .unwrap();
         let state = connected.state;
@@ -106,15 +151,38 @@ impl Service {
             app,
             key,
             mysql,
+            sids: std::sync::Mutex::default(),
             _dir: dir,
         }
     }
 
-    /// A valid token of `member`.
-    pub fn token(&self, member: i64) -> String {
+    /// A valid token of `member`, naming a live session of theirs (created, as member would at
+    /// sign-in, on first use).
+    pub async fn token(&self, member: i64) -> String {
+        let sid = self.sid_of(member).await;
+        self.sign(member, &sid)
+    }
+
+    /// The id of `member`'s session, created on first use (random, like member's, so tests sharing
+    /// a Redis never meet).
+    pub async fn sid_of(&self, member: i64) -> String {
+        if let Some(sid) = self.sids.lock().unwrap().get(&member) {
+            return sid.clone();
+        }
+        let session = Session::start(member, Role::User, std::time::Duration::from_secs(3600));
+        self.state.sessions.create(&session).await.unwrap();
+        self.sids
+            .lock()
+            .unwrap()
+            .insert(member, session.sid.clone());
+        session.sid
+    }
+
+    /// A token with this subject and session id, whether or not they belong together.
+    pub fn sign(&self, member: i64, sid: &str) -> String {
         let now = chrono::Utc::now().timestamp();
         self.key
-            .sign(&Claims::new(member, Role::User, "sid-test", now))
+            .sign(&Claims::new(member, Role::User, sid, now))
             .unwrap()
     }
 
@@ -126,20 +194,47 @@ impl Service {
         member: Option<i64>,
         body: Option<Value>,
     ) -> Answer {
+        self.send_body(method, path, member, body.map(|json| json.to_string()))
+            .await
+    }
+
+    /// Sends one request with `body` as a JSON body verbatim (for numbers JSON values cannot hold).
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        member: Option<i64>,
+        body: String,
+    ) -> Answer {
+        self.send_body(method, path, member, Some(body)).await
+    }
+
+    async fn send_body(
+        &self,
+        method: Method,
+        path: &str,
+        member: Option<i64>,
+        body: Option<String>,
+    ) -> Answer {
         let mut request = Request::builder().method(method).uri(path);
         if let Some(member) = member {
             request = request.header(
                 header::COOKIE,
-                format!("gallery_cookie={}", self.token(member)),
+                format!("gallery_cookie={}", self.token(member).await),
             );
         }
         let request = match body {
             Some(json) => request
                 .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(json.to_string())),
+                .body(Body::from(json)),
             None => request.body(Body::empty()),
         }
         .unwrap();
+        self.request(request).await
+    }
+
+    /// Sends a request as built.
+    pub async fn request(&self, request: Request<Body>) -> Answer {
         let response = self.app.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let content_type = response

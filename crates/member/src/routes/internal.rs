@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::State;
 use platform::http::{ApiResponse, Json, Query};
+use platform::id::{Id, IdKind, RawId};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -15,13 +16,28 @@ const FOUND: &str = "닉네임 조회 성공";
 /// Most ids one M10 request may ask for.
 const MAX_IDS: usize = 1000;
 
+/// Members, as the kind of a client-sent id: one no member can have is an unknown member.
+#[derive(Debug)]
+pub(super) enum Member {}
+
+impl IdKind for Member {
+    type Error = MemberError;
+    fn unknown() -> MemberError {
+        MemberError::MemberNotFound
+    }
+}
+
+/// A member id a client sent: 1 to 2^63−1.
+pub(super) type MemberId = Id<Member>;
+
 /// Query of M8.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub(super) struct MemberIdQuery {
     /// Member id.
-    member_id: Option<i64>,
+    #[param(value_type = Option<MemberId>)]
+    member_id: Option<RawId>,
 }
 
 /// M8: the nickname of a member id.
@@ -33,9 +49,10 @@ pub(super) async fn nickname(
     Query(query): Query<MemberIdQuery>,
 ) -> Result<ApiResponse<String>, MemberError> {
     let id = query.member_id.ok_or(MemberError::MissingParameter)?;
+    let id = id.parse::<Member>()?;
     let member = state
         .store
-        .find_any(id)
+        .find_any(id.get())
         .await?
         .ok_or(MemberError::MemberNotFound)?;
     Ok(ApiResponse::data(FOUND, member.nickname))
@@ -70,15 +87,21 @@ pub(super) async fn member_id(
 }
 
 /// M10: nicknames of several ids, keyed by the id as a string; unknown ids are left out.
-#[utoipa::path(post, path = "/api/member/nickname/list", request_body = Vec<i64>, tag = "internal",
+#[utoipa::path(post, path = "/api/member/nickname/list", request_body = Vec<RawId>, tag = "internal",
     responses((status = 200, description = "`{message, data: {\"<id>\": nickname}}`", body = platform::http::openapi::Envelope<std::collections::HashMap<String, String>>)))]
 pub(super) async fn nicknames(
     State(state): State<AppState>,
-    Json(ids): Json<Vec<i64>>,
+    Json(ids): Json<Vec<RawId>>,
 ) -> Result<ApiResponse<BTreeMap<String, String>>, MemberError> {
     if ids.len() > MAX_IDS {
         return Err(MemberError::InvalidBody);
     }
+    // Unknown ids are left out of the answer, and so are ids no member can have.
+    let ids: Vec<i64> = ids
+        .into_iter()
+        .filter_map(RawId::in_range::<Member>)
+        .map(Id::get)
+        .collect();
     let found = state.store.nicknames(&ids).await?;
     let map = found
         .into_iter()

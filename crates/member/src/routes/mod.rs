@@ -5,6 +5,8 @@ mod internal;
 mod openapi;
 mod profile;
 
+pub use openapi::api_document;
+
 use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -14,7 +16,6 @@ use platform::auth::AuthMember;
 use platform::http::ApiError;
 
 use crate::AppState;
-use crate::error::MemberError;
 
 /// Every member route.
 pub fn routes() -> Router<AppState> {
@@ -40,8 +41,9 @@ pub fn routes() -> Router<AppState> {
         .merge(platform::http::docs::routes("member"))
 }
 
-/// The caller: a token verified with our key whose session still exists, so a logged-out or
-/// withdrawn token is refused even when it reaches member directly.
+/// The caller: a token verified with our key whose session still exists and is the token's
+/// subject's (checked by `AuthMember`), so a logged-out or withdrawn token is refused even when
+/// it reaches member directly.
 #[derive(Debug, Clone)]
 pub struct Caller {
     /// Member id.
@@ -51,30 +53,13 @@ pub struct Caller {
 }
 
 impl FromRequestParts<AppState> for Caller {
-    type Rejection = axum::response::Response;
+    type Rejection = ApiError;
 
     async fn from_request_parts(
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        use axum::response::IntoResponse;
-        let member = AuthMember::from_request_parts(parts, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        let owner = state
-            .sessions
-            .owner(&member.sid)
-            .await
-            .map_err(|e| MemberError::from(e).into_response())?;
-        // A session of another member than the token's subject is as good as none.
-        if owner != Some(member.member_id) {
-            return Err(ApiError::new(
-                axum::http::StatusCode::UNAUTHORIZED,
-                "GATE003",
-                "invalid token",
-            )
-            .into_response());
-        }
+        let member = AuthMember::from_request_parts(parts, state).await?;
         Ok(Self {
             member_id: member.member_id,
             sid: member.sid,

@@ -37,22 +37,15 @@ use super::{auth, internal, profile};
 )]
 struct MemberApi;
 
-/// `GET /api/member/openapi.json`.
-/// Operations that need a member's token: those whose handler takes one, and those the gateway
-/// protects (every route its table of public routes does not name).
-const PROTECTED: &[&str] = &[
-    "logout",
-    "logout_all",
-    "me",
-    "rename",
-    "withdraw",
-    "nickname",
-    "member_id",
-    "nicknames",
-];
-
-pub(super) async fn document() -> Json<utoipa::openapi::OpenApi> {
+/// The document as served: generated, then completed with the shared conventions (security from
+/// the gateway's access matrix).
+pub fn api_document() -> utoipa::openapi::OpenApi {
     let mut doc = MemberApi::openapi();
-    platform::http::openapi::conventions(&mut doc, PROTECTED);
-    Json(doc)
+    platform::http::openapi::conventions(&mut doc, platform::http::access::Service::Member);
+    doc
+}
+
+/// Serves the document.
+pub(super) async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(api_document())
 }

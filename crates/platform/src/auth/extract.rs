@@ -1,5 +1,7 @@
 //! The authenticated member as an axum extractor: services verify the token themselves and never
-//! trust identity headers alone (docs/gateway.md, "Identity propagation").
+//! trust identity headers alone (docs/gateway.md, "Identity propagation"), and, like the gateway,
+//! honour it only while its session lives and belongs to the token's subject — defence in depth
+//! should a request reach a service past the gateway.
 
 use std::sync::Arc;
 
@@ -9,12 +11,24 @@ use axum::http::request::Parts;
 
 use super::cookie::{TokenSource, token_from_headers};
 use super::keys::VerifyingKeys;
+use super::sessions::SessionStore;
 use super::tokens::{Claims, Role};
-use crate::http::ApiError;
+use crate::http::{ApiError, ServiceCodes};
 
-/// Makes the verifying keys available to [`AuthMember`]: `router.layer(auth_keys(keys))`.
-pub fn auth_keys(keys: VerifyingKeys) -> axum::Extension<Arc<VerifyingKeys>> {
-    axum::Extension(Arc::new(keys))
+/// What [`AuthMember`] checks a token with: the keys of its signature and the sessions it names.
+#[derive(Debug)]
+pub struct Authenticator {
+    keys: VerifyingKeys,
+    sessions: Arc<dyn SessionStore>,
+}
+
+/// Makes the keys and the session store available to [`AuthMember`]:
+/// `router.layer(authentication(keys, sessions))`.
+pub fn authentication(
+    keys: VerifyingKeys,
+    sessions: Arc<dyn SessionStore>,
+) -> axum::Extension<Arc<Authenticator>> {
+    axum::Extension(Arc::new(Authenticator { keys, sessions }))
 }
 
 /// The member a verified token names.
@@ -43,8 +57,8 @@ impl<S: Send + Sync> FromRequestParts<S> for AuthMember {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let Some(keys) = parts.extensions.get::<Arc<VerifyingKeys>>().cloned() else {
-            tracing::error!("AuthMember used on a router without auth_keys");
+        let Some(auth) = parts.extensions.get::<Arc<Authenticator>>().cloned() else {
+            tracing::error!("AuthMember used on a router without authentication");
             return Err(ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "INTERNAL",
@@ -56,12 +70,22 @@ impl<S: Send + Sync> FromRequestParts<S> for AuthMember {
             TokenSource::Empty => return Err(unauthorized("missing token", "GATE002")),
             TokenSource::Token(token) => token,
         };
-        let claims = keys
+        let claims = auth
+            .keys
             .verify(token)
             .map_err(|_| unauthorized("invalid token", "GATE003"))?;
         let member_id = claims
             .member_id()
             .map_err(|_| unauthorized("invalid token", "GATE003"))?;
+        // Fail closed: without the store no token is honoured, with the gateway's answer (503).
+        let owner = auth.sessions.owner(&claims.sid).await.map_err(|e| {
+            let codes = parts.extensions.get::<ServiceCodes>().copied();
+            ApiError::unavailable(codes.unwrap_or_default().internal, &e)
+        })?;
+        // A session of another member than the token's subject is as good as none.
+        if owner != Some(member_id) {
+            return Err(unauthorized("invalid token", "GATE003"));
+        }
         Ok(Self {
             member_id,
             role: claims.role,

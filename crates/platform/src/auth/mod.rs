@@ -10,7 +10,7 @@ mod tokens;
 pub use cookie::{
     COOKIE_NAME, TokenSource, clear_cookie, session_cookie, token_from_headers, token_from_values,
 };
-pub use extract::{AuthMember, auth_keys};
+pub use extract::{AuthMember, Authenticator, authentication};
 pub use keys::{KeyError, SigningKey, VerifyingKeys};
-pub use sessions::{DbSessions, RedisSessions, Session, SessionError, SessionStore};
+pub use sessions::{DbSessions, RedisSessions, Session, SessionError, SessionSource, SessionStore};
 pub use tokens::{AUDIENCE, Claims, ISSUER, LEEWAY_SECONDS, Role, TOKEN_TTL, TokenError};

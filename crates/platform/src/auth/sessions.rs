@@ -2,6 +2,7 @@
 //! gateway accepts a token only while its session exists. Redis holds them in distributed mode;
 //! a database table (SQLite in standalone) holds them otherwise, so a restart keeps them.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -10,6 +11,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde::{Deserialize, Serialize};
 
 use super::tokens::Role;
+use crate::redis_client::RedisProbe;
 
 /// One login.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +69,35 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
     /// a token carrying one member's session and another's subject is refused.
     async fn owner(&self, sid: &str) -> Result<Option<i64>, SessionError> {
         Ok(self.get(sid).await?.map(|s| s.member_id))
+    }
+}
+
+/// Where a service that only checks sessions (gallery, post) finds them: Redis in distributed
+/// mode, or the store of the process (member's embedded one) in standalone mode.
+#[derive(Debug, Clone)]
+pub enum SessionSource {
+    /// `REDIS_HOST`, `REDIS_PORT`, `REDIS_PASSWORD`: the Redis member writes sessions to.
+    Redis(crate::config::RedisConfig),
+    /// A store already open in this process.
+    Shared(Arc<dyn SessionStore>),
+}
+
+impl SessionSource {
+    /// The store, and for Redis its probe (reported, not required: public routes work without
+    /// it, and protected ones answer 503 until it is back; the connection reconnects by itself).
+    pub async fn open(
+        &self,
+    ) -> Result<(Arc<dyn SessionStore>, Option<RedisProbe>), crate::redis_client::RedisError> {
+        match self {
+            Self::Redis(config) => {
+                let redis = crate::redis_client::connect(config).await?;
+                Ok((
+                    Arc::new(RedisSessions(redis.clone())),
+                    Some(RedisProbe(redis)),
+                ))
+            }
+            Self::Shared(store) => Ok((Arc::clone(store), None)),
+        }
     }
 }
 

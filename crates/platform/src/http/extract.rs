@@ -4,10 +4,12 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
 use super::app::ServiceCodes;
 use super::error::ApiError;
+use crate::id::{Id, IdKind, RawId};
 
 /// A JSON body; malformed JSON, wrong types and a wrong content type answer 4xx in the error shape.
 #[derive(Debug, Clone, Copy, Default)]
@@ -101,6 +103,29 @@ where
             Ok(axum::extract::Path(value)) => Ok(Self(value)),
             Err(rejection) => Err(path_rejection(codes, &rejection)),
         }
+    }
+}
+
+/// A path whose one parameter is an id: not a signed 64-bit integer answers 400 in the error shape
+/// (as [`Path`]); an integer no object can have answers as an unknown id of kind `K` (crate::id).
+#[derive(Debug)]
+pub struct PathId<K>(pub Id<K>);
+
+impl<S, K> FromRequestParts<S> for PathId<K>
+where
+    S: Send + Sync,
+    K: IdKind + Send,
+    K::Error: IntoResponse,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(raw) = Path::<RawId>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        raw.parse::<K>()
+            .map(Self)
+            .map_err(IntoResponse::into_response)
     }
 }
 

@@ -1,5 +1,6 @@
 //! HTTP conventions shared by every service: envelope, errors, extractors, middleware, health.
 
+pub mod access;
 mod app;
 pub mod docs;
 mod envelope;
@@ -14,7 +15,7 @@ pub mod server;
 pub use app::{ServiceCodes, request_context, service_app};
 pub use envelope::ApiResponse;
 pub use error::{ApiError, ErrorChain};
-pub use extract::{Json, Path, Query};
+pub use extract::{Json, Path, PathId, Query};
 pub use health::{Probe, Readiness, metrics_handle, ops_routes};
 pub use origin::{PublicBaseUrl, RequestOrigin};
 pub use paging::{Page, PageQuery, PagingError};

@@ -3,6 +3,7 @@
 //! input, oversized or mistyped bodies, internal errors) and the gateway's, which fronts every
 //! route (docs/gateway.md, "Errors"). Applied to a generated document by [`conventions`].
 
+use http::Method;
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;
@@ -11,6 +12,8 @@ use utoipa::openapi::security::{
 };
 use utoipa::openapi::{OpenApi, Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
+
+use super::access::{Access, Service, documented_access};
 
 /// Name of the cookie security scheme: the cookie itself.
 const COOKIE_SCHEME: &str = crate::auth::COOKIE_NAME;
@@ -77,13 +80,23 @@ const PROTECTED: &[(&str, &str)] = &[
     ),
 ];
 
-/// Adds the shared schemas, security schemes and error answers to `doc`. `protected` are the
-/// operation ids (handler names) that need a member's token.
-pub fn conventions(doc: &mut OpenApi, protected: &[&str]) {
+/// Adds the shared schemas, security schemes and error answers to `doc`, the document of
+/// `service`. Which operations need a member's token comes from the gateway's access matrix
+/// ([`access`](super::access)), never from a list of its own.
+pub fn conventions(doc: &mut OpenApi, service: Service) {
     let components = doc.components.get_or_insert_with(Default::default);
     components
         .schemas
         .insert("ErrorBody".to_owned(), ErrorBody::schema());
+    // Path and query parameters refer to the id schemas without registering them.
+    components.schemas.insert(
+        crate::id::RawId::name().into_owned(),
+        crate::id::RawId::schema(),
+    );
+    components.schemas.insert(
+        crate::id::Id::<()>::name().into_owned(),
+        crate::id::Id::<()>::schema(),
+    );
     components.add_security_scheme(
         COOKIE_SCHEME,
         SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
@@ -100,22 +113,18 @@ pub fn conventions(doc: &mut OpenApi, protected: &[&str]) {
                 .build(),
         ),
     );
-    for item in doc.paths.paths.values_mut() {
-        for operation in [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let is_protected = operation
-                .operation_id
-                .as_deref()
-                .is_some_and(|id| protected.contains(&id));
-            apply(operation, is_protected);
+    for (path, item) in &mut doc.paths.paths {
+        for (method, operation) in [
+            (Method::GET, &mut item.get),
+            (Method::PUT, &mut item.put),
+            (Method::POST, &mut item.post),
+            (Method::DELETE, &mut item.delete),
+            (Method::PATCH, &mut item.patch),
+        ] {
+            if let Some(operation) = operation {
+                let access = documented_access(service, &method, path);
+                apply(operation, access == Access::Protected);
+            }
         }
     }
 }

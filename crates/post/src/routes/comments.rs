@@ -4,11 +4,13 @@ use std::time::Instant;
 
 use axum::extract::State;
 use platform::auth::AuthMember;
-use platform::http::{ApiResponse, Json, PageQuery, Path, Query};
+use platform::http::{ApiResponse, Json, PageQuery, Path, PathId, Query};
+use platform::id::RawId;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::AppState;
+use crate::domain::ids::{Comment, CommentId, Post, PostId};
 use crate::domain::{CommentText, Invalid, messages};
 use crate::error::PostError;
 use crate::store;
@@ -36,7 +38,8 @@ pub struct CommentInfo {
 #[serde(rename_all = "camelCase")]
 pub struct NewComment {
     /// The post commented on.
-    pub post_id: Option<i64>,
+    #[schema(value_type = Option<PostId>)]
+    pub post_id: Option<RawId>,
     /// 1–100 characters, the first not whitespace.
     #[schema(min_length = 1, max_length = 100)]
     pub content: Option<String>,
@@ -62,6 +65,7 @@ pub async fn create(
 ) -> Result<ApiResponse<()>, PostError> {
     let post_id = body.post_id.ok_or(Invalid(messages::POST_ID))?;
     let content = CommentText::parse(body.content.unwrap_or_default())?;
+    let post_id = post_id.parse::<Post>()?.get();
     if store::find_post(&state.db, post_id).await?.is_none() {
         return Err(PostError::PostNotFound);
     }
@@ -75,18 +79,22 @@ pub async fn create(
 
 /// C2: a post's comments, oldest first.
 #[utoipa::path(get, path = "/api/post/comment/list/{postId}", tag = "comment",
-    params(("postId" = i64, Path, description = "post id"), PageQuery),
+    params(("postId" = RawId, Path, description = "post id; an id below 1 names no post, so its list is empty"), PageQuery),
     responses((status = 200, description = "댓글 목록 조회 성공", body = platform::http::openapi::Envelope<Vec<CommentInfo>>)))]
 pub async fn list(
     State(state): State<AppState>,
-    Path(post_id): Path<i64>,
+    Path(post_id): Path<RawId>,
     Query(page): Query<PageQuery>,
 ) -> Result<ApiResponse<Vec<CommentInfo>>, PostError> {
     let page = page
         .parse()
         .map_err(|_| Invalid(platform::http::paging::PAGING_MESSAGE))?;
+    // An unknown post has no comments; neither has an id no post can have.
+    let Some(post_id) = post_id.in_range::<Post>() else {
+        return Ok(ApiResponse::data("댓글 목록 조회 성공", Vec::new()));
+    };
     let zone = state.settings.timezone;
-    let comments = store::list_comments(&state.db, post_id, page)
+    let comments = store::list_comments(&state.db, post_id.get(), page)
         .await?
         .into_iter()
         .map(|(c, nickname)| CommentInfo {
@@ -101,18 +109,18 @@ pub async fn list(
 
 /// C3: edits one's own comment.
 #[utoipa::path(patch, path = "/api/post/comment/{commentId}", tag = "comment",
-    params(("commentId" = i64, Path, description = "comment id")), request_body = EditComment,
+    params(("commentId" = CommentId, Path, description = "comment id")), request_body = EditComment,
     responses((status = 200, description = "댓글이 수정되었습니다"),
         (status = 400, description = "GP005"),
         (status = 404, description = "GP007 comment not found or not owned")))]
 pub async fn edit(
     State(state): State<AppState>,
     member: AuthMember,
-    Path(comment_id): Path<i64>,
+    PathId(comment_id): PathId<Comment>,
     Json(body): Json<EditComment>,
 ) -> Result<ApiResponse<()>, PostError> {
     let content = CommentText::parse(body.content.unwrap_or_default())?;
-    let comment = store::find_own_comment(&state.db, comment_id, member.member_id)
+    let comment = store::find_own_comment(&state.db, comment_id.get(), member.member_id)
         .await?
         .ok_or(PostError::CommentNotFound)?;
     store::update_comment(&state.db, comment, content).await?;
@@ -121,17 +129,17 @@ pub async fn edit(
 
 /// C4: deletes one's own comment.
 #[utoipa::path(delete, path = "/api/post/comment/{commentId}", tag = "comment",
-    params(("commentId" = i64, Path, description = "comment id")),
+    params(("commentId" = CommentId, Path, description = "comment id")),
     responses((status = 200, description = "댓글이 삭제되었습니다"),
         (status = 404, description = "GP007 comment not found or not owned")))]
 pub async fn delete(
     State(state): State<AppState>,
     member: AuthMember,
-    Path(comment_id): Path<i64>,
+    PathId(comment_id): PathId<Comment>,
 ) -> Result<ApiResponse<()>, PostError> {
-    store::find_own_comment(&state.db, comment_id, member.member_id)
+    store::find_own_comment(&state.db, comment_id.get(), member.member_id)
         .await?
         .ok_or(PostError::CommentNotFound)?;
-    store::delete_comment(&state.db, comment_id).await?;
+    store::delete_comment(&state.db, comment_id.get()).await?;
     Ok(ApiResponse::message("댓글이 삭제되었습니다"))
 }

@@ -36,13 +36,15 @@ use super::{comments, images, music, posts};
 )]
 pub struct ApiDoc;
 
-/// Serves the document.
-/// Operations that need a member's token: those whose handler takes one, and those the gateway
-/// protects (every route its table of public routes does not name).
-const PROTECTED: &[&str] = &["update", "dummy", "create", "edit", "delete", "lookup"];
-
-pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+/// The document as served: generated, then completed with the shared conventions (security from
+/// the gateway's access matrix).
+pub fn api_document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
-    platform::http::openapi::conventions(&mut doc, PROTECTED);
-    Json(doc)
+    platform::http::openapi::conventions(&mut doc, platform::http::access::Service::Post);
+    doc
+}
+
+/// Serves the document.
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(api_document())
 }

@@ -7,11 +7,13 @@ use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use platform::auth::AuthMember;
-use platform::http::{ApiResponse, Path, Query};
+use platform::http::{ApiResponse, Path, PathId, Query};
+use platform::id::RawId;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::AppState;
+use crate::domain::ids::{Gallery, GalleryId, Music, Post};
 use crate::domain::{Invalid, PostContent, PostTitle, messages};
 use crate::entity::{music, post};
 use crate::error::PostError;
@@ -93,13 +95,17 @@ fn post_info(state: &AppState, order: i64, p: post::Model, m: Option<music::Mode
 
 /// P1: every post of a gallery in display order; an unknown gallery has none.
 #[utoipa::path(get, path = "/api/post/list/{galleryId}", tag = "post",
-    params(("galleryId" = i64, Path, description = "gallery id")),
+    params(("galleryId" = RawId, Path, description = "gallery id; an id below 1 names no gallery, so its list is empty")),
     responses((status = 200, description = "게시물 목록 조회 성공", body = platform::http::openapi::Envelope<Vec<PostInfo>>)))]
 pub async fn list(
     State(state): State<AppState>,
-    Path(gallery_id): Path<i64>,
+    Path(gallery_id): Path<RawId>,
 ) -> Result<ApiResponse<Vec<PostInfo>>, PostError> {
-    let rows = store::list_posts(&state.db, gallery_id).await?;
+    // An unknown gallery has no posts; neither has an id no gallery can have.
+    let Some(gallery_id) = gallery_id.in_range::<Gallery>() else {
+        return Ok(ApiResponse::data("게시물 목록 조회 성공", Vec::new()));
+    };
+    let rows = store::list_posts(&state.db, gallery_id.get()).await?;
     let posts = (1..)
         .zip(rows)
         .map(|(order, (p, m))| post_info(&state, order, p, m))
@@ -140,8 +146,9 @@ impl utoipa::PartialSchema for FramesForm {
             .property_names(Some(name))
             .additional_properties(Some(ObjectBuilder::new().schema_type(Type::String)))
             .description(Some(
-                "postId, order: integers; title: up to 50 characters; content: up to 500; \
-                 musicId: an integer or empty; isActive: true or false; image: a PNG, JPEG or \
+                "postId, order: integers from 1 to 9223372036854775807 (a postId of 0 or below \
+                 names no post: 404); title: up to 50 characters; content: up to 500; \
+                 musicId: such an integer or empty; isActive: true or false; image: a PNG, JPEG or \
                  WebP file up to 10 MB (50 MB per request), empty to keep the image",
             ))
             .into()
@@ -152,7 +159,7 @@ impl ToSchema for FramesForm {}
 
 /// P2: edits posts of an owned gallery; all-or-nothing, images streamed to storage.
 #[utoipa::path(patch, path = "/api/post/list/{galleryId}", tag = "post",
-    params(("galleryId" = i64, Path, description = "gallery id")),
+    params(("galleryId" = GalleryId, Path, description = "gallery id")),
     request_body(content = FramesForm, content_type = "multipart/form-data",
         description = "posts[i].postId, posts[i].order, posts[i].title, posts[i].content, \
                        posts[i].musicId, posts[i].isActive, posts[i].image (file; empty keeps the image)"),
@@ -164,9 +171,10 @@ impl ToSchema for FramesForm {}
 pub async fn update(
     State(state): State<AppState>,
     member: AuthMember,
-    Path(gallery_id): Path<i64>,
+    PathId(gallery_id): PathId<Gallery>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<ApiResponse<()>, PostError> {
+    let gallery_id = gallery_id.get();
     if store::gallery_owner(&state.db, gallery_id).await? != Some(member.member_id) {
         return Err(PostError::GalleryNotFound);
     }
@@ -299,26 +307,41 @@ fn text_message(name: Option<&str>) -> &'static str {
     }
 }
 
-fn positive(raw: Option<&str>, message: &'static str) -> Result<i64, Invalid> {
+fn integer(raw: Option<&str>, message: &'static str) -> Result<i64, Invalid> {
     raw.and_then(|v| v.trim().parse::<i64>().ok())
-        .filter(|v| *v > 0)
         .ok_or(Invalid(message))
 }
 
-fn validate(draft: Draft) -> Result<PostUpdate, Invalid> {
-    let post_id = positive(draft.post_id.as_deref(), messages::POST_ID)?;
+fn positive(raw: Option<&str>, message: &'static str) -> Result<i64, Invalid> {
+    integer(raw, message).and_then(|v| if v > 0 { Ok(v) } else { Err(Invalid(message)) })
+}
+
+/// An id part as the form sent it: not a signed 64-bit integer is malformed (400); the range is
+/// the id kind's question, asked once the whole post has passed validation.
+fn id_part(raw: Option<&str>, message: &'static str) -> Result<RawId, Invalid> {
+    integer(raw, message).map(RawId::from)
+}
+
+/// Checks one post's parts: every malformed value first (400 GP005), then whether its ids are
+/// ones a post and a music row can have (as unknown ones, 404).
+fn validate(draft: Draft) -> Result<PostUpdate, PostError> {
+    let post_id = id_part(draft.post_id.as_deref(), messages::POST_ID)?;
     let order = positive(draft.order.as_deref(), messages::ORDER)?;
     let title = PostTitle::parse(draft.title.unwrap_or_default())?;
     let content = PostContent::parse(draft.content.unwrap_or_default())?;
     let music_id = match draft.music_id.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(raw) => Some(positive(Some(raw), messages::MUSIC_ID)?),
+        Some(raw) => Some(id_part(Some(raw), messages::MUSIC_ID)?),
     };
     let is_active = match draft.is_active.as_deref().map(str::trim) {
         Some("true") => true,
         Some("false") => false,
-        _ => return Err(Invalid(messages::IS_ACTIVE)),
+        _ => return Err(Invalid(messages::IS_ACTIVE).into()),
     };
+    let post_id = post_id.parse::<Post>()?.get();
+    let music_id = music_id
+        .map(|raw| raw.parse::<Music>().map(platform::id::Id::get))
+        .transpose()?;
     Ok(PostUpdate {
         post_id,
         order,
@@ -373,7 +396,8 @@ async fn apply(
 #[into_params(parameter_in = Query)]
 pub struct DummyQuery {
     /// Gallery id.
-    pub gallery_id: i64,
+    #[param(value_type = GalleryId)]
+    pub gallery_id: RawId,
 }
 
 /// P3: two blank posts for an owned gallery that has none.
@@ -386,7 +410,7 @@ pub async fn dummy(
     member: AuthMember,
     Query(query): Query<DummyQuery>,
 ) -> Result<impl IntoResponse, PostError> {
-    let gallery_id = query.gallery_id;
+    let gallery_id = query.gallery_id.parse::<Gallery>()?.get();
     if store::gallery_owner(&state.db, gallery_id).await? != Some(member.member_id) {
         return Err(PostError::GalleryNotFound);
     }

@@ -10,7 +10,9 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
-use platform::auth::{Claims, Role, SigningKey};
+use std::sync::Arc;
+
+use platform::auth::{Claims, DbSessions, Role, Session, SessionSource, SessionStore, SigningKey};
 use platform::config::{DatabaseConfig, HttpConfig, StorageConfig};
 use post::entity::comment;
 use post::{AppState, Config, Settings};
@@ -19,12 +21,31 @@ use serde_json::Value;
 use tempfile::TempDir;
 use tower::ServiceExt;
 
+/// The Redis of the local dev services.
+pub fn redis_config() -> platform::config::RedisConfig {
+    let env = testkit::dev_env();
+    platform::config::RedisConfig {
+        host: env["REDIS_HOST"].clone(),
+        port: env["REDIS_PORT"].parse().unwrap(),
+        password: env
+            .get("REDIS_PASSWORD")
+            .map(|p| platform::SecretString::from(p.clone())),
+    }
+}
+
+/// The embedded session store (member's adapter in standalone mode) on the test's own database.
+pub async fn sessions_on(database: &DatabaseConfig) -> Arc<dyn SessionStore> {
+    let db = platform::db::connect(database).await.unwrap();
+    Arc::new(DbSessions::open(db).await.unwrap())
+}
+
 /// One post service under test.
 pub struct Harness {
     pub app: Router,
     pub state: AppState,
     pub key: SigningKey,
     pub images: TempDir,
+    sids: std::sync::Mutex<std::collections::HashMap<i64, String>>,
     _sqlite: Option<TempDir>,
 }
 
@@ -56,6 +77,26 @@ impl Harness {
         Self::start_with(database, storage, settings, sqlite, images).await
     }
 
+    /// On a fresh SQLite file, checking tokens against the sessions of `sessions` (Redis).
+    pub async fn sqlite_with_sessions(sessions: SessionSource) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let database = DatabaseConfig::sqlite(dir.path().join("post.db"));
+        let images = tempfile::tempdir().unwrap();
+        let storage = StorageConfig::Local {
+            root: images.path().to_owned(),
+        };
+        let settings = Settings::default();
+        Self::start_sessions(
+            database,
+            storage,
+            settings,
+            Some(dir),
+            images,
+            Some(sessions),
+        )
+        .await
+    }
+
     /// On a fresh MariaDB database with images in an S3 bucket.
     pub async fn mysql_s3(storage: StorageConfig, settings: Settings) -> Self {
         let db = testkit::MySqlDatabase::create().await;
@@ -71,7 +112,23 @@ impl Harness {
         sqlite: Option<TempDir>,
         images: TempDir,
     ) -> Self {
+        Self::start_sessions(database, storage, settings, sqlite, images, None).await
+    }
+
+    /// `sessions` defaults to the embedded store on the test's own database.
+    async fn start_sessions(
+        database: DatabaseConfig,
+        storage: StorageConfig,
+        settings: Settings,
+        sqlite: Option<TempDir>,
+        images: TempDir,
+        sessions: Option<SessionSource>,
+    ) -> Self {
         let key = SigningKey::generate().unwrap();
+        let sessions = match sessions {
+            Some(source) => source,
+            None => SessionSource::Shared(sessions_on(&database).await),
+        };
         let config = Config {
             http: HttpConfig {
                 bind_addr: [127, 0, 0, 1].into(),
@@ -82,6 +139,7 @@ impl Harness {
             retention: platform::config::RetentionConfig::default(),
             storage,
             auth: key.verifying_keys(),
+            sessions,
             settings,
         };
         let (state, _ready) = post::connect(&config).await.unwrap();
@@ -90,15 +148,38 @@ impl Harness {
             state,
             key,
             images,
+            sids: std::sync::Mutex::default(),
             _sqlite: sqlite,
         }
     }
 
-    /// A valid token of `member_id`.
-    pub fn token(&self, member_id: i64) -> String {
+    /// A valid token of `member_id`, naming a live session of theirs (created, as member would at
+    /// sign-in, on first use).
+    pub async fn token(&self, member_id: i64) -> String {
+        let sid = self.sid_of(member_id).await;
+        self.sign(member_id, &sid)
+    }
+
+    /// The id of `member_id`'s session, created on first use (random, like member's, so tests sharing
+    /// a Redis never meet).
+    pub async fn sid_of(&self, member_id: i64) -> String {
+        if let Some(sid) = self.sids.lock().unwrap().get(&member_id) {
+            return sid.clone();
+        }
+        let session = Session::start(member_id, Role::User, std::time::Duration::from_secs(3600));
+        self.state.sessions.create(&session).await.unwrap();
+        self.sids
+            .lock()
+            .unwrap()
+            .insert(member_id, session.sid.clone());
+        session.sid
+    }
+
+    /// A token with this subject and session id, whether or not they belong together.
+    pub fn sign(&self, member_id: i64, sid: &str) -> String {
         let now = chrono::Utc::now().timestamp();
         self.key
-            .sign(&Claims::new(member_id, Role::User, "sid", now))
+            .sign(&Claims::new(member_id, Role::User, sid, now))
             .unwrap()
     }
 
@@ -122,7 +203,7 @@ impl Harness {
         if let Some(member) = member {
             builder = builder.header(
                 header::COOKIE,
-                format!("gallery_cookie={}", self.token(member)),
+                format!("gallery_cookie={}", self.token(member).await),
             );
         }
         let request = match body {
@@ -155,7 +236,7 @@ impl Harness {
             .uri(format!("/api/post/list/{gallery_id}"))
             .header(
                 header::COOKIE,
-                format!("gallery_cookie={}", self.token(member)),
+                format!("gallery_cookie={}", self.token(member).await),
             )
             .header(header::CONTENT_TYPE, content_type)
             .body(Body::from(body))

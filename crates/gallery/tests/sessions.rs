@@ -1,0 +1,169 @@
+//! Gallery honours a token only while its session lives and belongs to the token's subject, as
+//! the gateway does (defence in depth): with the embedded store (standalone) and with Redis
+//! (distributed), where an unreachable Redis answers 503 on protected routes until it is back.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{Service, assert_error, redis_config};
+use platform::CancellationToken;
+use platform::auth::SessionSource;
+use serde_json::json;
+use tokio::net::{TcpListener, TcpStream};
+
+const ALICE: i64 = 1;
+const BOB: i64 = 2;
+
+/// Sends `POST /api/gallery` with `token` as the cookie.
+async fn create_with(s: &Service, token: &str, name: &str) -> common::Answer {
+    let request = axum::http::Request::post("/api/gallery")
+        .header("cookie", format!("gallery_cookie={token}"))
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(
+            json!({"placeId": 1, "name": name}).to_string(),
+        ))
+        .unwrap();
+    s.request(request).await
+}
+
+async fn galleries_of(s: &Service, member: i64) -> usize {
+    let answer = s.get("/api/gallery/list", Some(member)).await;
+    answer.body["data"].as_array().map_or(0, Vec::len)
+}
+
+#[tokio::test]
+async fn a_token_carrying_another_members_session_is_refused_with_gate003() {
+    let s = Service::sqlite().await;
+    let bobs_session = s.sid_of(BOB).await;
+    let forged = s.sign(ALICE, &bobs_session);
+    let answer = create_with(&s, &forged, "남의 세션").await;
+    assert_error(
+        &answer,
+        StatusCode::UNAUTHORIZED,
+        "GATE003",
+        "invalid token",
+    );
+    assert_eq!(galleries_of(&s, ALICE).await, 0);
+    assert_eq!(galleries_of(&s, BOB).await, 0);
+}
+
+#[tokio::test]
+async fn a_token_whose_session_does_not_exist_is_refused_with_gate003() {
+    let s = Service::sqlite().await;
+    let answer = create_with(&s, &s.sign(ALICE, "no-such-session"), "없는 세션").await;
+    assert_error(
+        &answer,
+        StatusCode::UNAUTHORIZED,
+        "GATE003",
+        "invalid token",
+    );
+}
+
+#[tokio::test]
+async fn a_token_whose_session_was_revoked_is_refused_with_gate003() {
+    let s = Service::sqlite().await;
+    let token = s.token(ALICE).await;
+    s.state
+        .sessions
+        .delete(&s.sid_of(ALICE).await)
+        .await
+        .unwrap();
+    let answer = create_with(&s, &token, "로그아웃 후").await;
+    assert_error(
+        &answer,
+        StatusCode::UNAUTHORIZED,
+        "GATE003",
+        "invalid token",
+    );
+}
+
+#[tokio::test]
+async fn with_redis_a_live_session_of_the_subject_is_accepted() {
+    let s = Service::sqlite_with(SessionSource::Redis(redis_config())).await;
+    let answer = create_with(&s, &s.token(ALICE).await, "레디스").await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+}
+
+#[tokio::test]
+async fn with_redis_a_token_carrying_another_members_session_is_refused_with_gate003() {
+    let s = Service::sqlite_with(SessionSource::Redis(redis_config())).await;
+    let forged = s.sign(ALICE, &s.sid_of(BOB).await);
+    let answer = create_with(&s, &forged, "레디스 위조").await;
+    assert_error(
+        &answer,
+        StatusCode::UNAUTHORIZED,
+        "GATE003",
+        "invalid token",
+    );
+}
+
+/// A TCP relay to the real Redis that can be cut and restored on the same port.
+struct Relay {
+    port: u16,
+    stop: CancellationToken,
+}
+
+impl Relay {
+    async fn start(port: u16) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = CancellationToken::new();
+        let upstream = redis_config();
+        let token = stop.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut client, _) = tokio::select! {
+                    () = token.cancelled() => return,
+                    accepted = listener.accept() => accepted.unwrap(),
+                };
+                let target = format!("{}:{}", upstream.host, upstream.port);
+                let token = token.clone();
+                tokio::spawn(async move {
+                    let mut server = TcpStream::connect(target).await.unwrap();
+                    tokio::select! {
+                        () = token.cancelled() => {}
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                    }
+                });
+            }
+        });
+        Self { port, stop }
+    }
+
+    fn cut(&self) {
+        self.stop.cancel();
+    }
+}
+
+#[tokio::test]
+async fn without_redis_protected_routes_answer_503_public_ones_work_and_both_recover() {
+    let relay = Relay::start(0).await;
+    let mut config = redis_config();
+    config.port = relay.port;
+    let s = Service::sqlite_with(SessionSource::Redis(config)).await;
+    let token = s.token(ALICE).await;
+
+    relay.cut();
+    let answer = create_with(&s, &token, "정전").await;
+    assert_error(
+        &answer,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "GG001",
+        "일시적으로 서비스를 사용할 수 없습니다. 잠시 후 다시 시도해주세요",
+    );
+    let public = s.get("/api/gallery/place/list", None).await;
+    assert_eq!(public.status, StatusCode::OK);
+
+    let _back = Relay::start(relay.port).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let answer = create_with(&s, &token, "복구").await;
+        if answer.status == StatusCode::OK {
+            break;
+        }
+        assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(tokio::time::Instant::now() < deadline, "no recovery");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}

@@ -1,0 +1,149 @@
+//! Post honours a token only while its session lives and belongs to the token's subject, as the
+//! gateway does (defence in depth): with the embedded store (standalone) and with Redis
+//! (distributed), where an unreachable Redis answers 503 on protected routes until it is back.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use common::{Harness, redis_config};
+use platform::CancellationToken;
+use platform::auth::SessionSource;
+use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpStream};
+
+const OWNER: i64 = 7;
+const VISITOR: i64 = 8;
+const GALLERY: i64 = 100;
+
+/// Comments on the gallery's first post with `token` as the cookie.
+async fn comment_with(h: &Harness, token: &str) -> (StatusCode, Value) {
+    let post = h.post_ids(GALLERY).await[0];
+    let request = Request::post("/api/post/comment")
+        .header(header::COOKIE, format!("gallery_cookie={token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            json!({"postId": post, "content": "안녕"}).to_string(),
+        ))
+        .unwrap();
+    let (status, _, bytes) = h.send(request).await;
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+fn assert_refused(answer: &(StatusCode, Value)) {
+    assert_eq!(answer.0, StatusCode::UNAUTHORIZED, "{:?}", answer.1);
+    assert_eq!(answer.1["errorCode"], "GATE003");
+}
+
+async fn comments(h: &Harness) -> usize {
+    let post = h.post_ids(GALLERY).await[0];
+    let uri = format!("/api/post/comment/list/{post}");
+    let (_, body) = h.call(Method::GET, &uri, None, None).await;
+    body["data"].as_array().map_or(0, Vec::len)
+}
+
+#[tokio::test]
+async fn a_token_carrying_another_members_session_is_refused_with_gate003() {
+    let h = Harness::sqlite().await;
+    h.gallery(GALLERY, OWNER, 1).await;
+    let forged = h.sign(OWNER, &h.sid_of(VISITOR).await);
+    assert_refused(&comment_with(&h, &forged).await);
+    assert_eq!(comments(&h).await, 0);
+}
+
+#[tokio::test]
+async fn a_token_whose_session_does_not_exist_is_refused_with_gate003() {
+    let h = Harness::sqlite().await;
+    h.gallery(GALLERY, OWNER, 1).await;
+    assert_refused(&comment_with(&h, &h.sign(OWNER, "no-such-session")).await);
+}
+
+#[tokio::test]
+async fn with_redis_a_live_session_of_the_subject_is_accepted() {
+    let h = Harness::sqlite_with_sessions(SessionSource::Redis(redis_config())).await;
+    h.gallery(GALLERY, OWNER, 1).await;
+    let answer = comment_with(&h, &h.token(OWNER).await).await;
+    assert_eq!(answer.0, StatusCode::OK, "{:?}", answer.1);
+}
+
+#[tokio::test]
+async fn with_redis_a_token_carrying_another_members_session_is_refused_with_gate003() {
+    let h = Harness::sqlite_with_sessions(SessionSource::Redis(redis_config())).await;
+    h.gallery(GALLERY, OWNER, 1).await;
+    let forged = h.sign(OWNER, &h.sid_of(VISITOR).await);
+    assert_refused(&comment_with(&h, &forged).await);
+}
+
+/// A TCP relay to the real Redis that can be cut and restored on the same port.
+struct Relay {
+    port: u16,
+    stop: CancellationToken,
+}
+
+impl Relay {
+    async fn start(port: u16) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = CancellationToken::new();
+        let upstream = redis_config();
+        let token = stop.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut client, _) = tokio::select! {
+                    () = token.cancelled() => return,
+                    accepted = listener.accept() => accepted.unwrap(),
+                };
+                let target = format!("{}:{}", upstream.host, upstream.port);
+                let token = token.clone();
+                tokio::spawn(async move {
+                    let mut server = TcpStream::connect(target).await.unwrap();
+                    tokio::select! {
+                        () = token.cancelled() => {}
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                    }
+                });
+            }
+        });
+        Self { port, stop }
+    }
+
+    fn cut(&self) {
+        self.stop.cancel();
+    }
+}
+
+#[tokio::test]
+async fn without_redis_protected_routes_answer_503_public_ones_work_and_both_recover() {
+    let relay = Relay::start(0).await;
+    let mut config = redis_config();
+    config.port = relay.port;
+    let h = Harness::sqlite_with_sessions(SessionSource::Redis(config)).await;
+    h.gallery(GALLERY, OWNER, 1).await;
+    let token = h.token(OWNER).await;
+
+    relay.cut();
+    let (status, body) = comment_with(&h, &token).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body:?}");
+    assert_eq!(body["errorCode"], "GP001");
+    let uri = format!("/api/post/list/{GALLERY}");
+    assert_eq!(
+        h.call(Method::GET, &uri, None, None).await.0,
+        StatusCode::OK
+    );
+
+    let _back = Relay::start(relay.port).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (status, _) = comment_with(&h, &token).await;
+        if status == StatusCode::OK {
+            break;
+        }
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(tokio::time::Instant::now() < deadline, "no recovery");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
