@@ -39,6 +39,7 @@ use http::Method;
 use http::header::HeaderValue;
 use http::uri::PathAndQuery;
 use platform::CancellationToken;
+use platform::http::request_id;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
@@ -53,7 +54,7 @@ use crate::balance::View;
 use crate::connections::Admitted;
 use crate::forwarding::{self, Additions};
 use crate::framing::{MAX_HEAD, MAX_HEADERS, Malformed};
-use crate::handler::{Admission, Destination, Gateway, GatewayError, PREFLIGHT, request_id};
+use crate::handler::{Admission, Destination, Gateway, GatewayError, PREFLIGHT};
 use crate::proxy::ProxyError;
 use crate::routes::Service;
 

@@ -7,6 +7,7 @@ mod extract;
 mod health;
 pub mod openapi;
 pub mod paging;
+pub mod request_id;
 pub mod server;
 
 pub use app::{ServiceCodes, request_context, service_app};
@@ -15,6 +16,7 @@ pub use error::{ApiError, ErrorChain};
 pub use extract::{Json, Path, Query};
 pub use health::{Probe, Readiness, metrics_handle, ops_routes};
 pub use paging::{Page, PageQuery, PagingError};
+pub use request_id::request_id;
 pub use server::ConnectionRules;
 
 /// The request id header, accepted from clients and generated when absent.
