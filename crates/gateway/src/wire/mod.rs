@@ -40,8 +40,8 @@ use http::header::HeaderValue;
 use http::uri::PathAndQuery;
 use platform::CancellationToken;
 use platform::http::request_id;
+use platform::http::server::{Accepting, accept_loop};
 use tokio::net::{TcpListener, TcpStream};
-use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
 use self::answer::{answer, refuse};
@@ -85,38 +85,17 @@ pub async fn serve(
         gateway,
         shutdown: shutdown.clone(),
     });
-    let connections = TaskTracker::new();
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            () = shutdown.cancelled() => break,
-        };
-        match accepted {
-            Ok((stream, peer)) => {
-                // Answers are written whole; Nagle would hold the last segment for an ACK.
-                let _ = stream.set_nodelay(true);
-                let admitted = shared.gateway.connections().admit();
-                connections.spawn(connection(Arc::clone(&shared), stream, peer, admitted));
-            }
-            Err(e) => {
-                // Out of file descriptors or similar: back off instead of spinning.
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
-    drop(listener);
-    connections.close();
-    if tokio::time::timeout(grace, connections.wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            ?grace,
-            "in-flight requests did not finish in time; closing them"
-        );
-    }
-    Ok(())
+    let accepting = Accepting {
+        shutdown,
+        grace,
+        // Past its cap the gateway answers 503 itself instead of leaving clients in the backlog.
+        max_connections: None,
+    };
+    accept_loop(listener, accepting, |stream, peer| {
+        let admitted = shared.gateway.connections().admit();
+        connection(Arc::clone(&shared), stream, peer, admitted)
+    })
+    .await
 }
 
 struct Shared {
