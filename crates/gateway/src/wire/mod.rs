@@ -22,7 +22,6 @@ mod answer;
 mod chunked;
 mod deadline;
 mod io;
-mod pool;
 mod request;
 mod response;
 mod upstream;
@@ -47,7 +46,6 @@ use tower::ServiceExt;
 use self::answer::{answer, refuse};
 use self::deadline::Deadline;
 use self::io::{Prefixed, read_some};
-use self::pool::Pool;
 use self::request::{Head, Parsed};
 use self::upstream::{Forward, forward};
 use crate::balance::View;
@@ -55,6 +53,7 @@ use crate::connections::Admitted;
 use crate::forwarding::{self, Additions};
 use crate::framing::{MAX_HEAD, MAX_HEADERS, Malformed};
 use crate::handler::{Admission, Destination, Gateway, GatewayError, PREFLIGHT};
+use crate::pool::Pool;
 use crate::proxy::ProxyError;
 use crate::routes::Service;
 
@@ -80,7 +79,7 @@ pub async fn serve(
     grace: Duration,
 ) -> std::io::Result<()> {
     let shared = Arc::new(Shared {
-        pool: Pool::new(gateway.policy().connect_timeout),
+        pool: Arc::new(Pool::new(gateway.policy().connect_timeout)),
         fallback: crate::router(Arc::clone(&gateway)).merge(ops),
         gateway,
         shutdown: shutdown.clone(),
@@ -100,7 +99,8 @@ pub async fn serve(
 
 struct Shared {
     gateway: Arc<Gateway>,
-    pool: Pool,
+    /// This worker's upstream connections, for both front ends.
+    pool: Arc<Pool>,
     fallback: Router,
     shutdown: CancellationToken,
 }
@@ -168,8 +168,11 @@ async fn hand_over(shared: &Shared, client: Client, prefix: Bytes) {
     let io = hyper_util::rt::TokioIo::new(Prefixed::new(prefix, client.stream));
     let router = shared.fallback.clone();
     let peer = client.peer;
+    let pool = Arc::clone(&shared.pool);
     let service = hyper::service::service_fn(move |mut request: http::Request<_>| {
         request.extensions_mut().insert(ConnectInfo(peer));
+        // Forwarded over this worker's pool, as the wire front end's requests are.
+        request.extensions_mut().insert(Arc::clone(&pool));
         router.clone().oneshot(request)
     });
     // One request, then the connection closes: a next head on it must pass the framing rules
