@@ -223,15 +223,17 @@ impl Sender {
     ) -> Result<Response<Body>, Failed> {
         let mut pooled = self.pool.checkout(lease.endpoint_id());
         let mut request = at(lease, request);
+        let mut resent = false;
         loop {
             let reused = pooled.is_some();
             let stream = match pooled.take() {
                 Some(stream) => stream,
-                None => self
-                    .pool
-                    .connect(lease.addr())
-                    .await
-                    .map_err(Failed::down)?,
+                None => match self.pool.connect(lease.addr()).await {
+                    Ok(stream) => stream,
+                    // The first try may have reached the service after all.
+                    Err(e) if resent => return Err(Failed::down(e).reached()),
+                    Err(e) => return Err(Failed::down(e)),
+                },
             };
             let sent = tokio::time::timeout(
                 self.response_timeout,
@@ -246,7 +248,9 @@ impl Sender {
                 Some(whole) if resend_on_new_connection(reused, failed.closed, true) => {
                     tracing::debug!("pooled upstream connection was closed; sending again");
                     request = at(lease, whole.copy());
+                    resent = true;
                 }
+                _ if resent => return Err(failed.reached()),
                 _ => return Err(failed),
             }
         }
@@ -427,6 +431,15 @@ impl Failed {
             reach: Reach::NotSent,
             closed: false,
         }
+    }
+
+    /// This failure, after an earlier try of the same request that may have reached the service.
+    fn reached(self) -> Self {
+        let reach = match self.reach {
+            Reach::NotSent => Reach::Unanswered,
+            other => other,
+        };
+        Self { reach, ..self }
     }
 
     fn from_hyper(e: hyper::Error) -> Self {
