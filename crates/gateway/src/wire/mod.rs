@@ -5,7 +5,8 @@
 //! forwarding headers, CORS, request id, access log) and relayed over pooled upstream
 //! connections by one task, bodies streamed both ways without being held. Anything else —
 //! chunked or `Expect` requests, upgrades, HTTP/1.0, absolute targets, the operational endpoints —
-//! is handed with the bytes already read to hyper serving the axum router for that one request.
+//! is handed with the bytes already read to hyper serving the axum router for that one request;
+//! what hyper forwards goes over the same worker pool ([`crate::pool`]), balancer and retry rules.
 //! Every head first passes [`crate::framing`]; one that breaks it is refused here.
 //!
 //! Parts: [`request`] reads a head and writes the upstream's, [`upstream`] sends it (pool, retry),
