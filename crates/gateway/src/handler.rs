@@ -1,10 +1,8 @@
 //! One request through the gateway: classify, authenticate, limit, forward; then the request id,
 //! CORS headers, one access-log line and the metrics.
 
-use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::body::Body;
@@ -13,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, StatusCode};
 use platform::auth::TokenSource;
-use platform::http::{ApiError, REQUEST_ID};
+use platform::http::{ApiError, REQUEST_ID, request_id};
 
 use crate::access_log::{AccessLog, Entry};
 use crate::auth::{AuthError, Authenticator, Identity};
@@ -267,32 +265,6 @@ fn observe(route: &'static str, status: StatusCode, elapsed: std::time::Duration
         counter.increment(1);
         histogram.record(elapsed.as_secs_f64());
     });
-}
-
-/// The client's `x-request-id` when it is sane, or a new one (process prefix + counter: unique,
-/// no syscall).
-pub(crate) fn request_id(client: Option<&[u8]>) -> HeaderValue {
-    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let acceptable = |v: &&[u8]| {
-        (1..=128).contains(&v.len())
-            && v.iter()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
-    };
-    if let Some(value) = client
-        .filter(acceptable)
-        .and_then(|v| HeaderValue::from_bytes(v).ok())
-    {
-        return value;
-    }
-    let prefix = PREFIX.get_or_init(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_owned());
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    // Formatted on the stack: one allocation (the header's) instead of two.
-    let mut text = [0_u8; 32];
-    let mut cursor = std::io::Cursor::new(&mut text[..]);
-    let _ = write!(cursor, "{prefix}-{n:x}");
-    let len = usize::try_from(cursor.position()).unwrap_or(0);
-    HeaderValue::from_bytes(&text[..len]).unwrap_or(HeaderValue::from_static("gateway"))
 }
 
 impl Gateway {

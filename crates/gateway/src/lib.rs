@@ -13,6 +13,7 @@ pub mod cors;
 mod forwarding;
 pub mod framing;
 pub mod limit;
+mod pool;
 pub mod proxy;
 pub mod redis_link;
 pub mod routes;

@@ -1,21 +1,29 @@
-//! Forwarding to an upstream: a pooled keep-alive HTTP/1.1 client (or an in-process router in
-//! standalone mode), bodies streamed both ways, hop-by-hop headers removed, `X-Forwarded-*` set.
+//! Forwarding to an upstream for the hyper path (requests the wire front end hands over, and the
+//! router served on its own): hyper's HTTP/1.1 client codec over the worker's pooled upstream
+//! connections ([`crate::pool`], shared with the wire front end), with the same balancer, replay
+//! and retry rules; or an in-process router in standalone mode. Bodies are streamed both ways,
+//! hop-by-hop headers removed, `X-Forwarded-*` set.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
+use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName};
-use http::uri::{PathAndQuery, Scheme};
+use http::uri::PathAndQuery;
 use http::{Request, Response, Uri, Version};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper::body::{Frame, Incoming, SizeHint};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
 use tower::ServiceExt;
 
 use crate::balance::{Balancer, Fault, Lease, Reach, View, may_retry};
 use crate::config::Policy;
+use crate::pool::{Pool, resend_on_new_connection};
 use crate::routes::Service;
 
 /// Where one prefix is served.
@@ -27,13 +35,15 @@ pub enum Upstream {
     Local(Router),
 }
 
-/// The three upstreams and the shared client.
+/// The three upstreams.
 #[derive(Debug, Clone)]
 pub struct Upstreams {
     member: Upstream,
     gallery: Upstream,
     post: Upstream,
-    client: Client<HttpConnector, Body>,
+    /// The pool of a router served on its own; under [`crate::serve`] each request carries its
+    /// worker's pool instead.
+    own_pool: Arc<Pool>,
     response_timeout: Duration,
 }
 
@@ -99,22 +109,11 @@ impl Upstreams {
 
     /// Any mix of upstreams.
     pub fn new(member: Upstream, gallery: Upstream, post: Upstream, policy: &Policy) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(policy.connect_timeout));
-        // The services (hyper servers) close a keep-alive connection that stays idle for 30 s;
-        // reusing one at that moment fails a non-idempotent request with "connection closed
-        // before message completed" (seen as a 502 in the end-to-end journeys). Dropping idle
-        // connections well before that avoids the race.
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(15))
-            .pool_max_idle_per_host(512)
-            .build(connector);
         Self {
             member,
             gallery,
             post,
-            client,
+            own_pool: Arc::new(Pool::new(policy.connect_timeout)),
             response_timeout: policy.response_timeout,
         }
     }
@@ -140,21 +139,39 @@ impl Upstreams {
     pub async fn send(
         &self,
         service: Service,
-        request: Request<Body>,
+        mut request: Request<Body>,
     ) -> Result<Response<Body>, ProxyError> {
         let response = match self.of(service) {
             Upstream::Local(router) => match router.clone().oneshot(request).await {
                 Ok(response) => response,
                 Err(never) => match never {},
             },
-            Upstream::Http(balancer) => self.send_http(balancer, request).await?,
+            Upstream::Http(balancer) => {
+                let pool = request
+                    .extensions_mut()
+                    .remove::<Arc<Pool>>()
+                    .unwrap_or_else(|| Arc::clone(&self.own_pool));
+                let sender = Sender {
+                    pool,
+                    response_timeout: self.response_timeout,
+                };
+                sender.send(balancer, request).await?
+            }
         };
         let (mut parts, body) = response.into_parts();
         strip_hop_by_hop(&mut parts.headers);
         Ok(Response::from_parts(parts, body))
     }
+}
 
-    async fn send_http(
+/// Sends requests over one worker's pool.
+struct Sender {
+    pool: Arc<Pool>,
+    response_timeout: Duration,
+}
+
+impl Sender {
+    async fn send(
         &self,
         balancer: &Balancer,
         mut request: Request<Body>,
@@ -164,7 +181,7 @@ impl Upstreams {
         let lease = balancer.lease(&mut view).await.ok_or_else(no_address)?;
         if !is_replayable(&request) {
             // Its body is streamed as it arrives: there is nothing left to send a second time.
-            return match self.send_once(at(&lease, request)).await {
+            return match self.attempt(&lease, request, None).await {
                 Ok(response) => Ok(leased(response, lease)),
                 Err(failed) => {
                     lease.failed(failed.fault);
@@ -181,7 +198,7 @@ impl Upstreams {
         let mut lease = lease;
         let mut retried = false;
         loop {
-            let failed = match self.attempt(&lease, &whole).await {
+            let failed = match self.attempt(&lease, whole.copy(), Some(&whole)).await {
                 Ok(response) => return Ok(leased(response, lease)),
                 Err(failed) => failed,
             };
@@ -195,43 +212,153 @@ impl Upstreams {
         }
     }
 
-    /// Sends a request held whole to `lease`'s endpoint, and once more on another connection
-    /// there when the pooled one turned out to be closing: a service that answers early without
-    /// reading a body (a 404 to a multipart upload) closes that connection, and the pool may hand
-    /// it out once more before noticing. Such a request never reached the service.
-    async fn attempt(&self, lease: &Lease, whole: &Whole) -> Result<Response<Body>, Failed> {
-        match self.send_once(at(lease, whole.copy())).await {
-            Err(failed) if failed.closed => {
-                tracing::debug!("pooled upstream connection was closing; sending again");
-                self.send_once(at(lease, whole.copy()))
-                    .await
-                    .map_err(|f| Failed {
-                        reach: if f.reach == Reach::NotSent {
-                            Reach::Unanswered
-                        } else {
-                            f.reach
-                        },
-                        ..f
-                    })
+    /// One endpoint's try, on a pooled connection or a new one; when `whole` (the request held
+    /// whole) is given, once more on a new connection if the pooled one turns out to have been
+    /// closed by the service ([`resend_on_new_connection`], the wire front end's rule).
+    async fn attempt(
+        &self,
+        lease: &Lease,
+        request: Request<Body>,
+        whole: Option<&Whole>,
+    ) -> Result<Response<Body>, Failed> {
+        let mut pooled = self.pool.checkout(lease.endpoint_id());
+        let mut request = at(lease, request);
+        let mut resent = false;
+        loop {
+            let reused = pooled.is_some();
+            let stream = match pooled.take() {
+                Some(stream) => stream,
+                None => match self.pool.connect(lease.addr()).await {
+                    Ok(stream) => stream,
+                    // The first try may have reached the service after all.
+                    Err(e) if resent => return Err(Failed::down(e).reached()),
+                    Err(e) => return Err(Failed::down(e)),
+                },
+            };
+            let sent = tokio::time::timeout(
+                self.response_timeout,
+                exchange(&self.pool, lease.endpoint_id(), stream, request),
+            );
+            let failed = match sent.await {
+                Err(_elapsed) => Failed::answered(ProxyError::TimedOut(None)),
+                Ok(Ok(response)) => return Ok(response),
+                Ok(Err(e)) => Failed::from_hyper(e),
+            };
+            match whole {
+                Some(whole) if resend_on_new_connection(reused, failed.closed, true) => {
+                    tracing::debug!("pooled upstream connection was closed; sending again");
+                    request = at(lease, whole.copy());
+                    resent = true;
+                }
+                _ if resent => return Err(failed.reached()),
+                _ => return Err(failed),
             }
-            other => other,
         }
     }
+}
 
-    async fn send_once(&self, request: Request<Body>) -> Result<Response<Body>, Failed> {
-        let sent = tokio::time::timeout(self.response_timeout, self.client.request(request));
-        match sent.await {
-            Err(_elapsed) => Err(Failed::answered(ProxyError::TimedOut(None))),
-            Ok(Err(e)) => Err(Failed::from_client(e)),
-            Ok(Ok(response)) => Ok(response.map(Body::new)),
+/// One exchange on `stream` with hyper's client codec. The connection goes back to `pool` once
+/// the response body has been read to its end, when both sides may keep it: hyper hands the
+/// socket back only after the exchange is complete, so what is checked in is idle.
+async fn exchange(
+    pool: &Arc<Pool>,
+    endpoint: u64,
+    stream: TcpStream,
+    request: Request<Body>,
+) -> Result<Response<Body>, hyper::Error> {
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    let (ended, body_ended) = oneshot::channel();
+    let pool = Arc::clone(pool);
+    tokio::spawn(async move {
+        // Resolves once the sender is dropped (below) and the exchange is over.
+        let Ok(parts) = connection.without_shutdown().await else {
+            return;
+        };
+        if body_ended.await == Ok(true) && parts.read_buf.is_empty() {
+            pool.checkin(endpoint, parts.io.into_inner());
         }
+    });
+    let response = sender.send_request(request).await;
+    drop(sender);
+    let response = response?;
+    let keep = keeps_connection(&response);
+    Ok(response.map(|body| Body::new(Watched::new(body, ended, keep))))
+}
+
+/// Whether the service lets the connection be used again after this response.
+fn keeps_connection(response: &Response<Incoming>) -> bool {
+    response.version() == Version::HTTP_11
+        && !response
+            .headers()
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")))
+}
+
+/// A response body that reports whether it was read to its end (`true` only then, and only when
+/// the connection may be kept); dropped earlier, it reports nothing and the connection is closed.
+struct Watched {
+    body: Incoming,
+    ended: Option<oneshot::Sender<bool>>,
+    keep: bool,
+}
+
+impl Watched {
+    fn new(body: Incoming, ended: oneshot::Sender<bool>, keep: bool) -> Self {
+        let mut watched = Self {
+            body,
+            ended: Some(ended),
+            keep,
+        };
+        // An empty body may never be polled: the server sees its end at once.
+        if hyper::body::Body::is_end_stream(&watched.body) {
+            watched.report(true);
+        }
+        watched
+    }
+
+    fn report(&mut self, complete: bool) {
+        if let Some(ended) = self.ended.take() {
+            let _ = ended.send(complete && self.keep);
+        }
+    }
+}
+
+impl hyper::body::Body for Watched {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        match &polled {
+            Poll::Ready(None) => self.report(true),
+            Poll::Ready(Some(Err(_))) => self.report(false),
+            Poll::Ready(Some(Ok(_))) if hyper::body::Body::is_end_stream(&self.body) => {
+                self.report(true);
+            }
+            Poll::Ready(Some(Ok(_))) | Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
     }
 }
 
 /// A request read whole, so that it can be sent more than once.
 struct Whole {
     parts: http::request::Parts,
-    bytes: bytes::Bytes,
+    bytes: Bytes,
 }
 
 impl Whole {
@@ -245,20 +372,15 @@ impl Whole {
     }
 }
 
-/// `request` addressed to `lease`'s endpoint: the client connects to the address (its pool is
-/// kept per address), the service sees its configured name as `Host`.
+/// `request` for `lease`'s endpoint: in origin form (hyper's codec writes the target as given),
+/// with the service's configured name as `Host`.
 fn at(lease: &Lease, mut request: Request<Body>) -> Request<Body> {
     let path = request
         .uri()
         .path_and_query()
         .cloned()
         .unwrap_or_else(|| PathAndQuery::from_static("/"));
-    *request.uri_mut() = Uri::builder()
-        .scheme(Scheme::HTTP)
-        .authority(lease.target().clone())
-        .path_and_query(path)
-        .build()
-        .unwrap_or_default();
+    *request.uri_mut() = Uri::from(path);
     let host = http::HeaderValue::from_str(lease.authority().as_str());
     if let Ok(host) = host {
         request.headers_mut().insert(header::HOST, host);
@@ -287,7 +409,7 @@ struct Failed {
     error: ProxyError,
     fault: Fault,
     reach: Reach,
-    /// The connection closed before the response (possibly a pooled one the service had closed).
+    /// The connection closed before any answer (possibly a pooled one the service had closed).
     closed: bool,
 }
 
@@ -301,30 +423,31 @@ impl Failed {
         }
     }
 
-    fn from_client(e: hyper_util::client::legacy::Error) -> Self {
-        let timeout = is_timeout(&e);
-        if e.is_connect() {
-            return Self {
-                error: if timeout {
-                    ProxyError::TimedOut(Some(Box::new(e)))
-                } else {
-                    ProxyError::Unreachable(Box::new(e))
-                },
-                fault: Fault::Down,
-                reach: Reach::NotSent,
-                closed: false,
-            };
+    /// No connection could be made: nothing was sent.
+    fn down(error: ProxyError) -> Self {
+        Self {
+            error,
+            fault: Fault::Down,
+            reach: Reach::NotSent,
+            closed: false,
         }
-        if timeout || hyper_cause(&e).is_some_and(hyper::Error::is_parse) {
-            let error = if timeout {
-                ProxyError::TimedOut(Some(Box::new(e)))
-            } else {
-                ProxyError::Unreachable(Box::new(e))
-            };
-            return Self::answered(error);
+    }
+
+    /// This failure, after an earlier try of the same request that may have reached the service.
+    fn reached(self) -> Self {
+        let reach = match self.reach {
+            Reach::NotSent => Reach::Unanswered,
+            other => other,
+        };
+        Self { reach, ..self }
+    }
+
+    fn from_hyper(e: hyper::Error) -> Self {
+        if e.is_parse() {
+            return Self::answered(ProxyError::Unreachable(Box::new(e)));
         }
         Self {
-            closed: is_closed_connection(&e),
+            closed: e.is_incomplete_message() || e.is_canceled(),
             error: ProxyError::Unreachable(Box::new(e)),
             fault: Fault::Down,
             reach: Reach::Unanswered,
@@ -350,35 +473,6 @@ fn is_replayable(request: &Request<Body>) -> bool {
                 )
         }
     }
-}
-
-/// The connection closed before the response: hyper's "incomplete message" on a reused connection.
-fn is_closed_connection(error: &hyper_util::client::legacy::Error) -> bool {
-    hyper_cause(error).is_some_and(|h| h.is_incomplete_message() || h.is_canceled())
-}
-
-fn hyper_cause(error: &hyper_util::client::legacy::Error) -> Option<&hyper::Error> {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(cause) = source {
-        if let Some(hyper) = cause.downcast_ref::<hyper::Error>() {
-            return Some(hyper);
-        }
-        source = cause.source();
-    }
-    None
-}
-
-fn is_timeout(error: &hyper_util::client::legacy::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(cause) = source {
-        if let Some(io) = cause.downcast_ref::<std::io::Error>()
-            && io.kind() == std::io::ErrorKind::TimedOut
-        {
-            return true;
-        }
-        source = cause.source();
-    }
-    false
 }
 
 #[cfg(test)]

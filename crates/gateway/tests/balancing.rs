@@ -31,6 +31,8 @@ struct Replica {
     addr: SocketAddr,
     delay: Duration,
     received: Arc<AtomicUsize>,
+    /// Connections accepted.
+    connections: Arc<AtomicUsize>,
     hosts: Arc<Mutex<Vec<String>>>,
     alive: Mutex<(CancellationToken, TaskTracker)>,
 }
@@ -42,6 +44,7 @@ impl Replica {
             addr: listener.local_addr().unwrap(),
             delay,
             received: Arc::default(),
+            connections: Arc::default(),
             hosts: Arc::default(),
             alive: Mutex::new((CancellationToken::new(), TaskTracker::new())),
         });
@@ -56,6 +59,7 @@ impl Replica {
             Arc::clone(&self.hosts),
             self.delay,
         );
+        let accepted = Arc::clone(&self.connections);
         let connections = tasks.clone();
         tasks.spawn(async move {
             loop {
@@ -63,6 +67,7 @@ impl Replica {
                     accepted = listener.accept() => accepted.unwrap(),
                     () = kill.cancelled() => return,
                 };
+                accepted.fetch_add(1, Ordering::SeqCst);
                 let (received, hosts, kill) =
                     (Arc::clone(&received), Arc::clone(&hosts), kill.clone());
                 let service =
@@ -422,6 +427,35 @@ async fn requests_handed_to_hyper_are_balanced_and_retried_on_another_replica_to
         "{:?}",
         counts(&replicas)
     );
+}
+
+/// Sends `request` on a new client connection and returns the whole answer.
+async fn exchange_raw(gw: &Harness, request: &[u8]) -> String {
+    let mut stream = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    answer
+}
+
+#[tokio::test]
+async fn both_front_ends_send_over_one_pool_of_upstream_connections() {
+    let replica = Replica::start(Duration::ZERO).await;
+    let gw = gateway_for(list(std::slice::from_ref(&replica))).await;
+    let requests: [&[u8]; 2] = [
+        // Served by hyper and the axum router.
+        b"GET /api/post/list/1 HTTP/1.0\r\n\r\n",
+        // Served by the wire front end.
+        b"GET /api/post/list/1 HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n",
+    ];
+    for round in 0..6 {
+        let answer = exchange_raw(&gw, requests[round % 2]).await;
+        assert!(answer.contains(" 200 OK\r\n"), "{answer}");
+        // The hyper path gives its connection back once the exchange is over, on another task.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(replica.received(), 6);
+    assert_eq!(replica.connections.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]

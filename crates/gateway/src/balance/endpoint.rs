@@ -50,8 +50,6 @@ pub(crate) struct Endpoint {
     addr: SocketAddr,
     /// The configured `host:port` this address was found under: the `Host` services receive.
     authority: Authority,
-    /// The address as a URI authority, for the hyper client.
-    target: Authority,
     service: Service,
     id: u64,
     /// Made on first use: the recorder may be installed after the gateway is built.
@@ -79,9 +77,7 @@ fn millis(duration: Duration) -> u64 {
 impl Endpoint {
     pub(crate) fn new(service: Service, addr: SocketAddr, authority: Authority) -> Self {
         static IDS: AtomicU64 = AtomicU64::new(1);
-        let target = Authority::try_from(addr.to_string()).unwrap_or_else(|_| authority.clone());
         Self {
-            target,
             outstanding: AtomicUsize::new(0),
             requests: AtomicU64::new(0),
             ejected_until: AtomicU64::new(0),
@@ -101,10 +97,6 @@ impl Endpoint {
 
     pub(crate) fn authority(&self) -> &Authority {
         &self.authority
-    }
-
-    pub(crate) fn target(&self) -> &Authority {
-        &self.target
     }
 
     /// Unique in the process: idle connections are kept under it.

@@ -102,11 +102,6 @@ impl Lease {
         self.0.authority()
     }
 
-    /// The address as a URI authority.
-    pub(crate) fn target(&self) -> &Authority {
-        self.0.target()
-    }
-
     /// The endpoint's key for idle connections.
     pub(crate) fn endpoint_id(&self) -> u64 {
         self.0.id()

@@ -12,7 +12,9 @@ use super::io::{read_some, write_all};
 use super::response::{Framing, write_response_head};
 use super::{Client, Context, DRAIN_DEADLINE, DRAIN_LIMIT, LINGER, Next, Shared};
 use crate::framing::Malformed;
-use crate::handler::{GatewayError, Record, request_id};
+use platform::http::request_id;
+
+use crate::handler::{GatewayError, Record};
 
 /// Writes an answer the gateway made itself (whole body in hand).
 pub(super) async fn answer(

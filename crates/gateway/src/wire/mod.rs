@@ -5,7 +5,8 @@
 //! forwarding headers, CORS, request id, access log) and relayed over pooled upstream
 //! connections by one task, bodies streamed both ways without being held. Anything else —
 //! chunked or `Expect` requests, upgrades, HTTP/1.0, absolute targets, the operational endpoints —
-//! is handed with the bytes already read to hyper serving the axum router for that one request.
+//! is handed with the bytes already read to hyper serving the axum router for that one request;
+//! what hyper forwards goes over the same worker pool ([`crate::pool`]), balancer and retry rules.
 //! Every head first passes [`crate::framing`]; one that breaks it is refused here.
 //!
 //! Parts: [`request`] reads a head and writes the upstream's, [`upstream`] sends it (pool, retry),
@@ -22,7 +23,6 @@ mod answer;
 mod chunked;
 mod deadline;
 mod io;
-mod pool;
 mod request;
 mod response;
 mod upstream;
@@ -39,21 +39,22 @@ use http::Method;
 use http::header::HeaderValue;
 use http::uri::PathAndQuery;
 use platform::CancellationToken;
+use platform::http::request_id;
+use platform::http::server::{Accepting, accept_loop};
 use tokio::net::{TcpListener, TcpStream};
-use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
 use self::answer::{answer, refuse};
 use self::deadline::Deadline;
 use self::io::{Prefixed, read_some};
-use self::pool::Pool;
 use self::request::{Head, Parsed};
 use self::upstream::{Forward, forward};
 use crate::balance::View;
 use crate::connections::Admitted;
 use crate::forwarding::{self, Additions};
 use crate::framing::{MAX_HEAD, MAX_HEADERS, Malformed};
-use crate::handler::{Admission, Destination, Gateway, GatewayError, PREFLIGHT, request_id};
+use crate::handler::{Admission, Destination, Gateway, GatewayError, PREFLIGHT};
+use crate::pool::Pool;
 use crate::proxy::ProxyError;
 use crate::routes::Service;
 
@@ -79,48 +80,28 @@ pub async fn serve(
     grace: Duration,
 ) -> std::io::Result<()> {
     let shared = Arc::new(Shared {
-        pool: Pool::new(gateway.policy().connect_timeout),
+        pool: Arc::new(Pool::new(gateway.policy().connect_timeout)),
         fallback: crate::router(Arc::clone(&gateway)).merge(ops),
         gateway,
         shutdown: shutdown.clone(),
     });
-    let connections = TaskTracker::new();
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            () = shutdown.cancelled() => break,
-        };
-        match accepted {
-            Ok((stream, peer)) => {
-                // Answers are written whole; Nagle would hold the last segment for an ACK.
-                let _ = stream.set_nodelay(true);
-                let admitted = shared.gateway.connections().admit();
-                connections.spawn(connection(Arc::clone(&shared), stream, peer, admitted));
-            }
-            Err(e) => {
-                // Out of file descriptors or similar: back off instead of spinning.
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
-    drop(listener);
-    connections.close();
-    if tokio::time::timeout(grace, connections.wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            ?grace,
-            "in-flight requests did not finish in time; closing them"
-        );
-    }
-    Ok(())
+    let accepting = Accepting {
+        shutdown,
+        grace,
+        // Past its cap the gateway answers 503 itself instead of leaving clients in the backlog.
+        max_connections: None,
+    };
+    accept_loop(listener, accepting, |stream, peer| {
+        let admitted = shared.gateway.connections().admit();
+        connection(Arc::clone(&shared), stream, peer, admitted)
+    })
+    .await
 }
 
 struct Shared {
     gateway: Arc<Gateway>,
-    pool: Pool,
+    /// This worker's upstream connections, for both front ends.
+    pool: Arc<Pool>,
     fallback: Router,
     shutdown: CancellationToken,
 }
@@ -188,8 +169,11 @@ async fn hand_over(shared: &Shared, client: Client, prefix: Bytes) {
     let io = hyper_util::rt::TokioIo::new(Prefixed::new(prefix, client.stream));
     let router = shared.fallback.clone();
     let peer = client.peer;
+    let pool = Arc::clone(&shared.pool);
     let service = hyper::service::service_fn(move |mut request: http::Request<_>| {
         request.extensions_mut().insert(ConnectInfo(peer));
+        // Forwarded over this worker's pool, as the wire front end's requests are.
+        request.extensions_mut().insert(Arc::clone(&pool));
         router.clone().oneshot(request)
     });
     // One request, then the connection closes: a next head on it must pass the framing rules

@@ -17,6 +17,7 @@ use crate::balance::{Balancer, Fault, Lease, Reach, may_retry};
 use crate::framing::{MAX_HEAD, MAX_HEADERS};
 use crate::handler::GatewayError;
 use crate::limit::Decision;
+use crate::pool::resend_on_new_connection;
 use crate::proxy::ProxyError;
 use crate::routes::Route;
 
@@ -216,8 +217,9 @@ pub(super) async fn attempt(
                     body_sent,
                 });
             }
-            // A pooled connection the service had closed: the request never reached it.
-            Err(Stale::BeforeAnyByte) if reused && sending.replayable => {
+            Err(Stale::BeforeAnyByte)
+                if resend_on_new_connection(reused, true, sending.replayable) =>
+            {
                 tracing::debug!("pooled upstream connection was closed; sending again");
             }
             Err(Stale::BeforeAnyByte) => {

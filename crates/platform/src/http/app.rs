@@ -157,15 +157,8 @@ fn is_json(response: &Response) -> bool {
 /// Accepts a sane client `x-request-id` or generates one, records it on the request span, returns
 /// it on the response, writes one access-log line and the HTTP metrics.
 pub async fn request_context(service: &'static str, mut req: Request, next: Next) -> Response {
-    let request_id = req
-        .headers()
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| is_acceptable_request_id(v))
-        .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let header_value =
-        HeaderValue::from_str(&request_id).unwrap_or_else(|_| HeaderValue::from_static("invalid"));
+    let header_value = super::request_id(req.headers().get(REQUEST_ID).map(HeaderValue::as_bytes));
+    let request_id = header_value.to_str().unwrap_or_default().to_owned();
     req.headers_mut().insert(REQUEST_ID, header_value.clone());
 
     let method = req.method().clone();
@@ -198,11 +191,4 @@ pub async fn request_context(service: &'static str, mut req: Request, next: Next
     metrics::counter!("http_requests_total", &labels).increment(1);
     metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
     response
-}
-
-fn is_acceptable_request_id(value: &str) -> bool {
-    (1..=128).contains(&value.len())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }

@@ -10,6 +10,7 @@ mod health;
 pub mod openapi;
 mod origin;
 pub mod paging;
+pub mod request_id;
 pub mod server;
 
 pub use app::{ServiceCodes, request_context, service_app};
@@ -19,6 +20,7 @@ pub use extract::{Json, Path, PathId, Query};
 pub use health::{Probe, Readiness, metrics_handle, ops_routes};
 pub use origin::{PublicBaseUrl, RequestOrigin};
 pub use paging::{Page, PageQuery, PagingError};
+pub use request_id::request_id;
 pub use server::ConnectionRules;
 
 /// The request id header, accepted from clients and generated when absent.

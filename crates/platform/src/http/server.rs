@@ -66,11 +66,62 @@ pub async fn serve(
     rules: ConnectionRules,
     codes: ServiceCodes,
 ) -> std::io::Result<()> {
-    let permits = Arc::new(Semaphore::new(rules.max_connections));
+    let accepting = Accepting {
+        shutdown: shutdown.clone(),
+        grace,
+        max_connections: Some(rules.max_connections),
+    };
+    accept_loop(listener, accepting, |stream, peer| {
+        let served = Connection {
+            app: app.clone(),
+            rules,
+            codes,
+            peer,
+        };
+        served.run(stream, shutdown.clone())
+    })
+    .await
+}
+
+/// How an accept loop runs: until `shutdown`, with `grace` for the connections in progress then,
+/// and at most `max_connections` served at once (further ones wait in the listen backlog; `None`
+/// for a server that answers past its own cap instead, as the gateway does).
+#[derive(Debug, Clone)]
+pub struct Accepting {
+    /// Stops accepting when cancelled.
+    pub shutdown: CancellationToken,
+    /// How long connections in progress at shutdown may still take.
+    pub grace: Duration,
+    /// Connections served at once, if limited here.
+    pub max_connections: Option<usize>,
+}
+
+/// The accept loop of every server (the services' and the gateway's front end): each accepted
+/// connection (Nagle off: answers are written whole) is served by `serve` on a task of its own;
+/// after `shutdown` nothing more is accepted and the tasks get `grace` to finish.
+pub async fn accept_loop<S, F>(
+    listener: TcpListener,
+    accepting: Accepting,
+    mut serve: S,
+) -> std::io::Result<()>
+where
+    S: FnMut(TcpStream, SocketAddr) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let Accepting {
+        shutdown,
+        grace,
+        max_connections,
+    } = accepting;
+    let permits = max_connections.map(|max| Arc::new(Semaphore::new(max)));
     let connections = TaskTracker::new();
     loop {
-        let Some(permit) = next_permit(&permits, &shutdown).await else {
-            break;
+        let permit = match &permits {
+            Some(permits) => match next_permit(permits, &shutdown).await {
+                Some(permit) => Some(permit),
+                None => break,
+            },
+            None => None,
         };
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -79,14 +130,11 @@ pub async fn serve(
         match accepted {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
-                let served = Connection {
-                    app: app.clone(),
-                    rules,
-                    codes,
-                    peer,
-                    _permit: permit,
-                };
-                connections.spawn(served.run(stream, shutdown.clone()));
+                let served = serve(stream, peer);
+                connections.spawn(async move {
+                    served.await;
+                    drop(permit);
+                });
             }
             Err(e) => {
                 // Out of file descriptors or similar: back off instead of spinning.
@@ -119,13 +167,12 @@ async fn next_permit(
     }
 }
 
-/// One accepted connection; its permit is returned when it ends.
+/// One accepted connection.
 struct Connection {
     app: Router,
     rules: ConnectionRules,
     codes: ServiceCodes,
     peer: SocketAddr,
-    _permit: OwnedSemaphorePermit,
 }
 
 impl Connection {
@@ -135,7 +182,6 @@ impl Connection {
             rules,
             codes,
             peer,
-            _permit,
         } = self;
         let service = hyper::service::service_fn(move |request: Request<Incoming>| {
             answer(app.clone(), rules, codes, peer, request)

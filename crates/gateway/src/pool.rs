@@ -1,5 +1,8 @@
 //! Idle keep-alive connections to the upstream endpoints, newest first, dropped before the
-//! services' own idle timeout can close them under a request.
+//! services' own idle timeout can close them under a request. One pool per gateway worker serves
+//! both front ends: the wire one relays over these connections itself, the hyper path runs
+//! hyper's client codec over them ([`crate::proxy`]), and either may reuse what the other checked
+//! in.
 
 use std::net::SocketAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -35,7 +38,8 @@ struct Lanes {
     checkins: u32,
 }
 
-/// The connection pool of one gateway worker (its connections belong to the worker's runtime).
+/// The connection pool of one gateway worker (its connections belong to the worker's runtime, so
+/// workers do not share one).
 pub(crate) struct Pool {
     lanes: Mutex<Lanes>,
     connect_timeout: Duration,
@@ -127,6 +131,14 @@ impl Pool {
             .map_err(|e| ProxyError::Unreachable(Box::new(e)))?;
         Ok(stream)
     }
+}
+
+/// Whether a failed attempt may be made again at once on a new connection to the same endpoint:
+/// when it went out on a reused connection that closed before sending any byte back, the service
+/// had closed that connection (idle, or after answering early without reading a body) and never
+/// saw the request; only a request still held whole can be sent again.
+pub(crate) fn resend_on_new_connection(reused: bool, nothing_back: bool, whole: bool) -> bool {
+    reused && nothing_back && whole
 }
 
 /// An idle connection must have nothing to read: data or end of stream means the upstream closed
