@@ -2,7 +2,8 @@
 //! markers, in bash, against the local servers. Two changes only, both forced by a test harness:
 //! the binary is the one this test was built with (scripts/test has already run
 //! `scripts/dev-services up`; a release build here would double the suite's time), and the ports
-//! 8000–8003 become free ones so that the test never depends on fixed ports.
+//! 8000–8003 become free ones so that the test never depends on fixed ports. The shell's
+//! environment also turns the sign-in rate limit off (see [`Shell::start`]).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -72,6 +73,9 @@ impl Shell {
             .env_clear()
             .env("PATH", ProcessEnv.get("PATH").unwrap_or_default())
             .env("HOME", cwd)
+            // The sign-in limit counts per client address in the shared Redis, and every test
+            // here comes from 127.0.0.1: the other suites' sign-ins would spend this one's.
+            .env("RATE_LIMIT_SIGNIN", "off")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
