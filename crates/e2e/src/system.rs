@@ -327,7 +327,7 @@ impl System {
             "an external system is disrupted by its owner"
         );
         if service == Service::Kafka {
-            drop(testkit::KafkaOutage::begin());
+            testkit::KafkaOutage::begin().end().await;
             return;
         }
         self.kill(service);

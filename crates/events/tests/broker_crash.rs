@@ -49,7 +49,7 @@ async fn a_broker_killed_mid_burst_and_restarted_leaves_every_effect_applied_exa
         scalar(&db, unpublished).await > 0,
         "the burst ended before the kill"
     );
-    drop(broker);
+    broker.end().await;
 
     let deadline = Instant::now() + Duration::from_secs(120);
     while effects(&db).await < 1000 {

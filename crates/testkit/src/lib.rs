@@ -103,8 +103,8 @@ pub fn unique_topic(prefix: &str) -> String {
 }
 
 /// The shared Kafka broker of `scripts/dev-services`, stopped with SIGKILL (a crash) for as long as
-/// this value lives; dropping it starts the broker again and waits until it answers, even when the
-/// test failed meanwhile.
+/// this value lives. [`KafkaOutage::end`] starts it again and waits until it answers; dropping it
+/// does the same, even when the test failed meanwhile, but blocks the thread it runs on.
 #[derive(Debug)]
 pub struct KafkaOutage {
     script: String,
@@ -120,6 +120,16 @@ impl KafkaOutage {
             .expect("scripts/dev-services runs");
         assert!(status.success(), "dev-services kill kafka failed");
         Self { script }
+    }
+
+    /// Starts the broker again on a blocking thread: the restart takes seconds (tens of them on a
+    /// loaded machine), and meanwhile the test's runtime must go on serving its connections — a
+    /// client whose runtime was blocked misses that an idle keep-alive connection was closed and
+    /// sends its next request on it.
+    pub async fn end(self) {
+        tokio::task::spawn_blocking(move || drop(self))
+            .await
+            .expect("restarting the broker panicked");
     }
 }
 

@@ -203,7 +203,7 @@ async fn with_the_broker_down_every_service_stays_ready_and_serves_and_once_it_i
     for service in SERVICES {
         ready_checks(&system, service).await;
     }
-    drop(outage);
+    outage.end().await;
 
     for service in SERVICES {
         metric_becomes(&system, service, "events_broker_up", 1.0).await;
