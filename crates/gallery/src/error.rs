@@ -13,7 +13,7 @@ pub enum GalleryError {
     /// A field broke a validation rule.
     #[error(transparent)]
     Invalid(#[from] Invalid),
-    /// G8 with an unknown `type`.
+    /// `GET /api/gallery/search` with an unknown `type`.
     #[error(transparent)]
     SearchType(#[from] UnsupportedSearchType),
     /// The chosen place does not exist.
@@ -22,10 +22,10 @@ pub enum GalleryError {
     /// No such gallery, or not the caller's.
     #[error("gallery not found")]
     GalleryNotFound,
-    /// The member already has a gallery of that name (G2, G6).
+    /// The member already has a gallery of that name (`POST /api/gallery`, `PATCH /api/gallery/{galleryId}`).
     #[error("gallery name taken")]
     NameTaken,
-    /// G4: the name is taken (its message differs from G2's by one space, as the original).
+    /// The name is taken (its message differs from `POST /api/gallery`'s by one space, as the original).
     #[error("gallery name taken (check)")]
     NameTakenCheck,
     /// The database failed.

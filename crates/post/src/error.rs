@@ -1,4 +1,4 @@
-//! The post service's one error type and the one place mapping it to status and code (B §14).
+//! The post service's one error type and the one place mapping it to status and code (docs/api.md, "Error codes").
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -30,7 +30,7 @@ pub enum PostError {
     /// Unknown image key (404 GP007).
     #[error("no such image")]
     ImageNotFound,
-    /// P3 on a gallery that has posts (409 GP006).
+    /// `POST /api/post/dummy` on a gallery that has posts (409 GP006).
     #[error("the gallery already has posts")]
     PostsExist,
     /// An upload that is not PNG, JPEG or WebP (400 GP005).
@@ -62,7 +62,7 @@ pub enum PostError {
     Storage(#[from] object_store::Error),
 }
 
-/// The 429 message of the original comment limit (B §15.8).
+/// The 429 message of the original comment limit.
 pub const TOO_MANY_COMMENTS: &str =
     "짧은 시간에 많은 댓글을 작성할 수 없습니다. \n잠시후 다시 시도해주세요.";
 

@@ -38,7 +38,7 @@ pub const CODES: ServiceCodes = ServiceCodes {
     internal: "GP001",
 };
 
-/// The frame update (P2) only: up to 50 MB of images per request (checked while streaming), plus
+/// The frame update (`PATCH /api/post/list/{galleryId}`) only: up to 50 MB of images per request (checked while streaming), plus
 /// room for the form's text parts and multipart framing, so the image limit answers first with
 /// its own message.
 pub const UPLOAD_LIMIT: usize = 51 * 1024 * 1024;

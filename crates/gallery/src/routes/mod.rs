@@ -29,7 +29,7 @@ pub struct ErrorBody {
     pub message: String,
 }
 
-/// A place as the contract shows it (B §5 "Place").
+/// A place as the contract shows it (`Place` in the document).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlaceBody {
@@ -45,7 +45,7 @@ pub struct PlaceBody {
     pub three_dimension_image_uri: Option<String>,
 }
 
-/// A gallery as G3 and G5 show it (B §5 "GalleryInfo").
+/// A gallery as `GET /api/gallery/list` and `GET /api/gallery/{galleryId}` show it (`GalleryInfo` in the document).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GalleryInfo {

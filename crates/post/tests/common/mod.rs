@@ -223,7 +223,7 @@ impl Harness {
         (status, value)
     }
 
-    /// Sends a P2 form as `member`.
+    /// Sends a `PATCH /api/post/list/{galleryId}` form as `member`.
     pub async fn patch_posts(
         &self,
         gallery_id: i64,
@@ -265,7 +265,7 @@ impl Harness {
             .collect()
     }
 
-    /// Everything P2 could change: posts (with music) and comments.
+    /// Everything `PATCH /api/post/list/{galleryId}` could change: posts (with music) and comments.
     pub async fn snapshot(&self, gallery_id: i64) -> String {
         let posts = post::store::list_posts(&self.state.db, gallery_id)
             .await
