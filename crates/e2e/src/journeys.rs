@@ -103,7 +103,7 @@ async fn create_gallery(visitor: &mut Visitor, name: &str) -> i64 {
     created.data()["galleryId"].as_i64().unwrap()
 }
 
-/// The frames of `gallery` as P1 lists them (empty when there are none).
+/// The frames of `gallery` as `GET /api/post/list/{galleryId}` lists them (empty when there are none).
 pub async fn frames(visitor: &mut Visitor, gallery: i64) -> Vec<Value> {
     let answer = visitor
         .get(&format!("/api/post/list/{gallery}"))
@@ -164,7 +164,7 @@ pub struct Exhibition {
     pub nickname: String,
     /// Her gallery.
     pub gallery: i64,
-    /// Its frames as P1 lists them after editing.
+    /// Its frames as `GET /api/post/list/{galleryId}` lists them after editing.
     pub frames: Vec<Value>,
 }
 

@@ -113,7 +113,7 @@ impl GalleryContent {
     }
 }
 
-/// Everything G2 and G6 write: a place, a name and an optional description.
+/// Everything `POST /api/gallery` and `PATCH /api/gallery/{galleryId}` write: a place, a name and an optional description.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GalleryDraft {
     /// The chosen place.
@@ -144,7 +144,7 @@ impl GalleryDraft {
     }
 }
 
-/// What G8 searches in.
+/// What `GET /api/gallery/search` searches in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SearchType {
     /// Title contains the query, or the author's nickname equals it.

@@ -13,7 +13,7 @@ pub enum GalleryError {
     /// A field broke a validation rule.
     #[error(transparent)]
     Invalid(#[from] Invalid),
-    /// G8 with an unknown `type`.
+    /// `GET /api/gallery/search` with an unknown `type`.
     #[error(transparent)]
     SearchType(#[from] UnsupportedSearchType),
     /// The chosen place does not exist.
@@ -22,10 +22,10 @@ pub enum GalleryError {
     /// No such gallery, or not the caller's.
     #[error("gallery not found")]
     GalleryNotFound,
-    /// The member already has a gallery of that name (G2, G6).
+    /// The member already has a gallery of that name (`POST /api/gallery`, `PATCH /api/gallery/{galleryId}`).
     #[error("gallery name taken")]
     NameTaken,
-    /// G4: the name is taken (its message differs from G2's by one space, as the original).
+    /// The name is taken (its message differs from `POST /api/gallery`'s by one space, as the original).
     #[error("gallery name taken (check)")]
     NameTakenCheck,
     /// The database failed.
@@ -43,7 +43,7 @@ const VALIDATION: &str = "GG005";
 
 impl GalleryError {
     /// The contract's status, code and message.
-    pub fn to_api(&self) -> ApiError {
+    pub fn to_api_error(&self) -> ApiError {
         match self {
             Self::Invalid(invalid) => {
                 ApiError::new(StatusCode::BAD_REQUEST, VALIDATION, invalid.to_string())
@@ -92,6 +92,6 @@ fn is_unavailable(err: &DbErr) -> bool {
 
 impl IntoResponse for GalleryError {
     fn into_response(self) -> Response {
-        self.to_api().into_response()
+        self.to_api_error().into_response()
     }
 }

@@ -1,4 +1,4 @@
-//! G1–G7 and G9 through the router, on MariaDB and on SQLite: success bodies, every error with
+//! The gallery routes and `GET /api/gallery/health` through the router, on MariaDB and on SQLite: success bodies, every error with
 //! its status, code and message, ownership, and that a refused request changes nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

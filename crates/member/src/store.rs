@@ -314,7 +314,7 @@ impl MemberStore {
         Ok(())
     }
 
-    /// The member with this exact nickname, preferring the active one (M9 includes withdrawn).
+    /// The member with this exact nickname, preferring the active one (`GET /api/member/memberId` includes withdrawn).
     pub async fn find_by_nickname(&self, nickname: &str) -> Result<Option<Member>, StoreError> {
         Ok(Members::find()
             .filter(Column::Nickname.eq(nickname))

@@ -121,7 +121,7 @@ pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// How long an issued OAuth `state` may be sent back.
 pub const STATE_TTL: Duration = Duration::from_secs(10 * 60);
 
-/// Throttling of sign-ins per account, and the OAuth `state` values issued by M1.
+/// Throttling of sign-ins per account, and the OAuth `state` values issued by `POST /api/member/login`.
 #[derive(Debug, Clone)]
 pub struct Throttle {
     store: Arc<dyn Ephemeral>,

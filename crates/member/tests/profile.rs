@@ -1,4 +1,4 @@
-//! Profile (M3–M6), sessions (logout, logout/all) and the compatibility lookups (M8–M10), on
+//! Profile (read, nickname check, rename, withdraw), sessions (logout, logout/all) and the compatibility lookups, on
 //! MariaDB and Redis.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -42,7 +42,7 @@ impl RawId {
         Id::new(self.0).ok_or_else(K::unknown)
     }
 
-    /// The id if it is in range; an out-of-range one names nothing, so it can be dropped (M10).
+    /// The id if it is in range; an out-of-range one names nothing, so it can be dropped (`POST /api/member/nickname/list`).
     pub fn in_range<K: IdKind>(self) -> Option<Id<K>> {
         Id::new(self.0)
     }

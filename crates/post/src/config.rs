@@ -43,9 +43,9 @@ pub struct Settings {
     pub image_base_url: String,
     /// `APP_TIMEZONE`: zone of rendered timestamps.
     pub timezone: Tz,
-    /// Spotify (U1); `None` answers 503 GP008.
+    /// Spotify (`GET /api/post/music/list`); `None` answers 503 GP008.
     pub spotify: Option<SpotifyConfig>,
-    /// YouTube (U2); `None` answers 503 GP008.
+    /// YouTube (`POST /api/post/music`); `None` answers 503 GP008.
     pub youtube: Option<YoutubeConfig>,
 }
 

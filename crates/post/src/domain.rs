@@ -19,7 +19,7 @@ pub mod messages {
     pub const IS_ACTIVE: &str = "게시물 공개 여부를 확인해주세요";
     /// A malformed music id.
     pub const MUSIC_ID: &str = "음악 아이디를 확인해주세요";
-    /// A P2 request without any post.
+    /// A `PATCH /api/post/list/{galleryId}` request without any post.
     pub const NO_POSTS: &str = "수정할 게시물 정보가 없습니다";
     /// A comment that is empty, too long or starts with whitespace.
     pub const COMMENT: &str = "댓글은 최소 1자 이상 입력해주세요";
@@ -62,7 +62,7 @@ pub mod ids {
     }
 
     kind!(
-        /// A gallery, as P1–P3 name it.
+        /// A gallery, as the frame routes name it.
         Gallery,
         GalleryId,
         GalleryNotFound

@@ -100,7 +100,7 @@ pub mod music {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// Which member owns which gallery, from `gallery.created` (checked by P2 and P3).
+/// Which member owns which gallery, from `gallery.created` (checked by `PATCH /api/post/list/{galleryId}` and `POST /api/post/dummy`).
 pub mod gallery_owner {
     use sea_orm::entity::prelude::*;
 

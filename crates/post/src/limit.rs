@@ -1,4 +1,4 @@
-//! The comment-creation limit (A.2, B §15.8): 3 tokens per member, 2 refilled every 3 seconds.
+//! The comment-creation limit: 3 tokens per member, 2 refilled every 3 seconds.
 //!
 //! Buckets live in this process's memory: with several replicas each grants its own tokens, so a
 //! member could write up to N times the burst across N replicas. The gateway's Redis limit still

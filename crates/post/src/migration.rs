@@ -28,7 +28,7 @@ impl MigrationName for CreatePostTables {
     }
 }
 
-/// `datetime(6)`: microseconds, as the original schema (B §10), on MySQL and SQLite alike.
+/// `datetime(6)`: microseconds, as the original schema, on MySQL and SQLite alike.
 fn micros(name: &'static str) -> ColumnDef {
     ColumnDef::new(name)
         .custom("datetime(6)")

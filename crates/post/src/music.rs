@@ -1,4 +1,4 @@
-//! Spotify track search (U1) and YouTube video lookup (U2), endpoints and credentials from config.
+//! Spotify track search (`GET /api/post/music/list`) and YouTube video lookup (`POST /api/post/music`), endpoints and credentials from config.
 
 use std::time::{Duration, Instant};
 
@@ -9,7 +9,7 @@ use tokio::sync::Mutex;
 use crate::config::{SpotifyConfig, YoutubeConfig};
 use crate::error::PostError;
 
-/// A Spotify track offered to the user (B §6 TrackCandidate).
+/// A Spotify track offered to the user (`TrackCandidate` in the document).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TrackCandidate {
@@ -96,7 +96,7 @@ struct YoutubeId {
     video_id: Option<String>,
 }
 
-/// Spotify answers with at most this many candidates (B §13).
+/// Spotify answers with at most this many candidates.
 const SEARCH_LIMIT: &str = "3";
 /// Refresh a token this long before Spotify says it expires.
 const TOKEN_MARGIN: Duration = Duration::from_secs(30);

@@ -13,7 +13,7 @@ use crate::domain::{CommentText, DEFAULT_IMAGE_KEY, PostContent, PostTitle};
 use crate::entity::{comment, gallery_owner, image_trash, member_nickname, music, post};
 use platform::time::now_utc as now;
 
-/// A post with its music, as P1 lists it.
+/// A post with its music, as `GET /api/post/list/{galleryId}` lists it.
 pub type PostWithMusic = (post::Model, Option<music::Model>);
 
 /// Every post of a gallery in display order, with its music.
@@ -88,7 +88,7 @@ pub async fn count_posts<C: ConnectionTrait>(db: &C, gallery_id: i64) -> Result<
         .await
 }
 
-/// Inserts `count` blank frames (B §11 defaults) ordered 1..=count.
+/// Inserts `count` blank frames (with the blank defaults of docs/post.md) ordered 1..=count.
 pub async fn insert_blank_posts<C: ConnectionTrait>(
     db: &C,
     gallery_id: i64,
@@ -168,7 +168,7 @@ pub async fn count_music<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Result<u64,
         .await
 }
 
-/// The new state of one post in a P2 request.
+/// The new state of one post in a `PATCH /api/post/list/{galleryId}` request.
 #[derive(Debug, Clone)]
 pub struct PostUpdate {
     /// Which post.
@@ -179,7 +179,7 @@ pub struct PostUpdate {
     pub title: PostTitle,
     /// New content.
     pub content: PostContent,
-    /// New music; `None` keeps the current one (A.1 Q5).
+    /// New music; `None` keeps the current one (the original cannot clear music either).
     pub music_id: Option<i64>,
     /// Shown or hidden.
     pub is_active: bool,

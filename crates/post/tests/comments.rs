@@ -1,4 +1,4 @@
-//! C1–C4 against MariaDB, with nicknames from the member-event projection.
+//! The comment routes against MariaDB, with nicknames from the member-event projection.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

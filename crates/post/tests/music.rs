@@ -1,4 +1,4 @@
-//! U1 and U2 against a local stand-in for Spotify and YouTube, and without configuration.
+//! `GET /api/post/music/list` and `POST /api/post/music` against a local stand-in for Spotify and YouTube, and without configuration.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -1,4 +1,4 @@
-//! P1–P3 against MariaDB, with images in a local directory.
+//! The frame routes against MariaDB, with images in a local directory.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

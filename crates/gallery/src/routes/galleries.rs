@@ -1,4 +1,4 @@
-//! G2–G7: create, list mine, check a name, get, update and delete galleries.
+//! The gallery routes: create, list mine, check a name, get, update and delete galleries.
 
 use axum::extract::State;
 use platform::auth::AuthMember;
@@ -13,7 +13,7 @@ use crate::error::{GalleryError, Result};
 use crate::{AppState, events, store};
 use platform::time::now_utc;
 
-/// The body of G2 and G6.
+/// The body of `POST /api/gallery` and `PATCH /api/gallery/{galleryId}`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GalleryForm {
@@ -34,7 +34,7 @@ impl GalleryForm {
     }
 }
 
-/// G2's data.
+/// `POST /api/gallery`'s data.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedGallery {
@@ -42,7 +42,7 @@ pub struct CreatedGallery {
     pub gallery_id: i64,
 }
 
-/// G4's query.
+/// `GET /api/gallery/check/name`'s query.
 #[derive(Debug, Clone, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct NameQuery {
@@ -54,7 +54,7 @@ fn member(auth: &AuthMember) -> MemberId {
     MemberId(auth.member_id)
 }
 
-/// G2: opens a gallery; `gallery.created` is written in the same transaction.
+/// Opens a gallery; `gallery.created` is written in the same transaction.
 #[utoipa::path(post, path = "/api/gallery", tag = "gallery", request_body = GalleryForm,
     responses((status = 200, description = "`{message: \"갤러리가 생성되었습니다.\", data: {galleryId}}`", body = Envelope<CreatedGallery>),
         (status = 400, description = "GG005 validation", body = ErrorBody), (status = 404, description = "GG007 unknown place", body = ErrorBody),
@@ -72,7 +72,7 @@ pub async fn create(
     Ok(ApiResponse::data("갤러리가 생성되었습니다.", data))
 }
 
-/// G3: the caller's galleries, newest first.
+/// The caller's galleries, newest first.
 #[utoipa::path(get, path = "/api/gallery/list", tag = "gallery",
     responses((status = 200, description = "`{message: \"갤러리 목록 조회를 성공했습니다\", data: [GalleryInfo]}`", body = Envelope<Vec<GalleryInfo>>)))]
 pub async fn mine(
@@ -88,7 +88,7 @@ pub async fn mine(
     Ok(ApiResponse::data("갤러리 목록 조회를 성공했습니다", body))
 }
 
-/// G4: whether the caller can use `name`.
+/// Whether the caller can use `name`.
 #[utoipa::path(get, path = "/api/gallery/check/name", tag = "gallery", params(NameQuery),
     responses((status = 200, description = "`{message: \"사용 가능한 갤러리 이름입니다\"}`", body = MessageOnly),
         (status = 400, description = "GG005 validation", body = ErrorBody), (status = 409, description = "GG006 name taken", body = ErrorBody)))]
@@ -104,7 +104,7 @@ pub async fn check_name(
     Ok(ApiResponse::message("사용 가능한 갤러리 이름입니다"))
 }
 
-/// G5: one gallery, public.
+/// One gallery, public.
 #[utoipa::path(get, path = "/api/gallery/{galleryId}", tag = "gallery",
     params(("galleryId" = GalleryId, Path, description = "gallery id")),
     responses((status = 200, description = "`{message: \"갤러리 조회에 성공했습니다\", data: GalleryInfo}`", body = Envelope<GalleryInfo>),
@@ -121,7 +121,7 @@ pub async fn get(
     ))
 }
 
-/// G6: overwrites the caller's gallery.
+/// Overwrites the caller's gallery.
 #[utoipa::path(patch, path = "/api/gallery/{galleryId}", tag = "gallery", request_body = GalleryForm,
     params(("galleryId" = GalleryId, Path, description = "gallery id")),
     responses((status = 200, description = "`{message: \"갤러리 정보 수정을 성공했습니다\"}`", body = MessageOnly),
@@ -139,7 +139,7 @@ pub async fn update(
     Ok(ApiResponse::message("갤러리 정보 수정을 성공했습니다"))
 }
 
-/// G7: deletes the caller's gallery; `gallery.deleted` is written in the same transaction.
+/// Deletes the caller's gallery; `gallery.deleted` is written in the same transaction.
 #[utoipa::path(delete, path = "/api/gallery/{galleryId}", tag = "gallery",
     params(("galleryId" = GalleryId, Path, description = "gallery id")),
     responses((status = 200, description = "`{message: \"갤러리가 삭제되었습니다\"}`", body = MessageOnly),

@@ -1,4 +1,4 @@
-//! G1 (the place list) and the bundled place images it links to.
+//! `GET /api/gallery/place/list` (the place list) and the bundled place images it links to.
 
 use axum::extract::State;
 use axum::http::header;
@@ -26,7 +26,7 @@ const IMAGES: [(&str, &[u8]); 6] = [
     ("3-3d.png", include_bytes!("../../assets/places/3-3d.png")),
 ];
 
-/// G1: every place, in id order.
+/// Every place, in id order.
 #[utoipa::path(get, path = "/api/gallery/place/list", tag = "place",
     responses((status = 200, description = "`{message: \"공간 정보가 조회되었습니다.\", data: [Place]}`", body = Envelope<Vec<PlaceBody>>)))]
 pub async fn list(

@@ -1,4 +1,4 @@
-//! Signing in and out: OAuth (M1, M2), local accounts (signup, signin), logout (M7, logout/all).
+//! Signing in and out: OAuth (`POST /api/member/login`, `POST /api/member/callback`), local accounts (signup, signin), logout (`POST /api/member/logout`, logout/all).
 
 use axum::extract::State;
 use axum::http::header;
@@ -16,7 +16,7 @@ use crate::error::MemberError;
 use crate::oauth::{Provider, ProviderProfile};
 use crate::store::{Conflict, Identity, Member, WriteError};
 
-/// Query of M1.
+/// Query of `POST /api/member/login`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(super) struct LoginQuery {
@@ -25,7 +25,7 @@ pub(super) struct LoginQuery {
     kind: Option<String>,
 }
 
-/// M1: the provider's authorize URL, carrying a fresh `state`.
+/// The provider's authorize URL, carrying a fresh `state`.
 #[utoipa::path(post, path = "/api/member/login", params(LoginQuery), tag = "auth",
     responses((status = 200, description = "`{message, data: <authorize URL>}`", body = platform::http::openapi::Envelope<String>)))]
 pub(super) async fn login(
@@ -42,7 +42,7 @@ pub(super) async fn login(
     Ok(ApiResponse::data("리다이렉트 URL 발급 성공", url))
 }
 
-/// Query of M2.
+/// Query of `POST /api/member/callback`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(super) struct CallbackQuery {
@@ -51,11 +51,11 @@ pub(super) struct CallbackQuery {
     kind: Option<String>,
     /// The authorization code.
     code: Option<String>,
-    /// The `state` from M1; optional because the original frontend does not send it.
+    /// The `state` from `POST /api/member/login`; optional because the original frontend does not send it.
     state: Option<String>,
 }
 
-/// Data of M2.
+/// Data of `POST /api/member/callback`.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct CallbackData {
@@ -80,7 +80,7 @@ fn required(value: Option<&str>) -> Result<&str, MemberError> {
         .ok_or(MemberError::MissingParameter)
 }
 
-/// M2: exchanges the code, registers or reactivates the member, starts a session.
+/// Exchanges the code, registers or reactivates the member, starts a session.
 #[utoipa::path(post, path = "/api/member/callback", params(CallbackQuery), tag = "auth",
     responses((status = 200, body = platform::http::openapi::Envelope<CallbackData>, description = "Set-Cookie gallery_cookie"),
         (status = 409, description = "GA006 no free nickname could be made")))]
@@ -316,7 +316,7 @@ fn cleared(body: ApiResponse<()>) -> Response {
     ([(header::SET_COOKIE, clear_cookie())], body).into_response()
 }
 
-/// M7: ends the caller's session and clears the cookie.
+/// Ends the caller's session and clears the cookie.
 #[utoipa::path(post, path = "/api/member/logout", tag = "auth",
     responses((status = 200, description = "`{message}`, cookie cleared", body = platform::http::openapi::MessageOnly)))]
 pub(super) async fn logout(

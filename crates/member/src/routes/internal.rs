@@ -1,4 +1,4 @@
-//! Lookups kept for compatibility (M8–M10); thegallery's own services use event projections.
+//! Lookups kept for compatibility (`GET /api/member/nickname`, `GET /api/member/memberId`, `POST /api/member/nickname/list`); thegallery's own services use event projections.
 //! They include withdrawn members, as the original did.
 
 use std::collections::BTreeMap;
@@ -13,7 +13,7 @@ use crate::AppState;
 use crate::error::MemberError;
 
 const FOUND: &str = "닉네임 조회 성공";
-/// Most ids one M10 request may ask for.
+/// Most ids one `POST /api/member/nickname/list` request may ask for.
 const MAX_IDS: usize = 1000;
 
 /// Members, as the kind of a client-sent id: one no member can have is an unknown member.
@@ -30,7 +30,7 @@ impl IdKind for Member {
 /// A member id a client sent: 1 to 2^63−1.
 pub(super) type MemberId = Id<Member>;
 
-/// Query of M8.
+/// Query of `GET /api/member/nickname`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
@@ -40,7 +40,7 @@ pub(super) struct MemberIdQuery {
     member_id: Option<RawId>,
 }
 
-/// M8: the nickname of a member id.
+/// The nickname of a member id.
 #[utoipa::path(get, path = "/api/member/nickname", params(MemberIdQuery), tag = "internal",
     responses((status = 200, description = "`{message, data: nickname}`", body = platform::http::openapi::Envelope<String>),
         (status = 404, description = "GA007 no such member")))]
@@ -58,7 +58,7 @@ pub(super) async fn nickname(
     Ok(ApiResponse::data(FOUND, member.nickname))
 }
 
-/// Query of M9.
+/// Query of `GET /api/member/memberId`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(super) struct NicknameQuery {
@@ -66,7 +66,7 @@ pub(super) struct NicknameQuery {
     nickname: Option<String>,
 }
 
-/// M9: the member id of a nickname.
+/// The member id of a nickname.
 #[utoipa::path(get, path = "/api/member/memberId", params(NicknameQuery), tag = "internal",
     responses((status = 200, description = "`{message, data: memberId}`", body = platform::http::openapi::Envelope<i64>),
         (status = 404, description = "GA007 no such member")))]
@@ -86,7 +86,7 @@ pub(super) async fn member_id(
     Ok(ApiResponse::data(FOUND, member.member_id))
 }
 
-/// M10: nicknames of several ids, keyed by the id as a string; unknown ids are left out.
+/// Nicknames of several ids, keyed by the id as a string; unknown ids are left out.
 #[utoipa::path(post, path = "/api/member/nickname/list", request_body = Vec<RawId>, tag = "internal",
     responses((status = 200, description = "`{message, data: {\"<id>\": nickname}}`", body = platform::http::openapi::Envelope<std::collections::HashMap<String, String>>)))]
 pub(super) async fn nicknames(

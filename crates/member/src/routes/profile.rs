@@ -1,4 +1,4 @@
-//! The caller's profile: M3 (read), M4 (nickname check), M5 (rename), M6 (withdraw).
+//! The caller's profile: `GET /api/member` (read), `GET /api/member/check/nickname` (nickname check), `PATCH /api/member` (rename), `DELETE /api/member` (withdraw).
 
 use axum::extract::State;
 use axum::response::Response;
@@ -14,7 +14,7 @@ use crate::error::MemberError;
 use crate::store::{Conflict, WriteError};
 use platform::time::render as render_local;
 
-/// Data of M3.
+/// Data of `GET /api/member`.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct MemberData {
@@ -26,7 +26,7 @@ pub(super) struct MemberData {
     created_date: String,
 }
 
-/// M3: the caller's profile.
+/// The caller's profile.
 #[utoipa::path(get, path = "/api/member", tag = "profile",
     responses((status = 200, body = platform::http::openapi::Envelope<MemberData>),
         (status = 404, description = "GA007 no such member")))]
@@ -49,7 +49,7 @@ pub(super) async fn me(
     ))
 }
 
-/// Query of M4.
+/// Query of `GET /api/member/check/nickname`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(super) struct NicknameQuery {
@@ -58,7 +58,7 @@ pub(super) struct NicknameQuery {
     nickname: Option<String>,
 }
 
-/// M4: whether a nickname is valid and free among active members.
+/// Whether a nickname is valid and free among active members.
 #[utoipa::path(get, path = "/api/member/check/nickname", params(NicknameQuery), tag = "profile",
     responses((status = 200, description = "`{message}`", body = platform::http::openapi::MessageOnly),
         (status = 409, description = "GA006 nickname taken")))]
@@ -73,7 +73,7 @@ pub(super) async fn check_nickname(
     Ok(ApiResponse::message("사용 가능한 닉네임 입니다"))
 }
 
-/// Body of M5.
+/// Body of `PATCH /api/member`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub(super) struct RenameBody {
     /// The new nickname: 2–10 Hangul, Latin letters or digits.
@@ -81,7 +81,7 @@ pub(super) struct RenameBody {
     nickname: Option<String>,
 }
 
-/// M5: renames the caller; the unique index decides between concurrent requests.
+/// Renames the caller; the unique index decides between concurrent requests.
 #[utoipa::path(patch, path = "/api/member", request_body = RenameBody, tag = "profile",
     responses((status = 200, description = "`{message}`", body = platform::http::openapi::MessageOnly),
         (status = 404, description = "GA007 no such member"),
@@ -112,7 +112,7 @@ pub(super) async fn rename(
     }
 }
 
-/// M6: withdraws the caller: sessions revoked, row soft-deleted, nickname freed, cookie cleared.
+/// Withdraws the caller: sessions revoked, row soft-deleted, nickname freed, cookie cleared.
 ///
 /// Sessions are revoked before the row changes so an unreachable session store (503) leaves the
 /// account untouched, and again afterwards to catch a login that raced the withdrawal.

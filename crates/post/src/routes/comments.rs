@@ -1,4 +1,4 @@
-//! C1–C4: comments, with ownership on edit and delete and nicknames from the local projection.
+//! The comment routes: comments, with ownership on edit and delete and nicknames from the local projection.
 
 use std::time::Instant;
 
@@ -19,7 +19,7 @@ use platform::time::render as render_time;
 /// Shown when the projection has not heard of the author yet.
 const UNKNOWN_NICKNAME: &str = "알 수 없음";
 
-/// A comment as C2 lists it (B §6 CommentInfo).
+/// A comment as `GET /api/post/comment/list/{postId}` lists it (`CommentInfo` in the document).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CommentInfo {
@@ -33,7 +33,7 @@ pub struct CommentInfo {
     pub created_date: String,
 }
 
-/// C1 body.
+/// `POST /api/post/comment` body.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NewComment {
@@ -45,7 +45,7 @@ pub struct NewComment {
     pub content: Option<String>,
 }
 
-/// C3 body.
+/// `PATCH /api/post/comment/{commentId}` body.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct EditComment {
     /// 1–100 characters, the first not whitespace.
@@ -53,7 +53,7 @@ pub struct EditComment {
     pub content: Option<String>,
 }
 
-/// C1: comments on a post, within the per-member rate limit.
+/// Comments on a post, within the per-member rate limit.
 #[utoipa::path(post, path = "/api/post/comment", tag = "comment", request_body = NewComment,
     responses((status = 200, description = "댓글이 생성되었습니다"),
         (status = 400, description = "GP005"), (status = 404, description = "GP007 post"),
@@ -77,7 +77,7 @@ pub async fn create(
     Ok(ApiResponse::message("댓글이 생성되었습니다"))
 }
 
-/// C2: a post's comments, oldest first.
+/// A post's comments, oldest first.
 #[utoipa::path(get, path = "/api/post/comment/list/{postId}", tag = "comment",
     params(("postId" = RawId, Path, description = "post id; an id below 1 names no post, so its list is empty"), PageQuery),
     responses((status = 200, description = "댓글 목록 조회 성공", body = platform::http::openapi::Envelope<Vec<CommentInfo>>)))]
@@ -107,7 +107,7 @@ pub async fn list(
     Ok(ApiResponse::data("댓글 목록 조회 성공", comments))
 }
 
-/// C3: edits one's own comment.
+/// Edits one's own comment.
 #[utoipa::path(patch, path = "/api/post/comment/{commentId}", tag = "comment",
     params(("commentId" = CommentId, Path, description = "comment id")), request_body = EditComment,
     responses((status = 200, description = "댓글이 수정되었습니다"),
@@ -127,7 +127,7 @@ pub async fn edit(
     Ok(ApiResponse::message("댓글이 수정되었습니다"))
 }
 
-/// C4: deletes one's own comment.
+/// Deletes one's own comment.
 #[utoipa::path(delete, path = "/api/post/comment/{commentId}", tag = "comment",
     params(("commentId" = CommentId, Path, description = "comment id")),
     responses((status = 200, description = "댓글이 삭제되었습니다"),

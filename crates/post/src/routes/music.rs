@@ -1,4 +1,4 @@
-//! U1 Spotify search and U2 YouTube lookup, cached in the music table.
+//! `GET /api/post/music/list` Spotify search and `POST /api/post/music` YouTube lookup, cached in the music table.
 
 use axum::extract::State;
 use platform::auth::AuthMember;
@@ -13,7 +13,7 @@ use crate::error::PostError;
 use crate::music::TrackCandidate;
 use crate::store::{self, NewMusic};
 
-/// U1 query.
+/// `GET /api/post/music/list` query.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchQuery {
@@ -21,7 +21,7 @@ pub struct SearchQuery {
     pub q: Option<String>,
 }
 
-/// U1: up to three Spotify tracks.
+/// Up to three Spotify tracks.
 #[utoipa::path(get, path = "/api/post/music/list", tag = "music", params(SearchQuery),
     responses((status = 200, description = "음악 목록 조회에 성공했습니다", body = platform::http::openapi::Envelope<Vec<TrackCandidate>>),
         (status = 400, description = "GP004 q missing"),
@@ -38,7 +38,7 @@ pub async fn search(
     Ok(ApiResponse::data("음악 목록 조회에 성공했습니다", tracks))
 }
 
-/// U2 body: the chosen track candidate.
+/// `POST /api/post/music` body: the chosen track candidate.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TrackChoice {
@@ -59,7 +59,7 @@ fn required(value: Option<String>) -> Result<String, Invalid> {
         .ok_or(Invalid(messages::MUSIC))
 }
 
-/// U2: the cached music of a track, or a new row with its first YouTube video.
+/// The cached music of a track, or a new row with its first YouTube video.
 #[utoipa::path(post, path = "/api/post/music", tag = "music", request_body = TrackChoice,
     responses((status = 200, description = "음악 조회에 성공했습니다", body = platform::http::openapi::Envelope<MusicInfo>),
         (status = 400, description = "GP005"),

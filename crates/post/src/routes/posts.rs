@@ -1,4 +1,4 @@
-//! P1 list, P2 bulk edit with streamed images, P3 dummy posts.
+//! `GET /api/post/list/{galleryId}` list, `PATCH /api/post/list/{galleryId}` bulk edit with streamed images, `POST /api/post/dummy` dummy posts.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -21,7 +21,7 @@ use crate::images::{UploadBudget, multipart_error};
 use crate::store::{self, PostUpdate};
 use platform::time::render as render_time;
 
-/// A frame as P1 lists it (B §6 PostInfo).
+/// A frame as `GET /api/post/list/{galleryId}` lists it (`PostInfo` in the document).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PostInfo {
@@ -46,7 +46,7 @@ pub struct PostInfo {
     pub is_active: bool,
 }
 
-/// Music as posts and U2 show it (B §6 MusicInfo).
+/// Music as posts and `POST /api/post/music` show it (`MusicInfo` in the document).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MusicInfo {
@@ -93,7 +93,7 @@ fn post_info(state: &AppState, order: i64, p: post::Model, m: Option<music::Mode
     }
 }
 
-/// P1: every post of a gallery in display order; an unknown gallery has none.
+/// Every post of a gallery in display order; an unknown gallery has none.
 #[utoipa::path(get, path = "/api/post/list/{galleryId}", tag = "post",
     params(("galleryId" = RawId, Path, description = "gallery id; an id below 1 names no gallery, so its list is empty")),
     responses((status = 200, description = "게시물 목록 조회 성공", body = platform::http::openapi::Envelope<Vec<PostInfo>>)))]
@@ -130,7 +130,7 @@ const MAX_POSTS: usize = 100;
 /// Longest text part: 500 characters of 4 bytes, with room to spare.
 const MAX_TEXT_BYTES: usize = 8 * 1024;
 
-/// P2's multipart form: parts named `posts[i].<field>` for `i` in `0..MAX_POSTS`; OpenAPI 3.1 states
+/// `PATCH /api/post/list/{galleryId}`'s multipart form: parts named `posts[i].<field>` for `i` in `0..MAX_POSTS`; OpenAPI 3.1 states
 /// that pattern with `propertyNames`.
 #[derive(Debug)]
 pub struct FramesForm;
@@ -157,7 +157,7 @@ impl utoipa::PartialSchema for FramesForm {
 
 impl ToSchema for FramesForm {}
 
-/// P2: edits posts of an owned gallery; all-or-nothing, images streamed to storage.
+/// Edits posts of an owned gallery; all-or-nothing, images streamed to storage.
 #[utoipa::path(patch, path = "/api/post/list/{galleryId}", tag = "post",
     params(("galleryId" = GalleryId, Path, description = "gallery id")),
     request_body(content = FramesForm, content_type = "multipart/form-data",
@@ -390,7 +390,7 @@ async fn apply(
     Ok(())
 }
 
-/// `galleryId` of P3.
+/// `galleryId` of `POST /api/post/dummy`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
@@ -400,7 +400,7 @@ pub struct DummyQuery {
     pub gallery_id: RawId,
 }
 
-/// P3: two blank posts for an owned gallery that has none.
+/// Two blank posts for an owned gallery that has none.
 #[utoipa::path(post, path = "/api/post/dummy", tag = "post", params(DummyQuery),
     responses((status = 200, description = "empty body"),
         (status = 404, description = "GP007 gallery not found or not owned"),

@@ -142,7 +142,10 @@ impl Harness {
             sessions,
             settings,
         };
-        let (state, _ready) = post::connect(&config).await.unwrap();
+        let state = post::connect(&config, &events::Bus::in_process())
+            .await
+            .unwrap()
+            .state;
         Self {
             app: post::router(state.clone()),
             state,
@@ -223,7 +226,7 @@ impl Harness {
         (status, value)
     }
 
-    /// Sends a P2 form as `member`.
+    /// Sends a `PATCH /api/post/list/{galleryId}` form as `member`.
     pub async fn patch_posts(
         &self,
         gallery_id: i64,
@@ -265,7 +268,7 @@ impl Harness {
             .collect()
     }
 
-    /// Everything P2 could change: posts (with music) and comments.
+    /// Everything `PATCH /api/post/list/{galleryId}` could change: posts (with music) and comments.
     pub async fn snapshot(&self, gallery_id: i64) -> String {
         let posts = post::store::list_posts(&self.state.db, gallery_id)
             .await
