@@ -1,5 +1,8 @@
-//! The background tasks of one service (its relay, consumers and event-table purger), started and
-//! stopped together.
+//! The background tasks of one service (its relay, consumers, event-table purger and any other
+//! task of its own), started and stopped together.
+
+use std::future::Future;
+use std::pin::Pin;
 
 use platform::CancellationToken;
 
@@ -7,13 +10,28 @@ use crate::consumer::Consumer;
 use crate::relay::Relay;
 use crate::retention::Purger;
 
-/// A service's relay and consumers, built in `connect` and started by `run` (or by the standalone
-/// composition).
-#[derive(Debug, Default)]
+/// A background task of a service's own, started with the shutdown token.
+type Task = Box<dyn FnOnce(CancellationToken) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+
+/// A service's relay, consumers and other background tasks, built in `connect` and started by
+/// `run` (or by the standalone composition).
+#[derive(Default)]
 pub struct Workers {
     relays: Vec<Relay>,
     consumers: Vec<Consumer>,
     purgers: Vec<Purger>,
+    tasks: Vec<(&'static str, Task)>,
+}
+
+impl std::fmt::Debug for Workers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Workers")
+            .field("relays", &self.relays)
+            .field("consumers", &self.consumers)
+            .field("purgers", &self.purgers)
+            .field("tasks", &self.tasks.iter().map(|(name, _)| name).collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl Workers {
@@ -43,6 +61,30 @@ impl Workers {
         self
     }
 
+    /// Adds a task of the service's own (an index backfill, a sweeper): `task` is called with the
+    /// shutdown token when the workers start, and its future should end soon after the token is
+    /// cancelled.
+    #[must_use]
+    pub fn with_task<F, Fut>(mut self, name: &'static str, task: F) -> Self
+    where
+        F: FnOnce(CancellationToken) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.tasks
+            .push((name, Box::new(move |shutdown| Box::pin(task(shutdown)))));
+        self
+    }
+
+    /// Takes the first relay out, for a test that steps it by hand instead of running it.
+    pub fn take_relay(&mut self) -> Option<Relay> {
+        (!self.relays.is_empty()).then(|| self.relays.remove(0))
+    }
+
+    /// Takes the first consumer out, for a test that steps it by hand instead of running it.
+    pub fn take_consumer(&mut self) -> Option<Consumer> {
+        (!self.consumers.is_empty()).then(|| self.consumers.remove(0))
+    }
+
     /// Starts everything on its own task; the tasks end when `shutdown` is cancelled.
     pub fn spawn(self, shutdown: &CancellationToken) -> Running {
         let mut tasks = tokio::task::JoinSet::new();
@@ -55,7 +97,30 @@ impl Workers {
         for purger in self.purgers {
             tasks.spawn(purger.run(shutdown.clone()));
         }
+        for (name, task) in self.tasks {
+            let future = task(shutdown.clone());
+            tasks.spawn(async move {
+                future.await;
+                tracing::debug!(task = name, "background task ended");
+            });
+        }
         Running { tasks }
+    }
+}
+
+impl Workers {
+    /// Runs `server` with these workers beside it: starts them, waits for the server to end, then
+    /// stops them (a server that failed to start must stop them too) and waits until they have.
+    pub async fn run_beside<E>(
+        self,
+        server: impl Future<Output = Result<(), E>>,
+        shutdown: CancellationToken,
+    ) -> Result<(), E> {
+        let running = self.spawn(&shutdown);
+        let served = server.await;
+        shutdown.cancel();
+        running.join().await;
+        served
     }
 }
 
@@ -70,7 +135,7 @@ impl Running {
     pub async fn join(mut self) {
         while let Some(result) = self.tasks.join_next().await {
             if let Err(error) = result {
-                tracing::error!(%error, "an event worker panicked");
+                tracing::error!(%error, "a background worker panicked");
             }
         }
     }

@@ -43,7 +43,7 @@ const VALIDATION: &str = "GG005";
 
 impl GalleryError {
     /// The contract's status, code and message.
-    pub fn to_api(&self) -> ApiError {
+    pub fn to_api_error(&self) -> ApiError {
         match self {
             Self::Invalid(invalid) => {
                 ApiError::new(StatusCode::BAD_REQUEST, VALIDATION, invalid.to_string())
@@ -92,6 +92,6 @@ fn is_unavailable(err: &DbErr) -> bool {
 
 impl IntoResponse for GalleryError {
     fn into_response(self) -> Response {
-        self.to_api().into_response()
+        self.to_api_error().into_response()
     }
 }

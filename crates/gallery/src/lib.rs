@@ -10,18 +10,17 @@ pub mod routes;
 pub mod search_index;
 pub mod store;
 
-use ::events::{Bus, Consumer, GALLERY_TOPIC, Outbox, Purger, Relay, Workers};
-use axum::Router;
-use axum::routing::get;
+use ::events::{Bus, GALLERY_TOPIC, Outbox, Workers};
 use platform::CancellationToken;
 use std::sync::Arc;
 
-use platform::auth::{SessionStore, VerifyingKeys, authentication};
+use platform::auth::{SessionStore, VerifyingKeys};
 use platform::db::DatabaseProbe;
-use platform::http::{Readiness, ServiceCodes, ops_routes, service_app};
+use platform::http::{Readiness, ServiceCodes, ops_routes};
 use sea_orm::DatabaseConnection;
 
 pub use config::Config;
+pub use routes::router;
 use search_index::{IndexBuilder, SearchIndex};
 
 /// Error codes of framework-level rejections in gallery (GG005).
@@ -32,8 +31,6 @@ pub const CODES: ServiceCodes = ServiceCodes {
     bad_request: "GG005",
     internal: "GG001",
 };
-
-const BODY_LIMIT: usize = 64 * 1024;
 
 /// What the handlers share.
 #[derive(Clone, Debug)]
@@ -54,61 +51,18 @@ pub struct AppState {
     pub search_index: SearchIndex,
 }
 
-/// The gallery API routes, without operational endpoints.
-pub fn router(state: AppState) -> Router {
-    use routes::{galleries, openapi, places, search};
-    let auth = authentication(state.keys.clone(), Arc::clone(&state.sessions));
-    let routes = Router::new()
-        .route("/api/gallery/health", get(|| async { "Gallery App ok" }))
-        .route("/api/gallery/openapi.json", get(openapi::document))
-        .merge(platform::http::docs::routes("gallery"))
-        .route("/api/gallery/place/list", get(places::list))
-        .route(places::IMAGE_ROUTE, get(places::image))
-        .route("/api/gallery", axum::routing::post(galleries::create))
-        .route("/api/gallery/list", get(galleries::mine))
-        .route("/api/gallery/check/name", get(galleries::check_name))
-        .route("/api/gallery/search", get(search::search))
-        .route(
-            "/api/gallery/{gallery_id}",
-            get(galleries::get)
-                .patch(galleries::update)
-                .delete(galleries::delete),
-        )
-        .with_state(state)
-        .layer(auth);
-    service_app(routes, CODES, BODY_LIMIT)
-}
-
-/// A connected gallery service: its state, probes, outbox relay and member-event consumer (the
-/// last two not yet started, so tests can step them).
+/// A connected gallery service: its state, its probes and its workers (not yet started, so tests
+/// can take the relay and consumer out and step them).
 #[derive(Debug)]
 pub struct Connected {
     /// Handler state.
     pub state: AppState,
     /// Readiness probes.
     pub readiness: Readiness,
-    /// Publishes `gallery.*` events from the outbox.
-    pub relay: Relay,
-    /// Applies `member.*` events.
-    pub consumer: Consumer,
-    /// Keeps the outbox and inbox bounded.
-    pub purger: Purger,
-    /// Indexes the galleries that predate the search index.
-    pub index_builder: IndexBuilder,
-}
-
-impl Connected {
-    /// The state, the probes, and the relay and consumer as workers to start. The index backfill
-    /// starts here on its own task, which ends when the backfill is complete; stopped early with
+    /// The outbox relay of `gallery.*`, the consumer of `member.*`, the event-table purger and the
+    /// search index backfill. The backfill ends when every gallery is indexed; stopped early with
     /// the process, its open batch rolls back and the next start resumes from the stored position.
-    pub fn split(self) -> (AppState, Readiness, Workers) {
-        tokio::spawn(self.index_builder.run(CancellationToken::new()));
-        let workers = Workers::new()
-            .with_relay(self.relay)
-            .with_consumer(self.consumer)
-            .with_purger(self.purger);
-        (self.state, self.readiness, workers)
-    }
+    pub workers: Workers,
 }
 
 /// Connects to the database (migrating it) and builds the relay and consumer on `bus` (Kafka in
@@ -140,13 +94,15 @@ pub async fn connect(config: &Config, bus: &Bus) -> anyhow::Result<Connected> {
         sessions,
         search_index,
     };
+    let workers = Workers::new()
+        .with_relay(relay)
+        .with_consumer(consumer)
+        .with_purger(purger)
+        .with_task("search index backfill", |shutdown| index_builder.run(shutdown));
     Ok(Connected {
         state,
         readiness,
-        relay,
-        consumer,
-        purger,
-        index_builder,
+        workers,
     })
 }
 
@@ -154,22 +110,7 @@ pub async fn connect(config: &Config, bus: &Bus) -> anyhow::Result<Connected> {
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let bus = Bus::from_config(config.kafka.as_ref(), &Bus::in_process());
     let connected = connect(&config, &bus).await?;
-    let backfill = tokio::spawn(connected.index_builder.run(shutdown.clone()));
-    let workers = Workers::new()
-        .with_relay(connected.relay)
-        .with_consumer(connected.consumer)
-        .with_purger(connected.purger);
-    let (state, readiness) = (connected.state, connected.readiness);
-    let running = workers.spawn(&shutdown);
-    let app = router(state).merge(ops_routes(readiness));
-    let stop = shutdown.clone();
-    let served = platform::shutdown::run_http(CODES, config.http.addr(), app, shutdown).await;
-    // A server that failed to start must still stop the workers.
-    stop.cancel();
-    running.join().await;
-    if let Err(error) = backfill.await {
-        tracing::error!(%error, "the search index backfill panicked");
-    }
-    served?;
-    Ok(())
+    let app = router(connected.state).merge(ops_routes(connected.readiness));
+    let server = platform::shutdown::run_http(CODES, config.http.addr(), app, shutdown.clone());
+    Ok(connected.workers.run_beside(server, shutdown).await?)
 }

@@ -3,7 +3,29 @@
 
 use rand::Rng;
 
-use crate::error::MemberError;
+/// Why a value is not a valid nickname, e-mail address or password; the service's error maps each
+/// to its contract answer (a blank nickname is a missing parameter, the rest are GA005).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Invalid {
+    /// The nickname is empty or only spaces.
+    #[error("blank nickname")]
+    BlankNickname,
+    /// The nickname breaks the nickname rule.
+    #[error("invalid nickname")]
+    Nickname,
+    /// The e-mail address is empty or only spaces.
+    #[error("blank email")]
+    BlankEmail,
+    /// The e-mail address is malformed.
+    #[error("invalid email")]
+    Email,
+    /// The password is shorter than 8 or longer than 128 characters.
+    #[error("password length")]
+    PasswordLength,
+    /// The password is on the common-password list.
+    #[error("common password")]
+    CommonPassword,
+}
 
 /// Longest nickname, in characters, as the original API allows.
 pub const NICKNAME_MAX: usize = 10;
@@ -22,15 +44,15 @@ fn is_nickname_char(c: char) -> bool {
 
 impl Nickname {
     /// Checks the rule; blank input is a missing parameter, anything else that fails is GA005.
-    pub fn parse(raw: &str) -> Result<Self, MemberError> {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
         if raw.trim().is_empty() {
-            return Err(MemberError::MissingParameter);
+            return Err(Invalid::BlankNickname);
         }
         let count = raw.chars().count();
         if (NICKNAME_MIN..=NICKNAME_MAX).contains(&count) && raw.chars().all(is_nickname_char) {
             Ok(Self(raw.to_owned()))
         } else {
-            Err(MemberError::InvalidNickname)
+            Err(Invalid::Nickname)
         }
     }
 
@@ -81,10 +103,10 @@ const EMAIL_MAX: usize = 254;
 
 impl Email {
     /// Accepts `local@domain.tld` without spaces, at most 254 characters.
-    pub fn parse(raw: &str) -> Result<Self, MemberError> {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let email = raw.trim().to_lowercase();
         if email.is_empty() {
-            return Err(MemberError::InvalidBody);
+            return Err(Invalid::BlankEmail);
         }
         let valid = email.len() <= EMAIL_MAX
             && !email.chars().any(char::is_whitespace)
@@ -98,7 +120,7 @@ impl Email {
         if valid {
             Ok(Self(email))
         } else {
-            Err(MemberError::InvalidEmail)
+            Err(Invalid::Email)
         }
     }
 
@@ -137,13 +159,13 @@ fn is_common(password: &str) -> bool {
 
 impl NewPassword {
     /// Checks length (in characters) and the common-password list.
-    pub fn parse(raw: &str) -> Result<Self, MemberError> {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let count = raw.chars().count();
         if !(PASSWORD_MIN..=PASSWORD_MAX).contains(&count) {
-            return Err(MemberError::PasswordLength);
+            return Err(Invalid::PasswordLength);
         }
         if is_common(raw) {
-            return Err(MemberError::CommonPassword);
+            return Err(Invalid::CommonPassword);
         }
         Ok(Self(raw.to_owned()))
     }
@@ -172,7 +194,7 @@ mod tests {
     fn a_blank_nickname_is_a_missing_parameter() {
         assert!(matches!(
             Nickname::parse("  "),
-            Err(MemberError::MissingParameter)
+            Err(Invalid::BlankNickname)
         ));
     }
 
@@ -202,11 +224,11 @@ mod tests {
     fn passwords_must_be_eight_to_128_characters() {
         assert!(matches!(
             NewPassword::parse("short"),
-            Err(MemberError::PasswordLength)
+            Err(Invalid::PasswordLength)
         ));
         assert!(matches!(
             NewPassword::parse(&"x".repeat(129)),
-            Err(MemberError::PasswordLength)
+            Err(Invalid::PasswordLength)
         ));
         assert!(NewPassword::parse("correct horse battery").is_ok());
     }
@@ -215,11 +237,11 @@ mod tests {
     fn common_passwords_are_refused_whatever_their_case() {
         assert!(matches!(
             NewPassword::parse("Password1"),
-            Err(MemberError::CommonPassword)
+            Err(Invalid::CommonPassword)
         ));
         assert!(matches!(
             NewPassword::parse("qwerty123"),
-            Err(MemberError::CommonPassword)
+            Err(Invalid::CommonPassword)
         ));
     }
 }

@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use platform::auth::SessionError;
 use platform::http::ApiError;
 
+use crate::domain::Invalid;
 use crate::password::HashError;
 use crate::store::StoreError;
 use crate::throttle::ThrottleError;
@@ -103,6 +104,22 @@ pub const NICKNAME_TAKEN: &str = "이미 사용중인 닉네임입니다";
 /// Message of a failed sign-in, whichever part was wrong.
 pub const BAD_CREDENTIALS: &str = "이메일 또는 비밀번호가 올바르지 않습니다";
 
+/// Result of member operations.
+pub type Result<T, E = MemberError> = std::result::Result<T, E>;
+
+impl From<Invalid> for MemberError {
+    fn from(invalid: Invalid) -> Self {
+        match invalid {
+            Invalid::BlankNickname => Self::MissingParameter,
+            Invalid::Nickname => Self::InvalidNickname,
+            Invalid::BlankEmail => Self::InvalidBody,
+            Invalid::Email => Self::InvalidEmail,
+            Invalid::PasswordLength => Self::PasswordLength,
+            Invalid::CommonPassword => Self::CommonPassword,
+        }
+    }
+}
+
 impl MemberError {
     /// Status, code and message of this error, as docs/member.md lists them per route.
     pub fn to_api_error(&self) -> ApiError {
@@ -137,6 +154,7 @@ impl MemberError {
                 GA009,
                 "로그인 시도가 너무 많습니다. 잠시 후 다시 시도해주세요",
             ),
+            Self::Store(StoreError::Unavailable(_)) => return ApiError::unavailable(GA001, self),
             Self::Provider(_) | Self::Store(_) | Self::Hash(_) | Self::Token(_) => {
                 return ApiError::internal(GA001, self);
             }
@@ -148,9 +166,6 @@ impl MemberError {
 
 impl IntoResponse for MemberError {
     fn into_response(self) -> Response {
-        if let Self::Store(StoreError::Unavailable(_)) = &self {
-            return ApiError::unavailable(GA001, &self).into_response();
-        }
         let mut response = self.to_api_error().into_response();
         if let Self::TooManyAttempts { retry_after } = self
             && let Ok(value) = HeaderValue::from_str(&retry_after.to_string())

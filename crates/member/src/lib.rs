@@ -14,16 +14,16 @@ pub mod throttle;
 
 use std::sync::Arc;
 
-use axum::Router;
 use events::{Bus, MEMBER_TOPIC, Outbox, Workers};
 use platform::CancellationToken;
 use platform::auth::{DbSessions, RedisSessions, SessionStore, SigningKey};
 use platform::db::DatabaseProbe;
-use platform::http::{Readiness, ServiceCodes, ops_routes, service_app};
+use platform::http::{Readiness, ServiceCodes, ops_routes};
 use platform::redis_client::RedisProbe;
 use sea_orm::DatabaseConnection;
 
 pub use config::Config;
+pub use routes::router;
 
 use crate::config::AuthConfig;
 use crate::oauth::OAuth;
@@ -40,8 +40,6 @@ pub const CODES: ServiceCodes = ServiceCodes {
     bad_request: "GA005",
     internal: "GA001",
 };
-
-const BODY_LIMIT: usize = 64 * 1024;
 
 /// What the handlers share.
 #[derive(Clone, Debug)]
@@ -84,16 +82,6 @@ impl AppState {
             timezone: auth.timezone,
         }
     }
-}
-
-/// The member API routes, without operational endpoints.
-pub fn router(state: AppState) -> Router {
-    let auth = platform::auth::authentication(
-        state.signing_key.verifying_keys(),
-        Arc::clone(&state.sessions),
-    );
-    let routes = routes::routes().with_state(state).layer(auth);
-    service_app(routes, CODES, BODY_LIMIT)
 }
 
 /// A connected member service: its state, its probes, and its relay (not yet started).
@@ -150,13 +138,7 @@ pub async fn connect(config: &Config, bus: &Bus) -> anyhow::Result<Connected> {
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let bus = Bus::from_config(config.kafka.as_ref(), &Bus::in_process());
     let connected = connect(&config, &bus).await?;
-    let running = connected.workers.spawn(&shutdown);
     let app = router(connected.state).merge(ops_routes(connected.readiness));
-    let stop = shutdown.clone();
-    let served = platform::shutdown::run_http(CODES, config.http.addr(), app, shutdown).await;
-    // A server that failed to start must still stop the relay.
-    stop.cancel();
-    running.join().await;
-    served?;
-    Ok(())
+    let server = platform::shutdown::run_http(CODES, config.http.addr(), app, shutdown.clone());
+    Ok(connected.workers.run_beside(server, shutdown).await?)
 }

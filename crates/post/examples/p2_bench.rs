@@ -62,7 +62,10 @@ async fn serve(db_url: &str, dir: &str, pem: &str) {
         sessions: platform::auth::SessionSource::Shared(std::sync::Arc::new(sessions)),
         settings: post::Settings::default(),
     };
-    let (state, _) = post::connect(&config).await.unwrap();
+    let state = post::connect(&config, &events::Bus::in_process())
+        .await
+        .unwrap()
+        .state;
     for gallery in GALLERY..GALLERY + PARALLEL {
         post::reactions::gallery_created(&state.db, gallery, OWNER, 10)
             .await

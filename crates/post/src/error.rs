@@ -62,12 +62,16 @@ pub enum PostError {
     Storage(#[from] object_store::Error),
 }
 
+/// Result of post operations.
+pub type Result<T, E = PostError> = std::result::Result<T, E>;
+
 /// The 429 message of the original comment limit.
 pub const TOO_MANY_COMMENTS: &str =
     "짧은 시간에 많은 댓글을 작성할 수 없습니다. \n잠시후 다시 시도해주세요.";
 
 impl PostError {
-    fn api_error(&self) -> ApiError {
+    /// The contract's status, code and message of this error.
+    pub fn to_api_error(&self) -> ApiError {
         use StatusCode as S;
         let e = |status, code: &'static str, message: &'static str| {
             ApiError::new(status, code, message)
@@ -120,7 +124,7 @@ fn database_error(cause: &sea_orm::DbErr) -> ApiError {
 
 impl IntoResponse for PostError {
     fn into_response(self) -> Response {
-        let mut response = self.api_error().into_response();
+        let mut response = self.to_api_error().into_response();
         if let Self::TooManyComments { retry_after } = self
             && let Ok(value) = HeaderValue::from_str(&retry_after.to_string())
         {

@@ -18,7 +18,7 @@ use object_store::{
 use crate::domain::{DEFAULT_IMAGE_KEY, ImageKey, ImageKind, Invalid, messages};
 use crate::error::PostError;
 
-/// Largest accepted image (A.1 "Images").
+/// Largest accepted image (docs/api.md, "Limits").
 pub const MAX_IMAGE_BYTES: u64 = 10 * 1024 * 1024;
 /// Largest total of images in one request.
 pub const MAX_REQUEST_IMAGE_BYTES: u64 = 50 * 1024 * 1024;

@@ -14,17 +14,16 @@ pub mod store;
 
 use std::sync::Arc;
 
-use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, patch, post};
+use events::{Bus, Workers};
 use platform::CancellationToken;
-use platform::auth::{SessionStore, VerifyingKeys, authentication};
+use platform::auth::{SessionStore, VerifyingKeys};
 use platform::config::StorageConfig;
 use platform::db::DatabaseProbe;
-use platform::http::{Readiness, ServiceCodes, ops_routes, service_app};
+use platform::http::{Readiness, ServiceCodes, ops_routes};
 use sea_orm::DatabaseConnection;
 
 pub use config::{Config, Settings};
+pub use routes::router;
 use images::ImageStore;
 use limit::CommentLimiter;
 use music::MusicClient;
@@ -89,40 +88,21 @@ impl AppState {
     }
 }
 
-/// The post API routes, without operational endpoints.
-pub fn router(state: AppState) -> Router {
-    let auth = authentication(state.auth.clone(), Arc::clone(&state.sessions));
-    let routes = Router::new()
-        .route("/api/post/health", get(|| async { "게시물 서버 OK !!!" }))
-        .route("/api/post/openapi.json", get(routes::openapi::document))
-        .merge(platform::http::docs::routes("post"))
-        .route(
-            "/api/post/list/{galleryId}",
-            get(routes::posts::list)
-                .patch(routes::posts::update)
-                .layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
-        )
-        .route("/api/post/dummy", post(routes::posts::dummy))
-        .route("/api/post/comment", post(routes::comments::create))
-        .route(
-            "/api/post/comment/list/{postId}",
-            get(routes::comments::list),
-        )
-        .route(
-            "/api/post/comment/{commentId}",
-            patch(routes::comments::edit).delete(routes::comments::delete),
-        )
-        .route("/api/post/music/list", get(routes::music::search))
-        .route("/api/post/music", post(routes::music::lookup))
-        .route("/api/post/image/{key}", get(routes::images::serve))
-        .with_state(state)
-        .layer(auth);
-    service_app(routes, CODES, BODY_LIMIT)
+/// A connected post service: its state, its probes and its workers (not yet started).
+#[derive(Debug)]
+pub struct Connected {
+    /// Handler state.
+    pub state: AppState,
+    /// Readiness probes.
+    pub readiness: Readiness,
+    /// The consumer of `gallery.*` and `member.*`, the event-table purger and the image sweeper.
+    pub workers: Workers,
 }
 
-/// Connects to the database (migrating it), the image store (placing `Default.png`), and Kafka
-/// when configured.
-pub async fn connect(config: &Config) -> anyhow::Result<(AppState, Readiness)> {
+/// Connects to the database (migrating it), the image store (placing `Default.png`), Redis and
+/// Kafka when configured, and builds the consumer on `bus` (Kafka in distributed mode, the
+/// process's in-process bus in standalone mode).
+pub async fn connect(config: &Config, bus: &Bus) -> anyhow::Result<Connected> {
     let db = platform::db::connect(&config.database).await?;
     platform::db::migrate::<migration::Migrator>(&db).await?;
     let store = platform::storage::open(&config.storage)?;
@@ -137,54 +117,35 @@ pub async fn connect(config: &Config) -> anyhow::Result<(AppState, Readiness)> {
         sessions,
     );
     state.images.ensure_default().await?;
-    let mut readiness = Readiness::new().with(DatabaseProbe(db));
+    let mut readiness = Readiness::new().with(DatabaseProbe(db.clone()));
     if let Some(probe) = redis {
         readiness = readiness.with_reported(probe);
     }
     if let Some(kafka) = &config.kafka {
         readiness = readiness.with_reported(events::BrokerWatch::start(kafka)?);
     }
-    Ok((state, readiness))
-}
-
-/// The background work of the post service: its event consumer on `bus`, the event-table purger
-/// and the image sweeper.
-/// Standalone mode calls this with the process's in-process bus.
-pub async fn spawn_workers(
-    state: &AppState,
-    bus: &events::Bus,
-    retention: platform::config::RetentionConfig,
-    shutdown: &CancellationToken,
-) -> anyhow::Result<(events::Running, tokio::task::JoinHandle<()>)> {
-    let consumer = reactions::consumer(state, bus, reactions::consumer_options()).await?;
-    let running = events::Workers::new()
+    // The consumer registers with the bus here, so in standalone mode no purger can take a topic's
+    // rows for consumed while post's consumer is still missing.
+    let consumer = reactions::consumer(&state, bus, reactions::consumer_options()).await?;
+    let sweeping = state.clone();
+    let workers = Workers::new()
         .with_consumer(consumer)
-        .with_purger(bus.purger(state.db.clone(), retention))
-        .spawn(shutdown);
-    let sweeper = reactions::spawn_image_sweeper(state.clone(), shutdown.clone());
-    Ok((running, sweeper))
+        .with_purger(bus.purger(db, config.retention))
+        .with_task("image sweeper", move |shutdown| {
+            reactions::sweep_images_until(sweeping, shutdown)
+        });
+    Ok(Connected {
+        state,
+        readiness,
+        workers,
+    })
 }
 
 /// Runs the post service until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let (state, readiness) = connect(&config).await?;
-    let workers = match &config.kafka {
-        Some(kafka) => {
-            let bus = events::Bus::kafka(kafka.clone());
-            Some(spawn_workers(&state, &bus, config.retention, &shutdown).await?)
-        }
-        None => None,
-    };
-    let app = router(state).merge(ops_routes(readiness));
-    let served =
-        platform::shutdown::run_http(CODES, config.http.addr(), app, shutdown.clone()).await;
-    shutdown.cancel();
-    if let Some((running, sweeper)) = workers {
-        running.join().await;
-        if let Err(error) = sweeper.await {
-            tracing::error!(%error, "the image sweeper panicked");
-        }
-    }
-    served?;
-    Ok(())
+    let bus = Bus::from_config(config.kafka.as_ref(), &Bus::in_process());
+    let connected = connect(&config, &bus).await?;
+    let app = router(connected.state).merge(ops_routes(connected.readiness));
+    let server = platform::shutdown::run_http(CODES, config.http.addr(), app, shutdown.clone());
+    Ok(connected.workers.run_beside(server, shutdown).await?)
 }

@@ -49,7 +49,7 @@ pub async fn nickname_changed<C: ConnectionTrait>(
     store::set_nickname(db, member_id, nickname).await
 }
 
-/// `member.withdrawn`: delete the member's comments everywhere (A.1 Q6) and the nickname.
+/// `member.withdrawn`: delete the member's comments everywhere (an original gap: it left them orphaned) and the nickname.
 pub async fn member_withdrawn<C: ConnectionTrait>(db: &C, member_id: i64) -> Result<(), DbErr> {
     store::delete_member(db, member_id).await?;
     Ok(())
@@ -141,22 +141,17 @@ async fn sweep<C: ConnectionTrait>(db: &C, images: &ImageStore) -> Result<usize,
 /// How often queued images are looked for.
 const SWEEP_EVERY: Duration = Duration::from_secs(2);
 
-/// Sweeps queued images until `shutdown`.
-pub fn spawn_image_sweeper(
-    state: AppState,
-    shutdown: CancellationToken,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(SWEEP_EVERY);
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                _ = tick.tick() => {
-                    if let Err(error) = sweep_images(&state).await {
-                        tracing::warn!(error = %platform::http::ErrorChain(&error), "image sweep failed");
-                    }
+/// Sweeps queued images every [`SWEEP_EVERY`] until `shutdown`.
+pub async fn sweep_images_until(state: AppState, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(SWEEP_EVERY);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            _ = tick.tick() => {
+                if let Err(error) = sweep_images(&state).await {
+                    tracing::warn!(error = %platform::http::ErrorChain(&error), "image sweep failed");
                 }
             }
         }
-    })
+    }
 }

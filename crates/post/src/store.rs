@@ -179,7 +179,7 @@ pub struct PostUpdate {
     pub title: PostTitle,
     /// New content.
     pub content: PostContent,
-    /// New music; `None` keeps the current one (A.1 Q5).
+    /// New music; `None` keeps the current one (the original cannot clear music either).
     pub music_id: Option<i64>,
     /// Shown or hidden.
     pub is_active: bool,

@@ -138,23 +138,22 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let gateway_keys = signing_key.verifying_keys();
     let bus = events::Bus::in_process();
     let member = member::connect(&config.member(signing_key), &bus).await?;
-    let (member_state, member_ready) = (member.state, member.readiness);
     // One embedded session store, member's: gallery and post read the sessions it writes.
-    let sessions = SessionSource::Shared(std::sync::Arc::clone(&member_state.sessions));
-    let (gallery_state, gallery_ready, gallery_workers) = gallery::connect(
+    let sessions = SessionSource::Shared(std::sync::Arc::clone(&member.state.sessions));
+    let gallery = gallery::connect(
         &config.gallery(gateway_keys.clone(), sessions.clone()),
         &bus,
     )
-    .await?
-    .split();
-    let (post_state, post_ready) =
-        post::connect(&config.post(gateway_keys.clone(), sessions)).await?;
-    // Post's consumer registers with the bus here; started after it, no purger can take a
-    // topic's rows for consumed while one of its consumers is still missing.
-    let (post_workers, image_sweeper) =
-        post::spawn_workers(&post_state, &bus, config.retention, &shutdown).await?;
+    .await?;
+    let post = post::connect(&config.post(gateway_keys.clone(), sessions), &bus).await?;
+    // Every consumer has registered with the bus in `connect`; started only now, no purger can
+    // take a topic's rows for consumed while one of its consumers is still missing.
     let member_workers = member.workers.spawn(&shutdown);
-    let gallery_workers = gallery_workers.spawn(&shutdown);
+    let gallery_workers = gallery.workers.spawn(&shutdown);
+    let post_workers = post.workers.spawn(&shutdown);
+    let (member_state, member_ready) = (member.state, member.readiness);
+    let (gallery_state, gallery_ready) = (gallery.state, gallery.readiness);
+    let (post_state, post_ready) = (post.state, post.readiness);
     let gateway_sessions = std::sync::Arc::clone(&member_state.sessions);
     let app = gateway::in_process(gateway::InProcess {
         keys: gateway_keys,
@@ -198,9 +197,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     member_workers.join().await;
     gallery_workers.join().await;
     post_workers.join().await;
-    if let Err(e) = image_sweeper.await {
-        tracing::warn!(error = %e, "image sweeper ended abnormally");
-    }
     served?;
     tracing::info!("thegallery standalone stopped");
     Ok(())

@@ -5,13 +5,45 @@ pub mod openapi;
 pub mod places;
 pub mod search;
 
-use platform::http::RequestOrigin;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+use platform::auth::authentication;
+use platform::http::{RequestOrigin, service_app};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::entity::place;
 use crate::store::GalleryView;
+
+/// Largest JSON body a gallery route accepts.
+const BODY_LIMIT: usize = 64 * 1024;
+
+/// The gallery API routes, without operational endpoints.
+pub fn router(state: AppState) -> Router {
+    let auth = authentication(state.keys.clone(), Arc::clone(&state.sessions));
+    let routes = Router::new()
+        .route("/api/gallery/health", get(|| async { "Gallery App ok" }))
+        .route("/api/gallery/openapi.json", get(openapi::document))
+        .merge(platform::http::docs::routes("gallery"))
+        .route("/api/gallery/place/list", get(places::list))
+        .route(places::IMAGE_ROUTE, get(places::image))
+        .route("/api/gallery", post(galleries::create))
+        .route("/api/gallery/list", get(galleries::mine))
+        .route("/api/gallery/check/name", get(galleries::check_name))
+        .route("/api/gallery/search", get(search::search))
+        .route(
+            "/api/gallery/{gallery_id}",
+            get(galleries::get)
+                .patch(galleries::update)
+                .delete(galleries::delete),
+        )
+        .with_state(state)
+        .layer(auth);
+    service_app(routes, crate::CODES, BODY_LIMIT)
+}
 
 /// The success shapes `{message, data}` and `{message}` for the document, shared by every
 /// service; handlers answer with `platform::http::ApiResponse`, which has this shape.

@@ -138,16 +138,18 @@ impl Service {
             Some(source) => source,
             None => SessionSource::Shared(sessions_on(&database).await),
         };
-        let connected = gallery::connect(&config(database, &key, sessions), &bus)
+        let mut connected = gallery::connect(&config(database, &key, sessions), &bus)
             .await
             .unwrap();
+        let relay = connected.workers.take_relay().unwrap();
+        let consumer = connected.workers.take_consumer().unwrap();
         let state = connected.state;
         let app = gallery::router(state.clone());
         Self {
             state,
             bus,
-            relay: connected.relay,
-            consumer: connected.consumer,
+            relay,
+            consumer,
             app,
             key,
             mysql,

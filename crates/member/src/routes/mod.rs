@@ -7,18 +7,33 @@ mod profile;
 
 pub use openapi::api_document;
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::routing::{get, post};
 
 use platform::auth::AuthMember;
-use platform::http::ApiError;
+use platform::http::{ApiError, service_app};
 
 use crate::AppState;
 
+/// Largest JSON body a member route accepts.
+const BODY_LIMIT: usize = 64 * 1024;
+
+/// The member API routes, without operational endpoints.
+pub fn router(state: AppState) -> Router {
+    let auth = platform::auth::authentication(
+        state.signing_key.verifying_keys(),
+        Arc::clone(&state.sessions),
+    );
+    let api = routes().with_state(state).layer(auth);
+    service_app(api, crate::CODES, BODY_LIMIT)
+}
+
 /// Every member route.
-pub fn routes() -> Router<AppState> {
+fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/member/health", get(|| async { "member 서버 ok" }))
         .route("/api/member/login", post(auth::login))

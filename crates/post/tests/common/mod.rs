@@ -142,7 +142,10 @@ impl Harness {
             sessions,
             settings,
         };
-        let (state, _ready) = post::connect(&config).await.unwrap();
+        let state = post::connect(&config, &events::Bus::in_process())
+            .await
+            .unwrap()
+            .state;
         Self {
             app: post::router(state.clone()),
             state,
