@@ -29,7 +29,10 @@ impl std::fmt::Debug for Workers {
             .field("relays", &self.relays)
             .field("consumers", &self.consumers)
             .field("purgers", &self.purgers)
-            .field("tasks", &self.tasks.iter().map(|(name, _)| name).collect::<Vec<_>>())
+            .field(
+                "tasks",
+                &self.tasks.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }

@@ -98,7 +98,9 @@ pub async fn connect(config: &Config, bus: &Bus) -> anyhow::Result<Connected> {
         .with_relay(relay)
         .with_consumer(consumer)
         .with_purger(purger)
-        .with_task("search index backfill", |shutdown| index_builder.run(shutdown));
+        .with_task("search index backfill", |shutdown| {
+            index_builder.run(shutdown)
+        });
     Ok(Connected {
         state,
         readiness,

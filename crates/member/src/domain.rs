@@ -192,10 +192,7 @@ mod tests {
 
     #[test]
     fn a_blank_nickname_is_a_missing_parameter() {
-        assert!(matches!(
-            Nickname::parse("  "),
-            Err(Invalid::BlankNickname)
-        ));
+        assert!(matches!(Nickname::parse("  "), Err(Invalid::BlankNickname)));
     }
 
     #[test]

@@ -23,10 +23,10 @@ use platform::http::{Readiness, ServiceCodes, ops_routes};
 use sea_orm::DatabaseConnection;
 
 pub use config::{Config, Settings};
-pub use routes::router;
 use images::ImageStore;
 use limit::CommentLimiter;
 use music::MusicClient;
+pub use routes::router;
 
 /// Error codes of framework-level rejections in post (GP004/GP005).
 pub const CODES: ServiceCodes = ServiceCodes {

@@ -31,10 +31,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/post/dummy", post(posts::dummy))
         .route("/api/post/comment", post(comments::create))
-        .route(
-            "/api/post/comment/list/{postId}",
-            get(comments::list),
-        )
+        .route("/api/post/comment/list/{postId}", get(comments::list))
         .route(
             "/api/post/comment/{commentId}",
             patch(comments::edit).delete(comments::delete),
@@ -46,4 +43,3 @@ pub fn router(state: AppState) -> Router {
         .layer(auth);
     service_app(api, crate::CODES, crate::BODY_LIMIT)
 }
-
