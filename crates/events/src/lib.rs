@@ -42,4 +42,4 @@ pub use outbox::{Outbox, OutboxError};
 pub use relay::{Backlog, Relay, RelayError, RelayOptions};
 pub use retention::{Purged, Purger};
 pub use typed::{AnyEvent, GALLERY_TOPIC, GalleryEvent, MEMBER_TOPIC, MemberEvent};
-pub use workers::{Running, Workers};
+pub use workers::{Connected, Running, Workers};

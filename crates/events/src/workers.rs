@@ -10,6 +10,19 @@ use crate::consumer::Consumer;
 use crate::relay::Relay;
 use crate::retention::Purger;
 
+/// A connected service: its handler state, its probes, and its workers, not yet started, so that
+/// the caller decides when: `run`, the standalone composition, or a test that takes the relay and
+/// consumer out to step them by hand.
+#[derive(Debug)]
+pub struct Connected<S> {
+    /// Handler state.
+    pub state: S,
+    /// Readiness probes.
+    pub readiness: platform::http::Readiness,
+    /// The relay, consumers, purger and the service's own background tasks.
+    pub workers: Workers,
+}
+
 /// A background task of a service's own, started with the shutdown token.
 type Task = Box<dyn FnOnce(CancellationToken) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 

@@ -51,19 +51,11 @@ pub struct AppState {
     pub search_index: SearchIndex,
 }
 
-/// A connected gallery service: its state, its probes and its workers (not yet started, so tests
-/// can take the relay and consumer out and step them).
-#[derive(Debug)]
-pub struct Connected {
-    /// Handler state.
-    pub state: AppState,
-    /// Readiness probes.
-    pub readiness: Readiness,
-    /// The outbox relay of `gallery.*`, the consumer of `member.*`, the event-table purger and the
-    /// search index backfill. The backfill ends when every gallery is indexed; stopped early with
-    /// the process, its open batch rolls back and the next start resumes from the stored position.
-    pub workers: Workers,
-}
+/// A connected gallery service: its workers are the outbox relay of `gallery.*`, the consumer of
+/// `member.*`, the event-table purger and the search index backfill. The backfill ends when every
+/// gallery is indexed; stopped early with the process, its open batch rolls back and the next
+/// start resumes from the stored position.
+pub type Connected = ::events::Connected<AppState>;
 
 /// Connects to the database (migrating it) and builds the relay and consumer on `bus` (Kafka in
 /// distributed mode, the process's in-process bus in standalone mode).

@@ -170,34 +170,14 @@ impl AuthConfig {
     }
 }
 
-/// Private key file of standalone mode, as `thegallery keys generate` names it.
-pub const PRIVATE_KEY_FILE: &str = "jwt-private.pem";
-/// Public key file of standalone mode.
-pub const PUBLIC_KEY_FILE: &str = "jwt-public.pem";
-
-/// Reads `dir/jwt-private.pem`, or generates it (mode 0600) with `dir/jwt-public.pem` on first
-/// start, so standalone tokens survive restarts.
+/// The signing key in `dir` (standalone's `DATA_DIR`), generated there on first start so that
+/// standalone tokens survive restarts.
 pub fn load_or_create_key(dir: &std::path::Path) -> anyhow::Result<SigningKey> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-
-    let private = dir.join(PRIVATE_KEY_FILE);
-    if private.exists() {
-        let pem = std::fs::read_to_string(&private)
-            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", private.display()))?;
-        return Ok(SigningKey::from_pem(&pem)?);
+    let (key, created) = SigningKey::load_or_create(dir)?;
+    if created {
+        let path = dir.join(platform::auth::PRIVATE_KEY_FILE);
+        tracing::info!(kid = key.kid(), path = %path.display(), "generated the token signing key");
     }
-    std::fs::create_dir_all(dir)?;
-    let key = SigningKey::generate()?;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&private)
-        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", private.display()))?;
-    file.write_all(key.to_pem()?.as_bytes())?;
-    std::fs::write(dir.join(PUBLIC_KEY_FILE), key.public_pem()?)?;
-    tracing::info!(kid = key.kid(), path = %private.display(), "generated the token signing key");
     Ok(key)
 }
 
@@ -280,7 +260,7 @@ mod tests {
         let first = load_or_create_key(dir.path()).unwrap();
         let second = load_or_create_key(dir.path()).unwrap();
         assert_eq!(first.kid(), second.kid());
-        assert!(dir.path().join(PUBLIC_KEY_FILE).exists());
+        assert!(dir.path().join(platform::auth::PUBLIC_KEY_FILE).exists());
     }
 
     #[test]

@@ -84,16 +84,9 @@ impl AppState {
     }
 }
 
-/// A connected member service: its state, its probes, and its relay (not yet started).
-#[derive(Debug)]
-pub struct Connected {
-    /// Handler state.
-    pub state: AppState,
-    /// Readiness probes.
-    pub readiness: Readiness,
-    /// The outbox relay and the event-table purger, to start with the server.
-    pub workers: Workers,
-}
+/// A connected member service: its workers are the outbox relay of `member.*` and the event-table
+/// purger.
+pub type Connected = events::Connected<AppState>;
 
 /// Connects to the database (migrating it), to Redis when configured, and builds the outbox relay
 /// on `bus`. Without Redis, sessions live in the database and throttles in memory (standalone).

@@ -88,16 +88,9 @@ impl AppState {
     }
 }
 
-/// A connected post service: its state, its probes and its workers (not yet started).
-#[derive(Debug)]
-pub struct Connected {
-    /// Handler state.
-    pub state: AppState,
-    /// Readiness probes.
-    pub readiness: Readiness,
-    /// The consumer of `gallery.*` and `member.*`, the event-table purger and the image sweeper.
-    pub workers: Workers,
-}
+/// A connected post service: its workers are the consumer of `gallery.*` and `member.*`, the
+/// event-table purger and the image sweeper.
+pub type Connected = events::Connected<AppState>;
 
 /// Connects to the database (migrating it), the image store (placing `Default.png`), Redis and
 /// Kafka when configured, and builds the consumer on `bus` (Kafka in distributed mode, the

@@ -329,21 +329,8 @@ fn check(process: Process, env: &dyn Environment) -> ExitCode {
 
 #[allow(clippy::print_stdout)] // the kid is what the operator needs to see
 fn generate_keys(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-
     let key = platform::auth::SigningKey::generate()?;
-    std::fs::create_dir_all(dir)?;
-    let private = dir.join("jwt-private.pem");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&private)
-        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", private.display()))?;
-    file.write_all(key.to_pem()?.as_bytes())?;
-    let public = dir.join("jwt-public.pem");
-    std::fs::write(&public, key.public_pem()?)?;
+    let (private, public) = key.write_pair(dir)?;
     println!(
         "wrote {} and {} (kid {})",
         private.display(),

@@ -26,7 +26,25 @@ pub enum KeyError {
     /// The random source failed.
     #[error("cannot read random bytes for a new key")]
     Random,
+    /// A key file could not be read or written.
+    #[error("{action} {}", path.display())]
+    File {
+        /// `cannot read` or `cannot create`.
+        action: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
 }
+
+/// The private key's file name in a key directory (standalone's `DATA_DIR`, `thegallery keys
+/// generate --dir`).
+pub const PRIVATE_KEY_FILE: &str = "jwt-private.pem";
+
+/// The public key's file name beside it.
+pub const PUBLIC_KEY_FILE: &str = "jwt-public.pem";
 
 /// `kid` of a public key: the first 16 characters of the base64url SHA-256 of its raw bytes.
 fn kid_of(public: &ed25519_dalek::VerifyingKey) -> String {
@@ -51,6 +69,56 @@ impl fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
+    /// Writes the key to `dir/jwt-private.pem` (mode 0600, never over an existing file) and its
+    /// public key to `dir/jwt-public.pem`, creating `dir`; returns the two paths.
+    pub fn write_pair(
+        &self,
+        dir: &std::path::Path,
+    ) -> Result<(std::path::PathBuf, std::path::PathBuf), KeyError> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+
+        let (private_pem, public_pem) = (self.to_pem()?, self.public_pem()?);
+        let private = dir.join(PRIVATE_KEY_FILE);
+        let public = dir.join(PUBLIC_KEY_FILE);
+        fn create(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
+            move |source| KeyError::File {
+                action: "cannot create",
+                path: path.to_owned(),
+                source,
+            }
+        }
+        std::fs::create_dir_all(dir).map_err(create(dir))?;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&private)
+            .and_then(|mut file| file.write_all(private_pem.as_bytes()))
+            .map_err(create(&private))?;
+        std::fs::write(&public, public_pem).map_err(create(&public))?;
+        Ok((private, public))
+    }
+
+    /// The key in `dir/jwt-private.pem`, or a new one written there with its public key (so the
+    /// tokens of a standalone system survive restarts); `true` when it was generated now.
+    pub fn load_or_create(dir: &std::path::Path) -> Result<(Self, bool), KeyError> {
+        let private = dir.join(PRIVATE_KEY_FILE);
+        match std::fs::read_to_string(&private) {
+            Ok(pem) => Ok((Self::from_pem(&pem)?, false)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let key = Self::generate()?;
+                key.write_pair(dir)?;
+                Ok((key, true))
+            }
+            Err(source) => Err(KeyError::File {
+                action: "cannot read",
+                path: private,
+                source,
+            }),
+        }
+    }
+
     /// A new random key.
     pub fn generate() -> Result<Self, KeyError> {
         let mut seed = [0_u8; 32];
