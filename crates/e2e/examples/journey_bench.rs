@@ -6,7 +6,11 @@
 //! [concurrency]`, with `THEGALLERY_BIN` pointing at a release `thegallery` (default
 //! `target/release/thegallery`). Distributed mode needs `scripts/dev-services up`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::print_stdout,
+    reason = "a benchmark prints its figures and stops at the first unexpected error"
+)]
 
 use std::time::{Duration, Instant};
 

@@ -6,12 +6,12 @@
 //! The binary under test is passed in by the caller (`env!("CARGO_BIN_EXE_thegallery")` in the
 //! `thegallery` crate's tests), so the journeys always run the freshly built binary.
 
-#![allow(
+#![expect(
     clippy::unwrap_used,
-    clippy::expect_used,
     clippy::panic,
-    clippy::print_stderr
-)] // test support fails loudly
+    clippy::print_stderr,
+    reason = "test support fails loudly and prints the processes' logs of a failed journey"
+)]
 
 mod client;
 pub mod journeys;

@@ -2,7 +2,11 @@
 //! commit to the consumer's committed effect at a fixed rate, on Kafka (MariaDB) and on the
 //! in-process bus (SQLite). Run with `bench/events/run`; needs `scripts/dev-services up`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::print_stdout,
+    reason = "a benchmark prints its figures and stops at the first unexpected error"
+)]
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

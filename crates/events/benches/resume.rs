@@ -4,7 +4,12 @@
 //! `bench/events/run resume`, which starts a private broker for it (the shared one of
 //! `scripts/dev-services` keeps serving the tests).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    reason = "a benchmark prints its figures and stops at the first unexpected error"
+)]
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -16,8 +16,10 @@ impl MigrationName for CreateOutboxAndInbox {
     }
 }
 
-// The trait is declared with an elided `SchemaManager` lifetime; naming it breaks the impl.
-#[allow(elided_lifetimes_in_paths)]
+#[expect(
+    elided_lifetimes_in_paths,
+    reason = "The trait is declared with an elided `SchemaManager` lifetime; naming it breaks the impl."
+)]
 #[async_trait::async_trait]
 impl MigrationTrait for CreateOutboxAndInbox {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -75,7 +77,10 @@ impl MigrationName for CreateCursorAndDeadLetter {
     }
 }
 
-#[allow(elided_lifetimes_in_paths)]
+#[expect(
+    elided_lifetimes_in_paths,
+    reason = "the trait is declared with an elided `SchemaManager` lifetime; naming it breaks the impl"
+)]
 #[async_trait::async_trait]
 impl MigrationTrait for CreateCursorAndDeadLetter {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -125,7 +130,10 @@ impl MigrationName for CreateRelayLock {
     }
 }
 
-#[allow(elided_lifetimes_in_paths)]
+#[expect(
+    elided_lifetimes_in_paths,
+    reason = "the trait is declared with an elided `SchemaManager` lifetime; naming it breaks the impl"
+)]
 #[async_trait::async_trait]
 impl MigrationTrait for CreateRelayLock {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -158,7 +166,10 @@ impl MigrationName for IndexInboxByAge {
     }
 }
 
-#[allow(elided_lifetimes_in_paths)]
+#[expect(
+    elided_lifetimes_in_paths,
+    reason = "the trait is declared with an elided `SchemaManager` lifetime; naming it breaks the impl"
+)]
 #[async_trait::async_trait]
 impl MigrationTrait for IndexInboxByAge {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {

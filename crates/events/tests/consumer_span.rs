@@ -2,7 +2,10 @@
 //! in its binary: tracing caches per call site whether anyone listens, and a test thread without
 //! a subscriber hitting the `event` span first would disable it for this test's scoped subscriber.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test stops at the first unexpected error; clippy's test exemption does not reach helper functions"
+)]
 
 mod support;
 

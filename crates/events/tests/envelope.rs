@@ -1,7 +1,5 @@
 //! The envelope's JSON shape and the typed events' codec, including what a consumer rejects.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use events::{DecodeError, Envelope, Event, GalleryEvent, MemberEvent};
 use serde_json::json;
 

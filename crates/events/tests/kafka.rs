@@ -1,8 +1,10 @@
 //! Kafka: the local broker takes and returns messages, topics are created at start-up, and the
 //! readiness probe tells a live cluster from a dead one.
 
-// Test helpers fail loudly; clippy's test exemption does not reach helper functions.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::expect_used,
+    reason = "Test helpers fail loudly; clippy's test exemption does not reach helper functions."
+)]
 
 use std::time::Duration;
 

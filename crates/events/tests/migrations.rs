@@ -1,8 +1,10 @@
 //! The migration set applies to an empty database on both backends, is idempotent, and the
 //! tables it creates store and return rows.
 
-// Test helpers fail loudly; clippy's test exemption does not reach helper functions.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "Test helpers fail loudly; clippy's test exemption does not reach helper functions."
+)]
 
 use platform::config::{DatabaseConfig, Vars};
 use platform::db::{connect, migrate};

@@ -1,7 +1,10 @@
 //! `KAFKA_TOPIC_PREFIX` keeps systems that share a cluster apart: every topic and consumer group
 //! a prefixed bus touches carries the prefix, and the events still flow end to end.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test stops at the first unexpected error; clippy's test exemption does not reach helper functions"
+)]
 
 mod support;
 

@@ -4,7 +4,11 @@
 //! the time its backfill took, and what it adds to a gallery create (G2). Run by
 //! `bench/gallery/run.sh`.
 
-#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::print_stdout,
+    clippy::unwrap_used,
+    reason = "a benchmark prints its figures and stops at the first unexpected error"
+)]
 
 use std::time::{Duration, Instant};
 

@@ -56,7 +56,10 @@ fn exact_text(backend: DbBackend, name: &'static str, chars: u32) -> ColumnDef {
     }
 }
 
-#[allow(elided_lifetimes_in_paths)]
+#[expect(
+    elided_lifetimes_in_paths,
+    reason = "the trait is declared with an elided `SchemaManager` lifetime; naming it breaks the impl"
+)]
 #[async_trait::async_trait]
 impl MigrationTrait for CreateGalleryTables {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -154,7 +157,10 @@ pub const PLACES: [(i64, &str); 3] = [(1, "초원"), (2, "갤러리"), (3, "교�
 /// Frames of every seeded place.
 pub const FRAMES_PER_PLACE: i32 = 10;
 
-#[allow(elided_lifetimes_in_paths)]
+#[expect(
+    elided_lifetimes_in_paths,
+    reason = "the trait is declared with an elided `SchemaManager` lifetime; naming it breaks the impl"
+)]
 #[async_trait::async_trait]
 impl MigrationTrait for SeedPlaces {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -192,7 +198,10 @@ impl MigrationName for CreateSearchIndex {
     }
 }
 
-#[allow(elided_lifetimes_in_paths)]
+#[expect(
+    elided_lifetimes_in_paths,
+    reason = "the trait is declared with an elided `SchemaManager` lifetime; naming it breaks the impl"
+)]
 #[async_trait::async_trait]
 impl MigrationTrait for CreateSearchIndex {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -1,6 +1,9 @@
 //! Events: `gallery.created`/`gallery.deleted` through the outbox, the nickname projection and the
 //! withdrawal cascade from member events, on the in-process bus (MariaDB and SQLite) and on Kafka.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test stops at the first unexpected error; clippy's test exemption does not reach helper functions"
+)]
 
 mod common;
 

@@ -3,7 +3,11 @@
 //! less, names resolving to several addresses are followed as they change, and each endpoint has
 //! its metrics. Both front ends (the wire one and the hyper path it hands over to) balance.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test stops at the first unexpected error; clippy's test exemption does not reach helper functions"
+)]
 
 mod common;
 

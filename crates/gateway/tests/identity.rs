@@ -1,7 +1,11 @@
 //! Identity propagation: client-sent identity headers never reach a service; protected routes get
 //! them from the verified token, with the token itself; `X-Forwarded-*` and request ids are set.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test stops at the first unexpected error; clippy's test exemption does not reach helper functions"
+)]
 
 mod common;
 

@@ -1,7 +1,11 @@
 //! Failures around the gateway: Redis unreachable (503 on protected routes only, recovery without
 //! restart), an upstream that refuses (502) or is too slow (504), all in the error shape.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test stops at the first unexpected error; clippy's test exemption does not reach helper functions"
+)]
 
 mod common;
 
@@ -129,8 +133,10 @@ async fn an_upstream_that_resets_the_connection_gives_502() {
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
         while let Ok((socket, _)) = listener.accept().await {
-            // A zero linger turns the close into a reset; it cannot block, which is the deprecation's worry.
-            #[allow(deprecated)]
+            #[expect(
+                deprecated,
+                reason = "A zero linger turns the close into a reset; it cannot block, which is the deprecation's worry."
+            )]
             socket.set_linger(Some(Duration::ZERO)).unwrap();
             drop(socket);
         }

@@ -1,7 +1,11 @@
 //! The gateway's session cache against the real Redis: hits stay off the network, and logout,
 //! withdrawal, expiry and lost connections all end a cached session.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test stops at the first unexpected error; clippy's test exemption does not reach helper functions"
+)]
 
 mod common;
 

@@ -2,7 +2,11 @@
 //! before the client has sent the rest, the client sees the first chunk of a download before the
 //! upstream has produced the rest, and 50 MB pass without being held whole.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test stops at the first unexpected error; clippy's test exemption does not reach helper functions"
+)]
 
 mod common;
 

@@ -1,7 +1,11 @@
 //! Token cases of the gateway's refusals (docs/gateway.md, "Refusals"): each refusal has its exact
 //! code and body, and nothing reaches a service.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test stops at the first unexpected error; clippy's test exemption does not reach helper functions"
+)]
 
 mod common;
 

@@ -2,7 +2,11 @@
 //! pipelining, heads that trickle in or end lines with a bare line feed, and the requests it hands
 //! to hyper (HTTP/1.0, chunked uploads, `Expect`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test stops at the first unexpected error; clippy's test exemption does not reach helper functions"
+)]
 
 mod common;
 

@@ -3,7 +3,11 @@
 //! process (no network hop). Also compares the time of an unknown e-mail with a wrong password.
 //! Run by `bench/member/run.sh`.
 
-#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::print_stdout,
+    clippy::unwrap_used,
+    reason = "a benchmark prints its figures and stops at the first unexpected error"
+)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

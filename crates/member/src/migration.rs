@@ -41,8 +41,10 @@ fn column(name: &str) -> ColumnDef {
     ColumnDef::new(Alias::new(name))
 }
 
-// The trait is declared with an elided `SchemaManager` lifetime; naming it breaks the impl.
-#[allow(elided_lifetimes_in_paths)]
+#[expect(
+    elided_lifetimes_in_paths,
+    reason = "The trait is declared with an elided `SchemaManager` lifetime; naming it breaks the impl."
+)]
 #[async_trait::async_trait]
 impl MigrationTrait for CreateMembers {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {

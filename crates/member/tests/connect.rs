@@ -1,6 +1,9 @@
 //! `member::connect` in both modes: distributed (MariaDB, Redis, Kafka; configuration read from
 //! the environment pairs) and standalone (SQLite, database sessions, in-process bus).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test stops at the first unexpected error; clippy's test exemption does not reach helper functions"
+)]
 
 mod common;
 

@@ -1,6 +1,4 @@
 //! Local accounts: signup and signin with e-mail and password, on MariaDB and Redis.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 mod common;
 
 use axum::http::{Method, header};

@@ -1,6 +1,4 @@
 //! Kakao and Google sign-in (`POST /api/member/login`, `POST /api/member/callback`) against a local provider stand-in, on MariaDB and Redis.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 mod common;
 
 use axum::http::Method;

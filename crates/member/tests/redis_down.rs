@@ -1,7 +1,10 @@
 //! With Redis unreachable, logins and authenticated requests answer 503 and leave no half-done
 //! login behind; when Redis is back, the service works again without a restart. Redis is the
 //! real server, reached through a local TCP relay the test can cut.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test stops at the first unexpected error; clippy's test exemption does not reach helper functions"
+)]
 
 mod common;
 

@@ -1,8 +1,10 @@
 //! The connection rules of the shared HTTP server, over real sockets on port 0: head deadline,
 //! idle keep-alive timeout, body rate, head size, one `Host`, connection cap.
 
-// Test helpers fail loudly; clippy's test exemption does not reach helper functions.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "Test helpers fail loudly; clippy's test exemption does not reach helper functions."
+)]
 
 use std::net::SocketAddr;
 use std::time::Duration;

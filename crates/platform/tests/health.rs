@@ -1,7 +1,9 @@
 //! `/livez`, `/readyz` and `/metrics` answer as probes and scrapers expect.
 
-// Test helpers fail loudly; clippy's test exemption does not reach helper functions.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "Test helpers fail loudly; clippy's test exemption does not reach helper functions."
+)]
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};

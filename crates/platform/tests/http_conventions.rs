@@ -1,7 +1,9 @@
 //! Every malformed request answers in the contract's error shape, never a framework default.
 
-// Test helpers fail loudly; clippy's test exemption does not reach helper functions.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "Test helpers fail loudly; clippy's test exemption does not reach helper functions."
+)]
 
 use axum::Router;
 use axum::body::Body;
@@ -52,7 +54,7 @@ fn app() -> Router {
             "/panic",
             get(|| async {
                 panic!("a secret internal detail");
-                #[allow(unreachable_code)]
+                #[expect(unreachable_code, reason = "a test stops at the first unexpected error; clippy's test exemption does not reach helper functions")]
                 "unreachable"
             }),
         );

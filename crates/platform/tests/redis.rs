@@ -1,7 +1,9 @@
 //! Redis: authenticated round trips against the local server, and clear errors.
 
-// Test helpers fail loudly; clippy's test exemption does not reach helper functions.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::expect_used,
+    reason = "Test helpers fail loudly; clippy's test exemption does not reach helper functions."
+)]
 
 use platform::config::{RedisConfig, Vars};
 use platform::http::Probe;

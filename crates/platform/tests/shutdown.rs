@@ -1,8 +1,5 @@
 //! After shutdown starts, in-flight requests finish and new connections are refused.
 
-// Test helpers fail loudly; clippy's test exemption does not reach helper functions.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::time::Duration;
 
 use axum::Router;

@@ -4,7 +4,11 @@
 //! client's buffers do not count), on MariaDB with images in a temporary directory. Run by
 //! `bench/post/run.sh`.
 
-#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::print_stdout,
+    clippy::unwrap_used,
+    reason = "a benchmark prints its figures and stops at the first unexpected error"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

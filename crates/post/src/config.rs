@@ -139,7 +139,10 @@ fn url_or(vars: &mut Vars<'_>, key: &str, default: &str) -> Url {
         .unwrap_or_else(|| Url::parse(default).unwrap_or_else(|_| unreachable_default(default)))
 }
 
-#[allow(clippy::panic)] // the defaults are constants checked by a unit test
+#[expect(
+    clippy::panic,
+    reason = "the defaults are constants checked by a unit test"
+)]
 fn unreachable_default(default: &str) -> Url {
     panic!("built-in URL {default} does not parse")
 }
@@ -192,7 +195,6 @@ pub const YOUTUBE_SEARCH_URL: &str = "https://www.googleapis.com/youtube/v3/sear
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -45,8 +45,10 @@ fn index(name: &'static str, table: &'static str, cols: &[&'static str]) -> Inde
     index.to_owned()
 }
 
-// The trait is declared with an elided `SchemaManager` lifetime; naming it breaks the impl.
-#[allow(elided_lifetimes_in_paths)]
+#[expect(
+    elided_lifetimes_in_paths,
+    reason = "The trait is declared with an elided `SchemaManager` lifetime; naming it breaks the impl."
+)]
 #[async_trait::async_trait]
 impl MigrationTrait for CreatePostTables {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -108,7 +110,6 @@ impl MigrationTrait for CreatePostTables {
 }
 
 impl CreatePostTables {
-    #[allow(elided_lifetimes_in_paths)]
     async fn create_comment(&self, manager: &SchemaManager<'_>) -> Result<(), DbErr> {
         manager
             .create_table(

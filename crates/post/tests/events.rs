@@ -1,7 +1,10 @@
 //! Frames, comments and nicknames follow gallery and member events, over real Kafka with MariaDB
 //! and over the in-process bus with SQLite.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test stops at the first unexpected error; clippy's test exemption does not reach helper functions"
+)]
 
 mod common;
 

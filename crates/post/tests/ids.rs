@@ -1,8 +1,6 @@
 //! Client-sent ids (docs/api.md, "Ids"): not a signed 64-bit integer answers 400 GP005; an integer
 //! no object can have (0 or below) answers as an unknown object of its kind.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 mod common;
 
 use axum::http::{Method, StatusCode};

@@ -1,7 +1,5 @@
 //! The store and event effects behave the same on MariaDB and SQLite.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 mod common;
 
 use common::Harness;

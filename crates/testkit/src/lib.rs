@@ -4,7 +4,11 @@
 //! Tests that need a server fail (never skip) when the settings are missing: CI always starts the
 //! servers through `scripts/test`.
 
-#![allow(clippy::expect_used, clippy::panic)] // test support: a missing server must stop the test loudly
+#![expect(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test support: a missing server must stop the test loudly"
+)]
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -219,7 +219,10 @@ fn read_telemetry(env: &dyn Environment) -> Result<TelemetryConfig, ConfigError>
     vars.finish(|| Some(telemetry))
 }
 
-#[allow(clippy::print_stderr)] // configuration problems go to the operator before logging is useful
+#[expect(
+    clippy::print_stderr,
+    reason = "configuration problems go to the operator before logging is useful"
+)]
 fn config_failure(error: &ConfigError) -> ExitCode {
     eprint!("{error}");
     ExitCode::from(EXIT_CONFIG)
@@ -271,7 +274,10 @@ where
     Ok(ExitCode::SUCCESS)
 }
 
-#[allow(clippy::print_stdout)] // listing dead letters is this command's purpose
+#[expect(
+    clippy::print_stdout,
+    reason = "listing dead letters is this command's purpose"
+)]
 async fn dead_letters(action: DlqAction, env: &dyn Environment) -> anyhow::Result<ExitCode> {
     let (DlqAction::List { topic, group } | DlqAction::Replay { topic, group }) = &action;
     let target = events::dlq::Target::from_env(env, group).await?;
@@ -309,7 +315,10 @@ async fn migrate(service: DbService, env: &dyn Environment) -> anyhow::Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
-#[allow(clippy::print_stdout)] // printing the configuration is this command's purpose
+#[expect(
+    clippy::print_stdout,
+    reason = "printing the configuration is this command's purpose"
+)]
 fn check(process: Process, env: &dyn Environment) -> ExitCode {
     let printed = match process {
         Process::Standalone => standalone::Config::from_env(env).map(|c| format!("{c:#?}")),
@@ -327,7 +336,10 @@ fn check(process: Process, env: &dyn Environment) -> ExitCode {
     }
 }
 
-#[allow(clippy::print_stdout)] // the kid is what the operator needs to see
+#[expect(
+    clippy::print_stdout,
+    reason = "the kid is what the operator needs to see"
+)]
 fn generate_keys(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
     let key = platform::auth::SigningKey::generate()?;
     let (private, public) = key.write_pair(dir)?;
@@ -359,7 +371,7 @@ fn problems_of<T>(result: Result<T, ConfigError>) -> Vec<String> {
     })
 }
 
-#[allow(clippy::print_stdout)] // the list is this command's output
+#[expect(clippy::print_stdout, reason = "the list is this command's output")]
 fn list_vars(process: Process, env: &dyn Environment) -> ExitCode {
     let recording = Recording {
         inner: env,

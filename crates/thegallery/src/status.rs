@@ -26,7 +26,10 @@ fn groups() -> Vec<Group> {
 const PRODUCERS: [(&str, &str); 2] = [(MEMBER_TOPIC, "member"), (GALLERY_TOPIC, "gallery")];
 
 /// Prints the status as tables, or as JSON with `json`.
-#[allow(clippy::print_stdout)] // printing the status is this command's purpose
+#[expect(
+    clippy::print_stdout,
+    reason = "printing the status is this command's purpose"
+)]
 pub async fn print(json: bool, env: &dyn Environment) -> anyhow::Result<ExitCode> {
     let status = read(env).await?;
     if json {

@@ -1,8 +1,12 @@
 //! The binary as operators use it: help, configuration checks, migrations, and processes that
 //! start, answer their probes and stop cleanly on SIGTERM.
 
-// Test helpers fail loudly; clippy's test exemption does not reach helper functions.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stderr,
+    reason = "Test helpers fail loudly; clippy's test exemption does not reach helper functions."
+)]
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};

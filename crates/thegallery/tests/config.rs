@@ -1,8 +1,10 @@
 //! A table of good and bad environments, each with the parsed values or the complete list of
 //! problems.
 
-// Test helpers fail loudly; clippy's test exemption does not reach helper functions.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "Test helpers fail loudly; clippy's test exemption does not reach helper functions."
+)]
 
 use std::io::Write;
 

@@ -5,7 +5,11 @@
 //! secret samples plus a throwaway key pair), then each Deployment's environment is rebuilt the
 //! way the kubelet would: ConfigMaps and Secrets through `env`/`envFrom`, Secret and ConfigMap
 //! volumes as files under a temporary root that stands in for the container's filesystem.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test stops at the first unexpected error; clippy's test exemption does not reach helper functions"
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -7,7 +7,10 @@
 //! one after another, so no other test talks to Kafka meanwhile. A guard starts the broker again
 //! even when the test fails.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test stops at the first unexpected error; clippy's test exemption does not reach helper functions"
+)]
 
 use std::future::Future;
 use std::time::{Duration, Instant};

@@ -4,8 +4,6 @@
 //! This file holds one test on purpose: it kills the shared broker, and cargo runs test binaries
 //! one after another, so no other test talks to Kafka meanwhile.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use e2e::{Service, System, journeys};
 
 #[tokio::test]

@@ -1,7 +1,5 @@
 //! The journeys of a member's life through the gateway of the distributed system: four processes with MariaDB, Redis and Kafka.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use e2e::{System, journeys};
 
 async fn system() -> System {

@@ -5,7 +5,11 @@
 //! 8000–8003 become free ones so that the test never depends on fixed ports. The shell's
 //! environment also turns the sign-in rate limit off (see [`Shell::start`]).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test stops at the first unexpected error; clippy's test exemption does not reach helper functions"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;

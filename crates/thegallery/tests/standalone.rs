@@ -1,7 +1,11 @@
 //! Standalone mode as a person runs it: state survives a restart (sessions included), and a
 //! frontend build in `STATIC_DIR` is served beside the API.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test stops at the first unexpected error; clippy's test exemption does not reach helper functions"
+)]
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};

@@ -1,7 +1,11 @@
 //! Shared test fixtures: a database with the events tables and an `effect` table, a handler that
 //! records each event as one effect row, and helpers to write events and drive relay and consumer.
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    reason = "each test file uses a different part of this module"
+)]
 
 pub mod scenarios;
 

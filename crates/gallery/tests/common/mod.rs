@@ -1,7 +1,11 @@
 //! Shared test support: a gallery service on a fresh MariaDB database (or a SQLite file), tokens
 //! for members, and one-shot requests through the router.
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    reason = "each test file uses a different part of this module"
+)]
 
 use axum::Router;
 use axum::body::Body;

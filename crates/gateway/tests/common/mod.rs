@@ -2,7 +2,11 @@
 //! the local Redis, a raw HTTP client that sends paths exactly as written, and a switchable TCP
 //! relay to Redis for outage tests.
 
-#![allow(dead_code, unreachable_pub)] // each test file uses a different part
+#![expect(
+    dead_code,
+    unreachable_pub,
+    reason = "each test file uses a different part"
+)]
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -1,7 +1,13 @@
 //! Shared test support: a member app on a real database (MariaDB or SQLite) with real Redis or
 //! database sessions, a local stand-in for Kakao and Google, and request helpers.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, dead_code, unreachable_pub)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    dead_code,
+    unreachable_pub,
+    reason = "each test file uses a different part of this module"
+)]
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -1,7 +1,12 @@
 //! Shared test harness: a post service on a fresh MariaDB (or SQLite) database, images in a temp
 //! directory, tokens signed by a throwaway key, and a multipart form builder.
 
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)] // each test file uses a subset
+#![expect(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    reason = "each test file uses a subset"
+)]
 
 use std::collections::BTreeSet;
 use std::path::Path;
