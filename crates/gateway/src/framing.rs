@@ -68,6 +68,7 @@ pub enum Body {
 /// What the rules read from a head that passed them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Framing {
+    /// How the body is delimited.
     pub body: Body,
     /// `Connection: close`.
     pub close: bool,

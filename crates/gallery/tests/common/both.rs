@@ -1,6 +1,7 @@
 //! Runs each scenario once on MariaDB and once on SQLite: `both!(name);` defines the two tests
 //! `mariadb::name` and `sqlite::name` from `async fn name(service: &Service)`.
 
+/// Defines `mariadb::name` and `sqlite::name` tests for each named scenario.
 #[macro_export]
 macro_rules! both {
     ($($name:ident),* $(,)?) => {
