@@ -204,3 +204,22 @@ async fn a_standalone_withdrawal_is_one_trace_the_same_way() {
     );
     system.stop().await;
 }
+
+#[tokio::test]
+async fn requests_are_answered_while_the_collector_cannot_be_reached() {
+    let bin = env!("CARGO_BIN_EXE_thegallery");
+    let [closed] = e2e::free_ports::<1>();
+    let endpoint = format!("http://127.0.0.1:{closed}");
+    let system = System::standalone_with(
+        bin.as_ref(),
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_BSP_SCHEDULE_DELAY", "10"),
+        ],
+    )
+    .await;
+    let (mut member, _) = journeys::new_member(&system, "nc").await;
+    member.get("/api/member").await.expect(200);
+    member.delete("/api/member").await.expect(200);
+    system.stop().await;
+}
