@@ -93,6 +93,20 @@ impl Visitor {
         self.finish(request).await
     }
 
+    /// A request without a body and with extra headers (a proxy's, say).
+    pub async fn send_with(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut request = self.http.request(method, self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        self.finish(request).await
+    }
+
     /// `GET path`.
     pub async fn get(&mut self, path: &str) -> Answer {
         self.send(Method::GET, path, None).await

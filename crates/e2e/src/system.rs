@@ -129,6 +129,21 @@ impl System {
 
     /// As [`System::distributed`], with extra variables for the gateway.
     pub async fn distributed_with(bin: &Path, extra: &[(&str, &str)]) -> Self {
+        Self::distributed_inner(bin, extra, None).await
+    }
+
+    /// As [`System::distributed_with`], every process exporting its spans over OTLP to the
+    /// collector at `endpoint` as service `gateway`, `member`, `gallery` or `post`, in batches
+    /// sent every 100 ms.
+    pub async fn distributed_traced(bin: &Path, endpoint: &str, extra: &[(&str, &str)]) -> Self {
+        Self::distributed_inner(bin, extra, Some(endpoint)).await
+    }
+
+    async fn distributed_inner(
+        bin: &Path,
+        extra: &[(&str, &str)],
+        otlp_endpoint: Option<&str>,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let key = SigningKey::generate().unwrap();
         let private = dir.path().join("jwt-private.pem");
@@ -158,6 +173,11 @@ impl System {
                 ("REDIS_PASSWORD", dev["REDIS_PASSWORD"].clone()),
                 ("JWT_PUBLIC_KEYS_FILE", public.display().to_string()),
             ]);
+            if let Some(endpoint) = otlp_endpoint {
+                env.insert("OTEL_EXPORTER_OTLP_ENDPOINT".into(), endpoint.to_owned());
+                env.insert("OTEL_SERVICE_NAME".into(), service.command().to_owned());
+                env.insert("OTEL_BSP_SCHEDULE_DELAY".into(), "100".into());
+            }
             if service != Service::Gateway {
                 env.insert("MYSQL_SERVER".into(), dev["MYSQL_SERVER"].clone());
                 env.insert("MYSQL_USER".into(), dev["MYSQL_USER"].clone());

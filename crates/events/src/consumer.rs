@@ -270,9 +270,8 @@ impl Consumer {
         let outcome = match Envelope::from_json(body) {
             Ok(envelope) => {
                 let span = event_span(&self.options.group, message.topic(), &envelope, &context);
-                self.deliver(&envelope, Mark::Nothing)
-                    .instrument(span)
-                    .await
+                let delivered = self.deliver(&envelope, Mark::Nothing).instrument(span);
+                crate::context::scope(context, delivered).await
             }
             Err(error) => Outcome::Dead {
                 error: format!("undecodable: {}", platform::http::ErrorChain(&error)),
@@ -341,7 +340,8 @@ impl Consumer {
         let outcome = match Envelope::from_json(row.body.as_bytes()) {
             Ok(envelope) => {
                 let span = event_span(&self.options.group, topic, &envelope, &row.context);
-                self.deliver(&envelope, mark).instrument(span).await
+                let delivered = self.deliver(&envelope, mark).instrument(span);
+                crate::context::scope(row.context.clone(), delivered).await
             }
             Err(error) => Outcome::Dead {
                 error: format!("undecodable: {}", platform::http::ErrorChain(&error)),
@@ -458,21 +458,31 @@ fn count_dead_letter(group: &str, topic: &str) {
     .increment(1);
 }
 
+/// The span of one delivery, a child of the span that enqueued the event (its context came in the
+/// event's headers), with the messaging attributes of the OpenTelemetry conventions.
 fn event_span(
     group: &str,
     topic: &str,
     envelope: &Envelope,
     context: &TraceContext,
 ) -> tracing::Span {
-    tracing::info_span!(
+    let span = tracing::info_span!(
         "event",
+        otel.name = %format_args!("process {topic}"),
+        otel.kind = "consumer",
         group,
         topic,
         event_type = %envelope.event_type,
         event_id = %envelope.event_id,
         request_id = context.request_id.as_deref().unwrap_or(""),
         trace_id = context.trace_id().unwrap_or(""),
-    )
+        messaging.operation.type = "process",
+        messaging.destination.name = topic,
+        messaging.consumer.group.name = group,
+        messaging.message.id = %envelope.event_id,
+    );
+    platform::telemetry::propagation::continue_trace(&span, context.wire().as_ref());
+    span
 }
 
 pub(crate) fn kafka_context(message: &BorrowedMessage<'_>) -> TraceContext {

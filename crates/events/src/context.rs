@@ -1,5 +1,6 @@
 //! Request id and W3C trace context that travel with an event from the HTTP request that caused it
-//! to the consumer's span (Kafka headers `x-request-id` and `traceparent`).
+//! to the consumer's span (Kafka headers `x-request-id`, `traceparent` and `tracestate`). The
+//! context stored is that of the span enqueueing the event, so the consumer's span is its child.
 
 use std::future::Future;
 
@@ -7,11 +8,14 @@ use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
 use http::HeaderMap;
+use platform::telemetry::propagation::{self, Wire};
 
 /// Header carrying the request id (same name as over HTTP).
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// W3C trace context header.
-pub const TRACEPARENT_HEADER: &str = "traceparent";
+pub const TRACEPARENT_HEADER: &str = propagation::TRACEPARENT;
+/// W3C trace state header.
+pub const TRACESTATE_HEADER: &str = propagation::TRACESTATE;
 
 /// What ties an event to the request that caused it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -20,6 +24,8 @@ pub struct TraceContext {
     pub request_id: Option<String>,
     /// W3C `traceparent` (`00-<trace id>-<span id>-<flags>`).
     pub traceparent: Option<String>,
+    /// W3C `tracestate`, when the trace has one.
+    pub tracestate: Option<String>,
 }
 
 tokio::task_local! {
@@ -27,29 +33,55 @@ tokio::task_local! {
 }
 
 impl TraceContext {
-    /// Reads `x-request-id` and `traceparent` from request headers; a missing or malformed
-    /// `traceparent` gets a fresh trace.
+    /// Reads `x-request-id`, `traceparent` and `tracestate` from request headers; a missing or
+    /// malformed `traceparent` gets a fresh trace.
     pub fn from_headers(headers: &HeaderMap) -> Self {
-        let get = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
+        let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let wire = get(TRACEPARENT_HEADER).and_then(|t| Wire::parse(t, get(TRACESTATE_HEADER)));
         Self {
-            request_id: get(REQUEST_ID_HEADER),
-            traceparent: get(TRACEPARENT_HEADER)
-                .filter(|t| trace_id_of(t).is_some())
-                .or_else(|| Some(new_traceparent())),
+            request_id: get(REQUEST_ID_HEADER).map(str::to_owned),
+            ..Self::default()
+        }
+        .with_wire(wire)
+    }
+
+    /// The context an event enqueued now carries: the request id of the request being served
+    /// (or of the event being consumed), and the trace context of the current span; without span
+    /// export, the trace context that request or event brought; else a fresh trace.
+    pub fn current() -> Self {
+        let carried = CURRENT.try_with(Clone::clone).ok().or_else(|| {
+            propagation::inbound().map(|inbound| {
+                Self {
+                    request_id: Some(inbound.request_id),
+                    ..Self::default()
+                }
+                .with_wire(inbound.wire)
+            })
+        });
+        let carried = carried.unwrap_or_default();
+        match propagation::of_span(&tracing::Span::current()) {
+            Some(wire) => carried.with_wire(Some(wire)),
+            None if carried.trace_id().is_some() => carried,
+            None => carried.with_wire(None),
         }
     }
 
-    /// The context of the task running now (set by [`scope`] or [`capture`]), or a fresh trace.
-    pub fn current() -> Self {
-        CURRENT.try_with(Clone::clone).unwrap_or_else(|_| Self {
-            request_id: None,
-            traceparent: Some(new_traceparent()),
-        })
+    /// This context with `wire` as its trace context, or a fresh trace for `None`.
+    fn with_wire(self, wire: Option<Wire>) -> Self {
+        let (traceparent, tracestate) = match wire {
+            Some(wire) => (wire.traceparent, wire.tracestate),
+            None => (new_traceparent(), None),
+        };
+        Self {
+            traceparent: Some(traceparent),
+            tracestate,
+            ..self
+        }
+    }
+
+    /// The trace context in its wire form, when well-formed.
+    pub fn wire(&self) -> Option<Wire> {
+        Wire::parse(self.traceparent.as_deref()?, self.tracestate.as_deref())
     }
 
     /// The 32-hex-digit trace id, when there is a well-formed `traceparent`.
@@ -66,6 +98,9 @@ impl TraceContext {
         if let Some(tp) = &self.traceparent {
             pairs.push((TRACEPARENT_HEADER.to_owned(), tp.clone()));
         }
+        if let Some(ts) = &self.tracestate {
+            pairs.push((TRACESTATE_HEADER.to_owned(), ts.clone()));
+        }
         pairs
     }
 
@@ -76,6 +111,7 @@ impl TraceContext {
             match key {
                 REQUEST_ID_HEADER => context.request_id = Some(value.to_owned()),
                 TRACEPARENT_HEADER => context.traceparent = Some(value.to_owned()),
+                TRACESTATE_HEADER => context.tracestate = Some(value.to_owned()),
                 _ => {}
             }
         }
@@ -101,10 +137,9 @@ pub async fn scope<F: Future>(context: TraceContext, future: F) -> F::Output {
     CURRENT.scope(context, future).await
 }
 
-/// Axum middleware: makes the request's `x-request-id` and `traceparent` the current context of
-/// its handler, so [`crate::Outbox::enqueue`] stamps them on every event the request causes.
-/// Layer it inside `platform::http::service_app` (which sets the request id):
-/// `routes.layer(axum::middleware::from_fn(events::context::capture))`.
+/// Axum middleware: makes the request's `x-request-id` and trace context the current context of
+/// its handler, for routers not wrapped in `platform::http::service_app` (whose request span does
+/// this already): [`crate::Outbox::enqueue`] stamps them on every event the request causes.
 pub async fn capture(request: Request, next: Next) -> Response {
     let context = TraceContext::from_headers(request.headers());
     scope(context, next.run(request)).await

@@ -55,6 +55,7 @@ async fn the_consumer_span_carries_the_request_id_and_trace_id_of_the_causing_re
     let context = TraceContext {
         request_id: Some("req-span-1".into()),
         traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
+        tracestate: None,
     };
     let outbox = relay.outbox();
     events::context::scope(context, commit(&test.db, &outbox, &topic, &[event("s", 1)])).await;

@@ -161,13 +161,14 @@ async fn an_undecodable_message_goes_to_the_dead_letters_at_once_and_the_next_is
 }
 
 #[tokio::test]
-async fn the_request_id_and_trace_context_travel_in_kafka_headers() {
+async fn the_request_id_and_trace_context_with_its_state_travel_in_kafka_headers() {
     let (topic, _) = names("trace");
     let test = TestDb::mariadb().await;
     let relay = relay(&kafka(), &test.db, &topic).await;
     let context = TraceContext {
         request_id: Some("req-42".into()),
         traceparent: Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into()),
+        tracestate: Some("vendor=opaque".into()),
     };
     let outbox = relay.outbox();
     events::context::scope(context, async {
@@ -220,6 +221,10 @@ async fn the_request_id_and_trace_context_travel_in_kafka_headers() {
         headers
             .iter()
             .any(|(k, v)| k == "traceparent" && v.contains("0af7651916cd43dd8448eb211c80319c"))
+    );
+    assert!(
+        headers.contains(&("tracestate".into(), "vendor=opaque".into())),
+        "{headers:?}"
     );
     assert_eq!(message.key(), Some(b"7".as_slice()));
     test.drop_now().await;

@@ -1,6 +1,6 @@
 //! What a service receives of a client's request head, the same for both front ends: which of
-//! the client's header lines go on, which the gateway adds (request id, `X-Forwarded-*`,
-//! identity), and who the client is for the rate limits.
+//! the client's header lines go on, which the gateway adds (request id, trace context,
+//! `X-Forwarded-*`, identity), and who the client is for the rate limits.
 //!
 //! It works on header lines (name in any case, value bytes) rather than a header map, so that the
 //! wire front end can write a forwarded head straight from the bytes it received.
@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue};
 use platform::auth::{TokenSource, token_from_values};
+use platform::telemetry::propagation::Wire;
 
 use crate::auth::Identity;
 
@@ -68,6 +69,9 @@ pub(crate) struct Additions<'a> {
     pub hops: usize,
     /// The verified identity on a protected route; its headers replace the client's.
     pub identity: Option<&'a Identity>,
+    /// The trace context the service continues ([`crate::trace::Hop`]); the client's own
+    /// `traceparent` and `tracestate` never go on as they came.
+    pub trace: Option<&'a Wire>,
 }
 
 fn is(name: &[u8], known: &str) -> bool {
@@ -146,6 +150,8 @@ enum Kind {
     /// Only the gateway may set it ([`crate::proxy::IDENTITY_HEADERS`]).
     Identity,
     Authorization,
+    /// `traceparent` and `tracestate`: the gateway's to set ([`Additions::trace`]).
+    TraceContext,
     Other,
 }
 
@@ -179,6 +185,7 @@ fn kind(name: &[u8]) -> Kind {
         | b"x-access-token"
         | b"x-access-token-exp" => Kind::Identity,
         b"authorization" => Kind::Authorization,
+        b"traceparent" | b"tracestate" => Kind::TraceContext,
         _ => Kind::Other,
     }
 }
@@ -246,7 +253,8 @@ pub(crate) fn forward_lines<'a, I>(
             | Kind::Host
             | Kind::RequestId
             | Kind::ForwardedFor
-            | Kind::Identity => false,
+            | Kind::Identity
+            | Kind::TraceContext => false,
         };
         by_kind && !named_by_connection(name)
     };
@@ -256,6 +264,12 @@ pub(crate) fn forward_lines<'a, I>(
         }
     }
     emit(b"x-request-id", add.request_id.as_bytes());
+    if let Some(trace) = add.trace {
+        emit(b"traceparent", trace.traceparent.as_bytes());
+        if let Some(state) = &trace.tracestate {
+            emit(b"tracestate", state.as_bytes());
+        }
+    }
     forwarded_for(lines, add, &mut emit);
     // A trusted proxy's value is kept when it went on (a `Connection` header may have named it).
     let passed_on = |present: bool, name: &[u8]| trusted && present && !named_by_connection(name);
@@ -323,6 +337,7 @@ mod tests {
             peer: Some(&peer),
             hops,
             identity: None,
+            trace: None,
         };
         let lines = received
             .iter()

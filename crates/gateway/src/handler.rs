@@ -22,6 +22,7 @@ use crate::framing::Malformed;
 use crate::limit::{Decision, Limiter, rate_of};
 use crate::proxy::{ProxyError, Upstreams};
 use crate::routes::{Access, LimitRule, Route, Target, classify};
+use crate::trace::{self, Hop};
 use crate::{CODES, HEALTH_TEXT};
 
 /// The gateway's parts, shared by every request.
@@ -178,7 +179,7 @@ pub(crate) async fn handle(State(gateway): State<Arc<Gateway>>, request: Request
 
     let outcome = match refusal(&request) {
         Some(malformed) => Outcome::new(refused(malformed), "malformed"),
-        None => gateway.process(request, &request_id).await,
+        None => gateway.process(request, &request_id, started).await,
     };
     let mut response = outcome.response;
     gateway.finish_headers(response.headers_mut(), origin.as_ref(), &request_id);
@@ -301,7 +302,12 @@ impl Gateway {
         &self.connections
     }
 
-    async fn process(&self, request: Request, request_id: &HeaderValue) -> Outcome {
+    async fn process(
+        &self,
+        request: Request,
+        request_id: &HeaderValue,
+        started: Instant,
+    ) -> Outcome {
         if let Some(response) = self.preflight(request.method(), request.headers()) {
             return Outcome::new(response, PREFLIGHT);
         }
@@ -310,7 +316,8 @@ impl Gateway {
             Destination::Local(response, label) => return Outcome::new(response, label),
         };
         let mut member = None;
-        let response = match self.forward(route, request, request_id, &mut member).await {
+        let forwarded = self.forward(route, request, (request_id, started), &mut member);
+        let response = match forwarded.await {
             Ok(response) => response,
             Err(e) => e.into_response(),
         };
@@ -325,7 +332,7 @@ impl Gateway {
         &self,
         route: Route,
         mut request: Request,
-        request_id: &HeaderValue,
+        (request_id, started): (&HeaderValue, Instant),
         member: &mut Option<String>,
     ) -> Result<Response, GatewayError> {
         let peer = request
@@ -336,17 +343,32 @@ impl Gateway {
         let lines = forwarding::lines(request.headers());
         let lines = lines.iter().copied();
         let client = forwarding::client_address(lines.clone(), peer.as_ref().map(|p| p.ip), hops);
-        let admission = self.admit(route, forwarding::token(lines), client).await;
+        let admission = self
+            .admit(route, forwarding::token(lines.clone()), client)
+            .await;
         *member = admission.member().map(str::to_owned);
         let decision = admission.verdict?;
+        let traced = trace::Request {
+            method: request.method(),
+            route: route.name,
+            path: request.uri().path(),
+            request_id,
+            started,
+        };
+        let hop = Hop::begin(lines, hops, &traced);
         let additions = Additions {
             request_id,
             peer: peer.as_ref(),
             hops,
             identity: admission.identity.as_ref(),
+            trace: hop.as_ref().and_then(Hop::wire),
         };
         forwarding::rewrite(request.headers_mut(), &additions);
-        let mut response = self.upstreams.send(route.service, request).await?;
+        let sent = self.upstreams.send(route.service, request).await;
+        if let Some(hop) = &hop {
+            hop.end(sent.as_ref().map_or_else(proxy_status, Response::status));
+        }
+        let mut response = sent?;
         if let Some(decision) = decision {
             limit_headers(response.headers_mut(), &decision);
         }
@@ -466,6 +488,15 @@ impl Gateway {
                 Ok(None)
             }
         }
+    }
+}
+
+/// The status a failed forward is answered with (as [`GatewayError::to_api_error`] maps it).
+fn proxy_status(error: &ProxyError) -> StatusCode {
+    match error {
+        ProxyError::Unreachable(_) => StatusCode::BAD_GATEWAY,
+        ProxyError::TimedOut(_) => StatusCode::GATEWAY_TIMEOUT,
+        ProxyError::ClientBody(_) => StatusCode::BAD_REQUEST,
     }
 }
 

@@ -18,6 +18,7 @@ pub mod proxy;
 pub mod redis_link;
 pub mod routes;
 pub mod session_cache;
+mod trace;
 
 mod handler;
 mod wire;

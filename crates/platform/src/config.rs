@@ -714,24 +714,167 @@ impl FromStr for LogFormat {
     }
 }
 
-/// Logging configuration of the process.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Logging and trace export configuration of the process.
+#[derive(Debug, Clone, PartialEq)]
 pub struct TelemetryConfig {
     /// `LOG_FORMAT`, default `pretty`.
     pub format: LogFormat,
     /// `RUST_LOG`, default `info`.
     pub filter: String,
+    /// Where spans go over OTLP; `None` (no `OTEL_EXPORTER_OTLP_ENDPOINT`) exports nothing.
+    pub traces: Option<TraceExport>,
 }
 
 impl TelemetryConfig {
-    /// Reads `LOG_FORMAT` and `RUST_LOG`.
+    /// Reads `LOG_FORMAT`, `RUST_LOG` and the `OTEL_*` variables of [`TraceExport`].
     pub fn read(vars: &mut Vars<'_>) -> Self {
         let format = vars.or("LOG_FORMAT", LogFormat::Pretty);
         let filter = vars.or("RUST_LOG", "info".to_owned());
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&filter) {
             vars.problem("RUST_LOG", format!("invalid filter: {e}"));
         }
-        Self { format, filter }
+        let traces = TraceExport::read(vars);
+        Self {
+            format,
+            filter,
+            traces,
+        }
+    }
+
+    /// The same, with `name` as the service name when `OTEL_SERVICE_NAME` is unset.
+    #[must_use]
+    pub fn with_default_service_name(mut self, name: &str) -> Self {
+        if let Some(traces) = &mut self.traces
+            && traces.service_name.is_empty()
+        {
+            name.clone_into(&mut traces.service_name);
+        }
+        self
+    }
+}
+
+/// OTLP/HTTP (protobuf) export of spans, by the standard `OTEL_*` variables.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceExport {
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: the collector's base URL (`http://host:4318`); spans go to
+    /// `<endpoint>/v1/traces`. Plain HTTP only: a collector next to the process terminates TLS.
+    pub endpoint: url::Url,
+    /// `OTEL_SERVICE_NAME`; empty until the process names itself
+    /// ([`TelemetryConfig::with_default_service_name`]).
+    pub service_name: String,
+    /// `OTEL_TRACES_SAMPLER` with `OTEL_TRACES_SAMPLER_ARG`, default `parentbased_always_on`.
+    pub sampler: TraceSampler,
+    /// `OTEL_RESOURCE_ATTRIBUTES`: `key=value,...` added to every span's resource.
+    pub resource: Vec<(String, String)>,
+    /// `OTEL_BSP_SCHEDULE_DELAY` (milliseconds, default 5000): how long finished spans wait to be
+    /// sent in one batch.
+    pub batch_delay: Duration,
+    /// `OTEL_EXPORTER_OTLP_TIMEOUT` (milliseconds, default 10000): the most one export may take.
+    pub timeout: Duration,
+}
+
+impl TraceExport {
+    /// Reads the variables; `None` when no endpoint is set.
+    pub fn read(vars: &mut Vars<'_>) -> Option<Self> {
+        let endpoint: Option<url::Url> = vars.optional("OTEL_EXPORTER_OTLP_ENDPOINT");
+        let service_name = vars.raw("OTEL_SERVICE_NAME").unwrap_or_default();
+        let sampler = TraceSampler::read(vars);
+        let resource = read_resource(vars);
+        let batch_delay = Duration::from_millis(vars.or("OTEL_BSP_SCHEDULE_DELAY", 5000));
+        let timeout = Duration::from_millis(vars.or("OTEL_EXPORTER_OTLP_TIMEOUT", 10_000));
+        let endpoint = endpoint?;
+        if endpoint.scheme() != "http" {
+            vars.problem(
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "only http:// is supported (send to a collector that terminates TLS)",
+            );
+            return None;
+        }
+        Some(Self {
+            endpoint,
+            service_name,
+            sampler,
+            resource,
+            batch_delay,
+            timeout,
+        })
+    }
+
+    /// `<endpoint>/v1/traces`, as the OTLP specification builds it from the base URL.
+    pub fn traces_url(&self) -> String {
+        format!("{}/v1/traces", self.endpoint.as_str().trim_end_matches('/'))
+    }
+}
+
+fn read_resource(vars: &mut Vars<'_>) -> Vec<(String, String)> {
+    let Some(raw) = vars.raw("OTEL_RESOURCE_ATTRIBUTES") else {
+        return Vec::new();
+    };
+    let mut pairs = Vec::new();
+    for item in raw.split(',').filter(|item| !item.trim().is_empty()) {
+        match item.split_once('=') {
+            Some((key, value)) if !key.trim().is_empty() => {
+                pairs.push((key.trim().to_owned(), value.trim().to_owned()));
+            }
+            _ => vars.problem(
+                "OTEL_RESOURCE_ATTRIBUTES",
+                format!("expected key=value, got {item:?}"),
+            ),
+        }
+    }
+    pairs
+}
+
+/// Which traces are recorded (`OTEL_TRACES_SAMPLER`); a parent-based sampler follows the decision
+/// of the caller's `traceparent` and applies its own rule only to new traces.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TraceSampler {
+    /// `always_on`.
+    AlwaysOn,
+    /// `always_off`.
+    AlwaysOff,
+    /// `traceidratio` with `OTEL_TRACES_SAMPLER_ARG` (0 to 1, default 1).
+    Ratio(f64),
+    /// `parentbased_always_on`, the default.
+    ParentBasedAlwaysOn,
+    /// `parentbased_always_off`.
+    ParentBasedAlwaysOff,
+    /// `parentbased_traceidratio` with `OTEL_TRACES_SAMPLER_ARG`.
+    ParentBasedRatio(f64),
+}
+
+impl TraceSampler {
+    fn read(vars: &mut Vars<'_>) -> Self {
+        let name = vars
+            .raw("OTEL_TRACES_SAMPLER")
+            .unwrap_or_else(|| "parentbased_always_on".into());
+        let ratio_of = |vars: &mut Vars<'_>| {
+            let ratio: f64 = vars.or("OTEL_TRACES_SAMPLER_ARG", 1.0);
+            if (0.0..=1.0).contains(&ratio) {
+                ratio
+            } else {
+                vars.problem("OTEL_TRACES_SAMPLER_ARG", "expected a ratio from 0 to 1");
+                1.0
+            }
+        };
+        match name.to_ascii_lowercase().as_str() {
+            "always_on" => Self::AlwaysOn,
+            "always_off" => Self::AlwaysOff,
+            "traceidratio" => Self::Ratio(ratio_of(vars)),
+            "parentbased_always_on" => Self::ParentBasedAlwaysOn,
+            "parentbased_always_off" => Self::ParentBasedAlwaysOff,
+            "parentbased_traceidratio" => Self::ParentBasedRatio(ratio_of(vars)),
+            other => {
+                vars.problem(
+                    "OTEL_TRACES_SAMPLER",
+                    format!(
+                        "unknown sampler {other:?} (always_on, always_off, traceidratio, \
+                         parentbased_always_on, parentbased_always_off, parentbased_traceidratio)"
+                    ),
+                );
+                Self::ParentBasedAlwaysOn
+            }
+        }
     }
 }
 

@@ -1,29 +1,38 @@
-//! Process-wide logging: `tracing` with JSON (production) or pretty output, filtered by `RUST_LOG`.
+//! Process-wide logging and tracing: `tracing` with JSON (production) or pretty output, filtered
+//! by `RUST_LOG`, and, when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, spans exported over OTLP.
 
-use tracing_subscriber::EnvFilter;
+mod otlp;
+pub mod propagation;
+
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::{LogFormat, TelemetryConfig};
 
-/// Installs the global subscriber; a second call (tests) is a no-op.
+pub use otlp::{flush, shutdown, tracer};
+
+/// Installs the global subscriber; a second call (tests) is a no-op. Trace export needs a Tokio
+/// runtime to send from: call it inside one (without, spans are not exported).
 pub fn init(config: &TelemetryConfig) {
     let filter = EnvFilter::try_new(&config.filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let registry = tracing_subscriber::registry().with(filter);
-    let result = match config.format {
-        LogFormat::Json => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .with_current_span(true)
-                    .with_span_list(false)
-                    .with_writer(std::io::stderr),
-            )
-            .try_init(),
-        LogFormat::Pretty => registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
-            .try_init(),
+    let fmt = match config.format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_writer(std::io::stderr)
+            .boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .boxed(),
     };
+    // `RUST_LOG` filters the log only: quietening it must not cut traces.
+    let spans = config.traces.as_ref().and_then(otlp::layer);
+    let result = tracing_subscriber::registry()
+        .with(spans)
+        .with(fmt.with_filter(filter))
+        .try_init();
     // Only fails when a subscriber exists already, which is fine for tests and embedding.
     drop(result);
     std::panic::set_hook(Box::new(log_panic));

@@ -9,8 +9,11 @@ use platform::config::{
 
 use crate::standalone;
 
-const COMMON_ENV: &str =
-    "Logging: LOG_FORMAT (json|pretty, default pretty), RUST_LOG (default info).";
+const COMMON_ENV: &str = "Logging: LOG_FORMAT (json|pretty, default pretty), RUST_LOG (default \
+                          info). Traces: OTEL_EXPORTER_OTLP_ENDPOINT (unset: none exported), \
+                          OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG, \
+                          OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_SCHEDULE_DELAY, \
+                          OTEL_EXPORTER_OTLP_TIMEOUT.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -198,19 +201,45 @@ const EXIT_CONFIG: u8 = 2;
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let env = ProcessEnv;
+    let command = cli.command.unwrap_or(Command::Standalone);
     let telemetry = match read_telemetry(&env) {
-        Ok(t) => t,
+        // Only the servers export spans; the one-shot commands have no requests to trace.
+        Ok(t) => match command.service_name() {
+            Some(name) => t.with_default_service_name(name),
+            None => TelemetryConfig { traces: None, ..t },
+        },
         Err(e) => return config_failure(&e),
     };
-    platform::telemetry::init(&telemetry);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot start the async runtime");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return runtime_failure(&e),
     };
-    runtime.block_on(dispatch(cli.command.unwrap_or(Command::Standalone), &env))
+    // Inside the runtime: the span exporter sends on it.
+    runtime.block_on(async { platform::telemetry::init(&telemetry) });
+    let code = runtime.block_on(dispatch(command, &env));
+    // The last spans go out while the runtime still runs.
+    platform::telemetry::shutdown();
+    code
+}
+
+#[allow(clippy::print_stderr)] // logging is not set up yet
+fn runtime_failure(error: &std::io::Error) -> ExitCode {
+    eprintln!("cannot start the async runtime: {error}");
+    ExitCode::FAILURE
+}
+
+impl Command {
+    /// The default `service.name` of a server's spans (`OTEL_SERVICE_NAME` overrides it).
+    fn service_name(&self) -> Option<&'static str> {
+        match self {
+            Self::Standalone => Some("thegallery"),
+            Self::Gateway => Some("gateway"),
+            Self::Member => Some("member"),
+            Self::Gallery => Some("gallery"),
+            Self::Post => Some("post"),
+            _ => None,
+        }
+    }
 }
 
 fn read_telemetry(env: &dyn Environment) -> Result<TelemetryConfig, ConfigError> {

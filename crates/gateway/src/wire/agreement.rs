@@ -166,6 +166,7 @@ fn forwarded(head: &super::request::Head<'_>) -> Vec<u8> {
         peer: None,
         hops: 0,
         identity: None,
+        trace: None,
     };
     let mut out = Vec::new();
     let authority = Authority::from_static("post:8003");

@@ -93,6 +93,9 @@ pub(super) fn record(
     route: &'static str,
     member: Option<&str>,
 ) {
+    if let Some(trace) = &context.trace {
+        trace.end(status);
+    }
     shared.gateway.record(&Record {
         request_id: &context.request_id,
         method: &context.method,

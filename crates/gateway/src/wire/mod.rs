@@ -57,6 +57,7 @@ use crate::handler::{Admission, Destination, Gateway, GatewayError, PREFLIGHT};
 use crate::pool::Pool;
 use crate::proxy::ProxyError;
 use crate::routes::Service;
+use crate::trace::{self, Hop};
 
 /// How long a connection may sit without sending a complete request head (hyper's default).
 const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
@@ -272,6 +273,8 @@ struct Context {
     target: PathAndQuery,
     body_len: u64,
     close: bool,
+    /// The trace context passed on and the gateway's span, ended with the access-log record.
+    trace: Option<Arc<Hop>>,
 }
 
 impl Context {
@@ -288,6 +291,7 @@ impl Context {
             target,
             body_len: 0,
             close: true,
+            trace: None,
         }
     }
 }
@@ -306,7 +310,7 @@ async fn serve_one(shared: &Shared, client: &mut Client, deadlines: &mut Deadlin
         Parsed::Plain(_) | Parsed::Hyper => return Next::HandOver(unread(&head, client)),
         Parsed::Refused(malformed, line) => return refuse(shared, client, malformed, line).await,
     };
-    let context = Context {
+    let mut context = Context {
         started: Instant::now(),
         request_id: request_id(forwarding::first(request.lines(), "x-request-id")),
         origin: request::shared_value(&head, &request, "origin"),
@@ -314,6 +318,7 @@ async fn serve_one(shared: &Shared, client: &mut Client, deadlines: &mut Deadlin
         target: request.target.clone(),
         body_len: request.body_len,
         close: request.close,
+        trace: None,
     };
     let gateway = &shared.gateway;
     if context.method == Method::OPTIONS {
@@ -360,11 +365,20 @@ async fn serve_one(shared: &Shared, client: &mut Client, deadlines: &mut Deadlin
         )
         .await;
     };
+    let traced = trace::Request {
+        method: &context.method,
+        route: route.name,
+        path: context.target.path(),
+        request_id: &context.request_id,
+        started: context.started,
+    };
+    context.trace = Hop::begin(request.lines(), hops, &traced).map(Arc::new);
     let additions = Additions {
         request_id: &context.request_id,
         peer: Some(&client.peer_header),
         hops,
         identity: identity.as_ref(),
+        trace: context.trace.as_deref().and_then(Hop::wire),
     };
     client.output.clear();
     let host =

@@ -287,6 +287,7 @@ mod tests {
             peer: None,
             hops: 0,
             identity: None,
+            trace: None,
         };
         let authority = Authority::from_static("member:8081");
         let bytes = Bytes::from_static(text.as_bytes());

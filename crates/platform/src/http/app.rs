@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -13,6 +13,7 @@ use tracing::Instrument;
 
 use super::REQUEST_ID;
 use super::error::ApiError;
+use crate::telemetry::propagation;
 
 /// The error codes a service answers with when a request is malformed before reaching a handler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +131,13 @@ pub fn service_app(routes: Router, codes: ServiceCodes, body_limit: usize) -> Ro
         }))
 }
 
+/// The caller's `traceparent` and `tracestate`, when well-formed. A service trusts its callers
+/// (the gateway, which decided whether to trust its own caller's).
+fn incoming_trace(headers: &HeaderMap) -> Option<propagation::Wire> {
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    propagation::Wire::parse(get(propagation::TRACEPARENT)?, get(propagation::TRACESTATE))
+}
+
 /// Replaces any error response that is not already JSON (a framework default) with the contract shape.
 async fn shape_errors(codes: ServiceCodes, req: Request, next: Next) -> Response {
     let response = next.run(req).await;
@@ -167,13 +175,34 @@ pub async fn request_context(service: &'static str, mut req: Request, next: Next
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
-    let span = tracing::info_span!("request", %request_id, %method, %path, service);
+    let span = tracing::info_span!(
+        "request",
+        otel.name = %format_args!("{method} {route}"),
+        otel.kind = "server",
+        %request_id,
+        %method,
+        %path,
+        service,
+        http.request.method = %method,
+        http.route = %route,
+        url.path = %path,
+        http.response.status_code = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+    );
+    let wire = incoming_trace(req.headers());
+    propagation::continue_trace(&span, wire.as_ref());
+    let inbound = propagation::Inbound { request_id, wire };
     let started = Instant::now();
 
-    let mut response = next.run(req).instrument(span.clone()).await;
+    let handled = propagation::within(inbound, next.run(req).instrument(span.clone()));
+    let mut response = handled.await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     response.headers_mut().insert(REQUEST_ID, header_value);
+    span.record("http.response.status_code", status);
+    if status >= 500 {
+        span.record("otel.status_code", "error");
+    }
 
     span.in_scope(|| {
         tracing::info!(

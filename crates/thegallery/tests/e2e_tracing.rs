@@ -1,0 +1,225 @@
+//! One member withdrawal is one trace. The system exports its spans over OTLP to the Jaeger of
+//! `scripts/dev-services up jaeger`, and its query API shows the gateway's span under the trusted
+//! proxy's, member's request span under the gateway's, and the gallery and post consumers' spans
+//! under member's (through the outbox, the relay and Kafka, or the in-process bus).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+
+use e2e::{System, journeys};
+use reqwest::Method;
+use serde_json::Value;
+
+/// One span of the trace as the query API gives it.
+#[derive(Debug, Clone)]
+struct Span {
+    id: String,
+    parent: Option<String>,
+    /// The exporting process's `service.name`.
+    process: String,
+    operation: String,
+    tags: HashMap<String, String>,
+}
+
+impl Span {
+    /// Which part of the system made it: the `service` of a request span, the consumer group of
+    /// an event span, else the process (the gateway).
+    fn part(&self) -> &str {
+        if let Some(group) = self.tags.get("group") {
+            return group.rsplit('.').next().unwrap_or(group);
+        }
+        self.tags.get("service").unwrap_or(&self.process)
+    }
+
+    fn is_consumer(&self) -> bool {
+        self.operation.starts_with("process ")
+    }
+}
+
+fn jaeger() -> (String, String) {
+    let dev = testkit::dev_env();
+    let get = |key: &str| {
+        dev.get(key).cloned().unwrap_or_else(|| {
+            panic!(
+                "{key} is not set: start the trace backend with `scripts/dev-services up jaeger`"
+            )
+        })
+    };
+    (get("JAEGER_OTLP_ENDPOINT"), get("JAEGER_QUERY_URL"))
+}
+
+fn text(value: &Value) -> String {
+    value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_owned)
+}
+
+fn spans(trace: &Value) -> Vec<Span> {
+    let processes: HashMap<&str, &str> = trace["processes"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(id, p)| (id.as_str(), p["serviceName"].as_str().unwrap()))
+        .collect();
+    trace["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|span| Span {
+            id: text(&span["spanID"]),
+            parent: span["references"]
+                .as_array()
+                .and_then(|refs| refs.iter().find(|r| r["refType"] == "CHILD_OF"))
+                .map(|r| text(&r["spanID"])),
+            process: processes[span["processID"].as_str().unwrap()].to_owned(),
+            operation: text(&span["operationName"]),
+            tags: span["tags"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|tag| (text(&tag["key"]), text(&tag["value"])))
+                .collect(),
+        })
+        .collect()
+}
+
+/// The spans of `trace_id` once a consumer span of both gallery and post is among them.
+async fn withdrawal_trace(query: &str, trace_id: &str) -> Vec<Span> {
+    let http = reqwest::Client::new();
+    let url = format!("{query}/api/traces/{trace_id}");
+    journeys::eventually("the backend holds the whole trace", || {
+        let request = http.get(&url).send();
+        async move {
+            let body: Value = request.await.ok()?.json().await.ok()?;
+            let spans = spans(body["data"].get(0)?);
+            let consumed = |part: &str| spans.iter().any(|s| s.part() == part && s.is_consumer());
+            (consumed("gallery") && consumed("post")).then_some(spans)
+        }
+    })
+    .await
+}
+
+/// Whether `ancestor` is `span`'s parent, grandparent, and so on.
+fn descends(spans: &[Span], span: &Span, ancestor: &Span) -> bool {
+    let by_id: HashMap<&str, &Span> = spans.iter().map(|s| (s.id.as_str(), s)).collect();
+    let mut at = span;
+    while let Some(parent) = at.parent.as_deref().and_then(|id| by_id.get(id)) {
+        if parent.id == ancestor.id {
+            return true;
+        }
+        at = parent;
+    }
+    false
+}
+
+/// Withdraws a new member with a trusted proxy's `traceparent`, checks the trace's shape and
+/// returns its spans.
+async fn a_withdrawal_is_one_trace(system: &System, query: &str) -> Vec<Span> {
+    let (mut member, _) = journeys::new_member(system, "tr").await;
+    let trace_id = uuid::Uuid::new_v4().simple().to_string();
+    let proxy_span = "00f067aa0ba902b7";
+    let traceparent = format!("00-{trace_id}-{proxy_span}-01");
+    member
+        .send_with(
+            Method::DELETE,
+            "/api/member",
+            &[("traceparent", &traceparent)],
+        )
+        .await
+        .expect(200);
+
+    let spans = withdrawal_trace(query, &trace_id).await;
+    let gateways: Vec<&Span> = spans
+        .iter()
+        .filter(|s| s.operation == "DELETE /api/member/**")
+        .collect();
+    assert_eq!(gateways.len(), 1, "the gateway's span in {spans:#?}");
+    let gateway = gateways[0];
+    assert_eq!(gateway.parent.as_deref(), Some(proxy_span));
+    let requests: Vec<&Span> = spans
+        .iter()
+        .filter(|s| s.part() == "member" && s.parent.as_deref() == Some(gateway.id.as_str()))
+        .collect();
+    assert_eq!(
+        requests.len(),
+        1,
+        "member's span under the gateway's: {spans:#?}"
+    );
+    let request = requests[0];
+    assert!(
+        request.operation.starts_with("DELETE /api/member"),
+        "{request:?}"
+    );
+    for part in ["gallery", "post"] {
+        let consumers: Vec<&Span> = spans
+            .iter()
+            .filter(|s| s.part() == part && s.is_consumer())
+            .collect();
+        assert!(!consumers.is_empty(), "no {part} consumer span");
+        for consumer in consumers {
+            assert!(
+                descends(&spans, consumer, request),
+                "{consumer:?} is not under member's request span: {spans:#?}"
+            );
+        }
+    }
+    spans
+}
+
+#[tokio::test]
+async fn a_distributed_withdrawal_is_one_trace_from_the_gateway_through_member_to_the_gallery_and_post_consumers()
+ {
+    let (otlp, query) = jaeger();
+    let bin = env!("CARGO_BIN_EXE_thegallery");
+    // One proxy in front is trusted, so the trace continues the one the test starts.
+    let system = System::distributed_traced(bin.as_ref(), &otlp, &[("FORWARDED_HOPS", "1")]).await;
+    let spans = a_withdrawal_is_one_trace(&system, &query).await;
+    for part in ["gateway", "member", "gallery", "post"] {
+        assert!(
+            spans.iter().any(|s| s.process == part && s.part() == part),
+            "no span exported by the {part} process: {spans:#?}"
+        );
+    }
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn a_standalone_withdrawal_is_one_trace_the_same_way() {
+    let (otlp, query) = jaeger();
+    let bin = env!("CARGO_BIN_EXE_thegallery");
+    let system = System::standalone_with(
+        bin.as_ref(),
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &otlp),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ("FORWARDED_HOPS", "1"),
+        ],
+    )
+    .await;
+    let spans = a_withdrawal_is_one_trace(&system, &query).await;
+    assert!(
+        spans.iter().all(|s| s.process == "thegallery"),
+        "{spans:#?}"
+    );
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn requests_are_answered_while_the_collector_cannot_be_reached() {
+    let bin = env!("CARGO_BIN_EXE_thegallery");
+    let [closed] = e2e::free_ports::<1>();
+    let endpoint = format!("http://127.0.0.1:{closed}");
+    let system = System::standalone_with(
+        bin.as_ref(),
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_BSP_SCHEDULE_DELAY", "10"),
+        ],
+    )
+    .await;
+    let (mut member, _) = journeys::new_member(&system, "nc").await;
+    member.get("/api/member").await.expect(200);
+    member.delete("/api/member").await.expect(200);
+    system.stop().await;
+}
