@@ -3,7 +3,11 @@
 //! own for plain requests, hyper for chunked uploads). Span export is off here, so a trusted
 //! context goes on unchanged.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test stops at the first unexpected error; clippy's test exemption does not reach helper functions"
+)]
 
 mod common;
 

@@ -222,7 +222,7 @@ pub fn main() -> ExitCode {
     code
 }
 
-#[allow(clippy::print_stderr)] // logging is not set up yet
+#[expect(clippy::print_stderr, reason = "logging is not set up yet")]
 fn runtime_failure(error: &std::io::Error) -> ExitCode {
     eprintln!("cannot start the async runtime: {error}");
     ExitCode::FAILURE

@@ -78,7 +78,10 @@ pub(super) fn layer(config: &TraceExport) -> Option<Box<dyn Layer<Registry> + Se
     Some(Box::new(layer))
 }
 
-#[allow(clippy::print_stderr)] // before the subscriber exists, stderr is the log
+#[expect(
+    clippy::print_stderr,
+    reason = "before the subscriber exists, stderr is the log"
+)]
 fn report(error: &opentelemetry_otlp::ExporterBuildError) {
     eprintln!("trace export disabled: {error}");
 }
