@@ -44,7 +44,16 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
     let members = galleries / PER_MEMBER;
-    let database = testkit::MySqlDatabase::create().await;
+    // A database kept by an earlier run (`BENCH_KEEP_DATABASE`) with the same `BENCH_GALLERIES`
+    // skips the seeding and the backfill, and is kept again.
+    let reused = platform::config::ProcessEnv.get("BENCH_DATABASE");
+    let database = match &reused {
+        Some(name) => testkit::MySqlDatabase {
+            name: name.clone(),
+            env: testkit::dev_env(),
+        },
+        None => testkit::MySqlDatabase::create().await,
+    };
     let key = platform::auth::SigningKey::generate().unwrap();
     let database_config = DatabaseConfig::from_url(&database.url()).unwrap();
     // The embedded session store on the bench's database: the writes below sign in members.
@@ -68,15 +77,22 @@ async fn main() {
         .await
         .unwrap();
     let db = connected.state.db.clone();
-    let started = Instant::now();
-    seed(&db, members, galleries).await;
-    println!(
-        "seeded {galleries} galleries of {members} members in {:.1?}",
-        started.elapsed()
-    );
-    let started = Instant::now();
-    backfill(&db, &connected.state.search_index).await;
-    println!("backfilled the search index in {:.1?}", started.elapsed());
+    if reused.is_none() {
+        let started = Instant::now();
+        seed(&db, members, galleries).await;
+        println!(
+            "seeded {galleries} galleries of {members} members in {:.1?}",
+            started.elapsed()
+        );
+        let started = Instant::now();
+        backfill(&db, &connected.state.search_index).await;
+        println!("backfilled the search index in {:.1?}", started.elapsed());
+    } else {
+        println!(
+            "reused database {}, seeded by an earlier run",
+            database.name
+        );
+    }
     db.execute_unprepared("ANALYZE TABLE gallery, gallery_gram, member_nickname")
         .await
         .unwrap();
@@ -118,9 +134,10 @@ async fn main() {
         ms(percentile(&times, 0.99))
     );
     write_cost(&indexed, &connected.state, &key).await;
-    if platform::config::ProcessEnv
-        .get("BENCH_KEEP_DATABASE")
-        .is_some()
+    if reused.is_some()
+        || platform::config::ProcessEnv
+            .get("BENCH_KEEP_DATABASE")
+            .is_some()
     {
         println!("kept database {}", database.name);
     } else {
@@ -229,9 +246,20 @@ async fn sizes(db: &DatabaseConnection) {
 /// timed alone: the gram rows of the same kind of title inserted in a transaction.
 async fn write_cost(app: &Router, state: &gallery::AppState, key: &platform::auth::SigningKey) {
     let db = &state.db;
+    // New members on every run, so a reused database never refuses a name as taken.
+    let first: i64 = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::MySql,
+            "SELECT COALESCE(MAX(gallery_id), 0) FROM gallery",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index(0)
+        .unwrap();
     let mut creates = Vec::with_capacity(ROUNDS);
     for i in 0..ROUNDS {
-        let member = 900_000_000 + i as i64;
+        let member = 900_000_000 + first + i as i64;
         let now = chrono::Utc::now().timestamp();
         let session = platform::auth::Session::start(
             member,

@@ -1,8 +1,10 @@
 //! The substring index behind G8's title search: every 1-, 2- and 3-character piece ("gram") of
 //! each gallery title, case-folded, in `gallery_gram`, kept in the same transaction as the title.
-//! It only picks candidates: the real `LIKE` of today's search then checks each candidate, so the
-//! answers are exactly `LIKE`'s, and a gram that is stale or folded too coarsely costs a wasted
-//! row read, never a wrong answer.
+//! It only picks candidates: a search walks the postings of its rarest gram, keeps those that
+//! hold every other gram of the query (point reads of the same key), and only then reads the
+//! gallery row, where the real `LIKE` of today's search decides. So the answers are exactly
+//! `LIKE`'s, and a gram that is stale or folded too coarsely costs a wasted row read, never a
+//! wrong answer.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -11,16 +13,17 @@ use std::time::Duration;
 
 use platform::CancellationToken;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Statement, Value,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QuerySelect, Statement, Value,
 };
 
 use crate::domain::like_contains;
 use crate::entity::gallery;
 use crate::error::Result;
 
-/// Postings counted per gram when choosing the one to walk; enough to tell rare from frequent.
-const COUNT_CAP: u64 = 5_000;
+/// Postings counted per gram when choosing the one to walk: enough to tell a rare gram from a
+/// frequent one, few enough that counting every trigram of a long query stays cheap.
+const COUNT_CAP: u64 = 500;
 
 /// Gram rows per `INSERT`, under SQLite's limit on statement size.
 const INSERT_CHUNK: usize = 2_000;
@@ -168,62 +171,92 @@ async fn delete_grams(db: &impl ConnectionTrait, id: i64, grams: BTreeSet<i64>) 
     Ok(())
 }
 
-/// Ids of the galleries whose title contains `query` (today's `LIKE`), newest first, `limit`
-/// after skipping `offset`; `query` is not empty.
-pub async fn title_ids(
+/// How the index answers one title query: the gram whose postings are walked newest first, and
+/// the other grams every posting must also hold, rarest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TitlePlan {
+    walk: i64,
+    checks: Vec<i64>,
+}
+
+/// The plan for `query` (not empty: the empty query lists every gallery without the index), or
+/// `None` when one of its grams has no posting, so no title can match.
+pub async fn plan(db: &impl ConnectionTrait, query: &str) -> Result<Option<TitlePlan>> {
+    let grams = query_grams(query);
+    if let [only] = grams.as_slice() {
+        // One gram: walking it finds nothing as fast as counting would.
+        return Ok(Some(TitlePlan {
+            walk: *only,
+            checks: Vec::new(),
+        }));
+    }
+    let mut counted = posting_counts(db, &grams).await?;
+    counted.sort_unstable();
+    let Some(&(fewest, walk)) = counted.first() else {
+        return Ok(None);
+    };
+    if fewest == 0 {
+        return Ok(None);
+    }
+    let checks = counted[1..].iter().map(|&(_, gram)| gram).collect();
+    Ok(Some(TitlePlan { walk, checks }))
+}
+
+/// The galleries whose title contains `query` (today's `LIKE`) with their authors' nicknames,
+/// newest first, `limit` after skipping `offset`, in one statement: the walk checks every other
+/// gram of the plan in `gallery_gram`'s key before it reads a `gallery` row, and that row's
+/// `LIKE` decides.
+pub async fn title_hits(
     db: &impl ConnectionTrait,
+    plan: &TitlePlan,
     query: &str,
     limit: u64,
     offset: u64,
-) -> Result<Vec<i64>> {
-    let grams = query_grams(query);
-    let Some((walk, filter)) = plan(db, &grams).await? else {
-        return Ok(Vec::new());
+) -> Result<Vec<(gallery::Model, Option<String>)>> {
+    let backend = db.get_database_backend();
+    // The join order written here is the plan: postings first, the gallery row last. MariaDB
+    // is held to it by STRAIGHT_JOIN, SQLite by CROSS JOIN.
+    let (straight, join) = match backend {
+        DbBackend::MySql => ("STRAIGHT_JOIN ", "JOIN"),
+        _ => ("", "CROSS JOIN"),
     };
-    let mut sql = String::from(
-        "SELECT d.gallery_id FROM gallery_gram d \
-         JOIN gallery g ON g.gallery_id = d.gallery_id WHERE d.gram = ?",
+    let mut sql = format!(
+        "SELECT {straight}g.gallery_id, g.member_id, g.place_id, g.name, g.content, \
+         g.created_date, g.modified_date, n.nickname FROM gallery_gram d"
     );
-    let mut values: Vec<Value> = vec![walk.into()];
-    if let Some(filter) = filter {
-        sql.push_str(
-            " AND EXISTS (SELECT 1 FROM gallery_gram f \
-             WHERE f.gram = ? AND f.gallery_id = d.gallery_id)",
-        );
-        values.push(filter.into());
+    for (i, gram) in plan.checks.iter().enumerate() {
+        // Integers only, so they are written into the statement; the key makes each a point read.
+        sql.push_str(&format!(
+            " {join} gallery_gram c{i} ON c{i}.gram = {gram} AND c{i}.gallery_id = d.gallery_id"
+        ));
     }
-    sql.push_str(
-        " AND LOWER(g.name) LIKE ? ESCAPE '!' ORDER BY d.gallery_id DESC LIMIT ? OFFSET ?",
-    );
-    values.extend([
+    sql.push_str(&format!(
+        " {join} gallery g ON g.gallery_id = d.gallery_id \
+         LEFT JOIN member_nickname n ON n.member_id = g.member_id \
+         WHERE d.gram = {} AND LOWER(g.name) LIKE ? ESCAPE '!' \
+         ORDER BY d.gallery_id DESC LIMIT ? OFFSET ?",
+        plan.walk
+    ));
+    let values: Vec<Value> = vec![
         like_contains(query).into(),
         clamp(limit).into(),
         clamp(offset).into(),
-    ]);
-    let statement = Statement::from_sql_and_values(db.get_database_backend(), sql, values);
-    let rows = db.query_all_raw(statement).await?;
+    ];
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
     rows.iter()
-        .map(|row| Ok(row.try_get_by_index::<i64>(0)?))
+        .map(|row| {
+            Ok((
+                gallery::Model::from_query_result(row, "")?,
+                row.try_get::<Option<String>>("", "nickname")?,
+            ))
+        })
         .collect()
 }
 
 fn clamp(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-/// The gram whose postings are walked newest first, and a second one each posting must also
-/// hold; `None` when some gram has no posting (nothing can match).
-async fn plan(db: &impl ConnectionTrait, grams: &[i64]) -> Result<Option<(i64, Option<i64>)>> {
-    if let [only] = grams {
-        return Ok(Some((*only, None)));
-    }
-    let mut counted = posting_counts(db, grams).await?;
-    counted.sort_unstable();
-    match counted.as_slice() {
-        [] | [(0, _), ..] => Ok(None),
-        [(_, walk)] => Ok(Some((*walk, None))),
-        [(_, walk), (_, filter), ..] => Ok(Some((*walk, Some(*filter)))),
-    }
 }
 
 /// How many galleries hold each gram, counted up to [`COUNT_CAP`], in one statement.

@@ -282,50 +282,76 @@ pub async fn search(
     } else {
         members_named(db, query).await?
     };
-    let ids = if authors.is_empty() {
-        search_index::title_ids(db, query, page.size, page.offset()).await?
-    } else {
-        titles_or_authors(db, query, &authors, page).await?
+    let Some(plan) = search_index::plan(db, query).await? else {
+        // No title can match: what is left is the authors' galleries.
+        return authors_page(db, &authors, page.size, page.offset()).await;
     };
-    hits(db, &ids).await
+    if authors.is_empty() {
+        return title_page(db, &plan, query, page.size, page.offset()).await;
+    }
+    titles_or_authors(db, &plan, query, &authors, page).await
+}
+
+async fn title_page(
+    db: &impl ConnectionTrait,
+    plan: &search_index::TitlePlan,
+    query: &str,
+    limit: u64,
+    offset: u64,
+) -> Result<Vec<SearchHit>> {
+    let rows = search_index::title_hits(db, plan, query, limit, offset).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(gallery, nickname)| SearchHit { gallery, nickname })
+        .collect())
 }
 
 /// One page of the union of title matches and the authors' galleries: the union's first
-/// `offset + size` ids are among the first `offset + size` of each side.
+/// `offset + size` galleries are among the first `offset + size` of each side.
 async fn titles_or_authors(
     db: &impl ConnectionTrait,
+    plan: &search_index::TitlePlan,
     query: &str,
     authors: &[i64],
     page: PageRequest,
-) -> Result<Vec<i64>> {
+) -> Result<Vec<SearchHit>> {
     let wanted = page.offset().saturating_add(page.size);
-    let mut ids = search_index::title_ids(db, query, wanted, 0).await?;
-    let by_author = gallery::Entity::find()
-        .select_only()
-        .column(gallery::Column::GalleryId)
-        .filter(gallery::Column::MemberId.is_in(authors.iter().copied()))
-        .order_by_desc(gallery::Column::GalleryId)
-        .limit(wanted)
-        .into_tuple::<i64>()
-        .all(db)
-        .await?;
-    ids.extend(by_author);
-    ids.sort_unstable_by(|a, b| b.cmp(a));
-    ids.dedup();
+    let mut hits = title_page(db, plan, query, wanted, 0).await?;
+    hits.extend(authors_page(db, authors, wanted, 0).await?);
+    hits.sort_by_key(|hit| std::cmp::Reverse(hit.gallery.gallery_id));
+    hits.dedup_by_key(|hit| hit.gallery.gallery_id);
     let skip = usize::try_from(page.offset()).unwrap_or(usize::MAX);
     let take = usize::try_from(page.size).unwrap_or(usize::MAX);
-    Ok(ids.into_iter().skip(skip).take(take).collect())
+    Ok(hits.into_iter().skip(skip).take(take).collect())
 }
 
-/// The galleries `ids` with their authors' nicknames, newest first.
-async fn hits(db: &impl ConnectionTrait, ids: &[i64]) -> Result<Vec<SearchHit>> {
-    if ids.is_empty() {
+/// The galleries of `authors` (none when empty) with their nicknames, newest first.
+async fn authors_page(
+    db: &impl ConnectionTrait,
+    authors: &[i64],
+    limit: u64,
+    offset: u64,
+) -> Result<Vec<SearchHit>> {
+    if authors.is_empty() {
         return Ok(Vec::new());
     }
+    let condition = Condition::all().add(gallery::Column::MemberId.is_in(authors.iter().copied()));
+    page_where(db, condition, limit, offset).await
+}
+
+/// The galleries meeting `condition` with their authors' nicknames, newest first.
+async fn page_where(
+    db: &impl ConnectionTrait,
+    condition: Condition,
+    limit: u64,
+    offset: u64,
+) -> Result<Vec<SearchHit>> {
     let rows = gallery::Entity::find()
-        .filter(gallery::Column::GalleryId.is_in(ids.iter().copied()))
+        .filter(condition)
         .find_also_related(member_nickname::Entity)
         .order_by_desc(gallery::Column::GalleryId)
+        .limit(limit)
+        .offset(offset)
         .all(db)
         .await?;
     Ok(rows.into_iter().map(hit).collect())
@@ -365,13 +391,5 @@ async fn search_like(
         SearchType::All if authors.is_empty() => Condition::all().add(title()),
         SearchType::All => Condition::any().add(title()).add(by_author()),
     };
-    let rows = gallery::Entity::find()
-        .filter(condition)
-        .find_also_related(member_nickname::Entity)
-        .order_by_desc(gallery::Column::GalleryId)
-        .limit(page.size)
-        .offset(page.offset())
-        .all(db)
-        .await?;
-    Ok(rows.into_iter().map(hit).collect())
+    page_where(db, condition, page.size, page.offset()).await
 }
