@@ -3,6 +3,10 @@
 #   direct   - wrk straight to the trivial upstream
 #   nginx    - Debian's nginx as a plain reverse proxy (no authentication)
 #   gateway  - thegallery's gateway with authentication on (valid cookie, session checked in Redis)
+#   traced1, traced100
+#            - the gateway again with its spans exported over OTLP, sampling 1 % and 100 % of
+#              requests (parentbased_traceidratio), to a stand-in collector (bench_peer otlp-sink)
+#              on the load's CPU that answers every export
 #   scg      - Spring Cloud Gateway (reactive, Netty) with the same prefix routes, no authentication
 #              (bench/gateway/scg, built here with Maven)
 # The load generator and the upstream share CPU $LOAD_CPU; the proxy under test runs alone on
@@ -16,7 +20,8 @@
 # send bursts, and it saturated the core at 52k/s with p50 282 ms) could.
 #
 #   bench/gateway/run.sh            # DURATION=10s CONNS=64 RATE=5000 SCG_WARMUP=60s SCG_RATE_WARMUP=10s
-#                                   # HALF_RATE=<direct max / 2> LOAD_CONNS=64 PEERS="direct nginx gateway scg"
+#                                   # HALF_RATE=<direct max / 2> LOAD_CONNS=64
+#                                   # PEERS="direct nginx gateway traced1 traced100 scg"
 #                                   # ROUNDS=5 ROUND_DURATION=5s (paired throughput rounds)
 #                                   # KILL_RATE=5000 KILL_DURATION=20 KILL_AT=5 (replica-kill row; KILL_RATE=0 skips it)
 # MariaDB and Kafka are best stopped while it runs (scripts/dev-services down kafka mariadb): the
@@ -32,6 +37,9 @@ UPSTREAM_PORT=${UPSTREAM_PORT:-19101}
 NGINX_PORT=${NGINX_PORT:-19102}
 GATEWAY_PORT=${GATEWAY_PORT:-19103}
 SCG_PORT=${SCG_PORT:-19104}
+TRACED1_PORT=${TRACED1_PORT:-19105}
+TRACED100_PORT=${TRACED100_PORT:-19106}
+SINK_PORT=${SINK_PORT:-19107}
 # The JVM compiles its hot paths while serving, and on one CPU its JIT threads take turns with
 # the event loops: throughput here still climbed until about 60 s of wrk (2 s leaves it interpreted).
 SCG_WARMUP=${SCG_WARMUP:-60s}
@@ -45,7 +53,7 @@ SCG_JVM_OPTS=${SCG_JVM_OPTS:--Xmx256m -XX:+UseSerialGC}
 # Connections of the half-rate load; each has its own schedule (HALF_RATE / LOAD_CONNS per second).
 LOAD_CONNS=${LOAD_CONNS:-64}
 # A subset skips the others (scg alone costs over a minute); direct is the baseline of every other.
-read -r -a peers <<<"${PEERS:-direct nginx gateway scg}"
+read -r -a peers <<<"${PEERS:-direct nginx gateway traced1 traced100 scg}"
 [ "${peers[0]}" = direct ] || { echo "PEERS must start with direct" >&2; exit 2; }
 wants() { [[ " ${peers[*]} " == *" $1 "* ]]; }
 PATH_UNDER_TEST=/api/member
@@ -101,6 +109,23 @@ MEMBER_SERVER=127.0.0.1:$UPSTREAM_PORT GALLERY_SERVER=127.0.0.1:$UPSTREAM_PORT P
 JWT_PUBLIC_KEYS_FILE=$work/public.pem LOG_FORMAT=json RUST_LOG=info \
     taskset -c "$PROXY_CPU" "$bin" gateway 2>"$work/gateway.log" & pids+=($!); gateway_pid=$!
 
+# The traced gateways: the same binary and configuration, plus the standard OTEL_* variables.
+traced_gateway() {
+    local port=$1 ratio=$2
+    PORT=$port BIND_ADDR=127.0.0.1 \
+    MEMBER_SERVER=127.0.0.1:$UPSTREAM_PORT GALLERY_SERVER=127.0.0.1:$UPSTREAM_PORT POST_SERVER=127.0.0.1:$UPSTREAM_PORT \
+    JWT_PUBLIC_KEYS_FILE=$work/public.pem LOG_FORMAT=json RUST_LOG=info \
+    OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$SINK_PORT OTEL_SERVICE_NAME=gateway \
+    OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=$ratio \
+        taskset -c "$PROXY_CPU" "$bin" gateway 2>"$work/gateway-$port.log"
+}
+if wants traced1 || wants traced100; then
+    TOKIO_WORKER_THREADS=1 taskset -c "$LOAD_CPU" "$bin" otlp-sink "127.0.0.1:$SINK_PORT" & pids+=($!)
+    wait_port "$SINK_PORT"
+fi
+if wants traced1; then traced_gateway "$TRACED1_PORT" 0.01 & pids+=($!); traced1_pid=$!; wait_port "$TRACED1_PORT"; fi
+if wants traced100; then traced_gateway "$TRACED100_PORT" 1.0 & pids+=($!); traced100_pid=$!; wait_port "$TRACED100_PORT"; fi
+
 if wants scg; then
     # Reactor Netty's access log is the counterpart of nginx's and the gateway's (logback-spring.xml).
     scg_started=$(date +%s%N)
@@ -120,6 +145,8 @@ check() { local got; got=$(curl -s -o /dev/null -w '%{http_code}' "${@:2}"); [ "
 check 200 "http://127.0.0.1:$NGINX_PORT$PATH_UNDER_TEST"
 check 200 -H "$cookie" "http://127.0.0.1:$GATEWAY_PORT$PATH_UNDER_TEST"
 check 400 "http://127.0.0.1:$GATEWAY_PORT$PATH_UNDER_TEST"
+if wants traced1; then check 200 -H "$cookie" "http://127.0.0.1:$TRACED1_PORT$PATH_UNDER_TEST"; fi
+if wants traced100; then check 200 -H "$cookie" "http://127.0.0.1:$TRACED100_PORT$PATH_UNDER_TEST"; fi
 if wants scg; then
     check 200 "http://127.0.0.1:$SCG_PORT$PATH_UNDER_TEST"
     check 404 "http://127.0.0.1:$SCG_PORT/other"
@@ -139,7 +166,9 @@ url[direct]="http://127.0.0.1:$UPSTREAM_PORT$PATH_UNDER_TEST"; header[direct]="X
 url[nginx]="http://127.0.0.1:$NGINX_PORT$PATH_UNDER_TEST"; header[nginx]="X-Bench: nginx"; pid[nginx]=$nginx_pid
 url[gateway]="http://127.0.0.1:$GATEWAY_PORT$PATH_UNDER_TEST"; header[gateway]="$cookie"; pid[gateway]=$gateway_pid
 url[scg]="http://127.0.0.1:$SCG_PORT$PATH_UNDER_TEST"; header[scg]="X-Bench: scg"; pid[scg]=${scg_pid:-}
-declare -A warmup=([direct]=2s [nginx]=2s [gateway]=2s [scg]=$SCG_WARMUP)
+url[traced1]="http://127.0.0.1:$TRACED1_PORT$PATH_UNDER_TEST"; header[traced1]="$cookie"; pid[traced1]=${traced1_pid:-}
+url[traced100]="http://127.0.0.1:$TRACED100_PORT$PATH_UNDER_TEST"; header[traced100]="$cookie"; pid[traced100]=${traced100_pid:-}
+declare -A warmup=([direct]=2s [nginx]=2s [gateway]=2s [traced1]=2s [traced100]=2s [scg]=$SCG_WARMUP)
 
 declare -A rps lat50 lat99 cpu
 max_run() {
@@ -295,6 +324,11 @@ for peer in "${peers[@]}"; do
         [ -z "${half[$peer@$rate]}" ] || echo "bench_load $rate/s: ${half[$peer@$rate]}"
     done
 done
+
+if wants traced1 || wants traced100; then
+    # The exports the stand-in collector answered: proof that the traced peers exported.
+    echo "--- otlp-sink: $(curl -s "http://127.0.0.1:$SINK_PORT/count") (traced1 samples 1 %, traced100 every request; spans past a full queue of 4096 are dropped, not waited for)"
+fi
 
 # Two replicas behind each proxy, one killed KILL_AT seconds into a KILL_DURATION run at KILL_RATE:
 # the requests that failed. nginx as a user would configure it: both servers in one upstream block,

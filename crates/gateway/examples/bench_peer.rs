@@ -1,6 +1,7 @@
 //! The processes of the gateway benchmark (bench/gateway/run.sh): the trivial upstream every peer
 //! proxies to, a signed-in member (key, session, token) for the authenticated runs, and the gateway
-//! itself, configured from the environment exactly as `thegallery gateway` is.
+//! itself, configured from the environment exactly as `thegallery gateway` is, and a collector
+//! stand-in that takes the traced gateways' OTLP exports.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,7 +23,12 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(mint(PathBuf::from(args.get(1).map_or(".", String::as_str))))
         }
         Some("gateway") => runtime.block_on(gateway()),
-        _ => anyhow::bail!("usage: bench_peer upstream ADDR | mint DIR | gateway"),
+        Some("otlp-sink") => runtime.block_on(otlp_sink(
+            args.get(1)
+                .map_or("127.0.0.1:4318", String::as_str)
+                .parse()?,
+        )),
+        _ => anyhow::bail!("usage: bench_peer upstream ADDR | mint DIR | gateway | otlp-sink ADDR"),
     }
 }
 
@@ -34,6 +40,47 @@ async fn upstream(addr: SocketAddr) -> anyhow::Result<()> {
             r#"{"message":"ok"}"#,
         )
     });
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+/// Accepts every OTLP/HTTP export with the empty success answer (an empty protobuf message) and
+/// counts them: `GET /count` gives `{"exports":N,"bytes":M}`. A stand-in rather than a trace
+/// backend because a backend's own work (decoding, indexing, storing 30k spans a second) would
+/// take the CPU the load generator shares with it; the gateway's side of an export is the same.
+async fn otlp_sink(addr: SocketAddr) -> anyhow::Result<()> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use axum::body::Bytes;
+    use axum::extract::State;
+    use axum::routing::{get, post};
+
+    #[derive(Default)]
+    struct Counts {
+        exports: AtomicU64,
+        bytes: AtomicU64,
+    }
+    async fn export(
+        State(counts): State<Arc<Counts>>,
+        body: Bytes,
+    ) -> impl axum::response::IntoResponse {
+        counts.exports.fetch_add(1, Ordering::Relaxed);
+        counts.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
+        ([("content-type", "application/x-protobuf")], Bytes::new())
+    }
+    async fn count(State(counts): State<Arc<Counts>>) -> String {
+        format!(
+            r#"{{"exports":{},"bytes":{}}}"#,
+            counts.exports.load(Ordering::Relaxed),
+            counts.bytes.load(Ordering::Relaxed)
+        )
+    }
+    let app = Router::new()
+        .route("/v1/traces", post(export))
+        .route("/count", get(count))
+        .with_state(Arc::new(Counts::default()));
     let listener = tokio::net::TcpListener::bind(addr).await?;
     axum::serve(listener, app).await?;
     Ok(())
