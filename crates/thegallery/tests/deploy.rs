@@ -27,9 +27,10 @@ const SERVICES: [(&str, &str, u64); 4] = [
     ("post", "post-svc", 8003),
 ];
 
-fn rendered() -> &'static [Value] {
-    static RENDERED: OnceLock<Vec<Value>> = OnceLock::new();
-    RENDERED.get_or_init(|| {
+/// Every rendered manifest set by name: `base` and one per overlay.
+fn rendered(name: &str) -> Manifests {
+    static RENDERED: OnceLock<BTreeMap<String, Vec<Value>>> = OnceLock::new();
+    let all = RENDERED.get_or_init(|| {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let out = tempfile::tempdir().unwrap();
         let status = Command::new(root.join("scripts/check-deploy"))
@@ -38,23 +39,54 @@ fn rendered() -> &'static [Value] {
             .status()
             .expect("scripts/check-deploy runs");
         assert!(status.success(), "scripts/check-deploy render failed");
-        let text = std::fs::read_to_string(out.path().join("k3s.yaml")).unwrap();
-        serde_yaml_ng::Deserializer::from_str(&text)
-            .map(|doc| serde::Deserialize::deserialize(doc).unwrap())
+        std::fs::read_dir(out.path())
+            .unwrap()
+            .map(|entry| {
+                let path = entry.unwrap().path();
+                let text = std::fs::read_to_string(&path).unwrap();
+                let documents = serde_yaml_ng::Deserializer::from_str(&text)
+                    .map(|doc| serde::Deserialize::deserialize(doc).unwrap())
+                    .collect();
+                let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+                (name, documents)
+            })
             .collect()
-    })
+    });
+    Manifests(
+        all.get(name)
+            .unwrap_or_else(|| panic!("no rendered overlay named {name}")),
+    )
+}
+
+/// The overlay most tests read: what `scripts/cluster` deploys.
+fn k3s() -> Manifests {
+    rendered("k3s")
+}
+
+/// The objects of one rendered overlay.
+#[derive(Clone, Copy)]
+struct Manifests(&'static [Value]);
+
+impl Manifests {
+    fn objects(self, kind: &str) -> impl Iterator<Item = &'static Value> {
+        self.0
+            .iter()
+            .filter(move |o| o["kind"].as_str() == Some(kind))
+    }
+
+    fn object(self, kind: &str, name: &str) -> &'static Value {
+        self.objects(kind)
+            .find(|o| o["metadata"]["name"].as_str() == Some(name))
+            .unwrap_or_else(|| panic!("no {kind} named {name} in the rendered manifests"))
+    }
 }
 
 fn objects(kind: &str) -> impl Iterator<Item = &'static Value> {
-    rendered()
-        .iter()
-        .filter(move |o| o["kind"].as_str() == Some(kind))
+    k3s().objects(kind)
 }
 
 fn object(kind: &str, name: &str) -> &'static Value {
-    objects(kind)
-        .find(|o| o["metadata"]["name"].as_str() == Some(name))
-        .unwrap_or_else(|| panic!("no {kind} named {name} in the rendered manifests"))
+    k3s().object(kind, name)
 }
 
 fn deployment(service: &str) -> &'static Value {
@@ -70,8 +102,8 @@ fn text(value: &Value) -> String {
 }
 
 /// The string pairs of a ConfigMap or Secret (a Secret's values base64-decoded).
-fn data_of(kind: &str, name: &str) -> BTreeMap<String, String> {
-    let object = object(kind, name);
+fn data_of(manifests: Manifests, kind: &str, name: &str) -> BTreeMap<String, String> {
+    let object = manifests.object(kind, name);
     let Some(map) = object["data"].as_mapping() else {
         return BTreeMap::new();
     };
@@ -100,19 +132,23 @@ struct Pod {
 
 impl Pod {
     fn of(deployment: &Value) -> Self {
+        Self::in_overlay(k3s(), deployment)
+    }
+
+    fn in_overlay(manifests: Manifests, deployment: &Value) -> Self {
         let container = container(deployment);
         let root = tempfile::tempdir().unwrap();
-        let mounts = mount_volumes(deployment, root.path());
+        let mounts = mount_volumes(manifests, deployment, root.path());
         let mut env = BTreeMap::new();
         for source in container["envFrom"].as_sequence().into_iter().flatten() {
             for (kind, key) in [("ConfigMap", "configMapRef"), ("Secret", "secretRef")] {
                 if let Some(name) = source[key]["name"].as_str() {
-                    env.extend(data_of(kind, name));
+                    env.extend(data_of(manifests, kind, name));
                 }
             }
         }
         for var in container["env"].as_sequence().into_iter().flatten() {
-            env.insert(text(&var["name"]), env_value(var));
+            env.insert(text(&var["name"]), env_value(manifests, var));
         }
         for value in env.values_mut() {
             if let Some(local) = mounts.iter().find_map(|m| relocate(value, m, root.path())) {
@@ -123,11 +159,11 @@ impl Pod {
     }
 }
 
-fn env_value(var: &Value) -> String {
+fn env_value(manifests: Manifests, var: &Value) -> String {
     let from = &var["valueFrom"];
     for (kind, key) in [("ConfigMap", "configMapKeyRef"), ("Secret", "secretKeyRef")] {
         if let Some(name) = from[key]["name"].as_str() {
-            return data_of(kind, name)[&text(&from[key]["key"])].clone();
+            return data_of(manifests, kind, name)[&text(&from[key]["key"])].clone();
         }
     }
     text(&var["value"])
@@ -141,7 +177,7 @@ fn relocate(value: &str, mount: &str, root: &Path) -> Option<String> {
 
 /// Writes every Secret and ConfigMap volume's files under `root` at their mount paths, creates
 /// the other mounts as directories, and returns all mount paths.
-fn mount_volumes(deployment: &Value, root: &Path) -> Vec<String> {
+fn mount_volumes(manifests: Manifests, deployment: &Value, root: &Path) -> Vec<String> {
     let spec = &deployment["spec"]["template"]["spec"];
     let volumes: BTreeMap<String, &Value> = spec["volumes"]
         .as_sequence()
@@ -164,7 +200,7 @@ fn mount_volumes(deployment: &Value, root: &Path) -> Vec<String> {
             ("ConfigMap", "configMap", "name"),
         ] {
             if let Some(name) = volume[key][name_key].as_str() {
-                write_files(&dir, &data_of(kind, name), &volume[key]["items"]);
+                write_files(&dir, &data_of(manifests, kind, name), &volume[key]["items"]);
             }
         }
         paths.push(path);
@@ -257,6 +293,40 @@ fn every_variable_a_pod_is_given_is_one_its_process_reads() {
         let pod = Pod::of(deployment(service));
         assert_all_read(service, &pod, &format!("the {service} pod"));
     }
+}
+
+#[test]
+fn the_traced_overlay_turns_export_on_in_every_process_with_variables_it_accepts() {
+    let traced = rendered("k3s-traced");
+    for (service, _, _) in SERVICES {
+        let pod = Pod::in_overlay(traced, traced.object("Deployment", service));
+        let origin = format!("the {service} pod of overlays/k3s-traced");
+        assert_eq!(
+            pod.env
+                .get("OTEL_EXPORTER_OTLP_ENDPOINT")
+                .map(String::as_str),
+            Some("http://jaeger-svc:4318"),
+            "{origin} exports to the collector"
+        );
+        assert_accepted(service, &pod, &origin);
+        assert_all_read(service, &pod, &origin);
+    }
+}
+
+#[test]
+fn the_traced_overlay_serves_the_trace_backend_under_jaeger_on_the_ingress() {
+    let traced = rendered("k3s-traced");
+    let ingress = traced.object("Ingress", "thegallery");
+    let paths = ingress["spec"]["rules"][0]["http"]["paths"]
+        .as_sequence()
+        .unwrap();
+    let jaeger = paths
+        .iter()
+        .find(|p| p["path"].as_str() == Some("/jaeger"))
+        .expect("a /jaeger path on the Ingress");
+    assert_eq!(text(&jaeger["backend"]["service"]["name"]), "jaeger-svc");
+    let service = traced.object("Service", "jaeger-svc");
+    assert_eq!(text(&service["metadata"]["namespace"]), "thegallery");
 }
 
 #[test]
@@ -527,7 +597,7 @@ fn every_key_a_volume_mounts_exists_in_its_secret_or_config_map() {
                 let Some(name) = volume[key][name_key].as_str() else {
                     continue;
                 };
-                let data = data_of(kind, name);
+                let data = data_of(k3s(), kind, name);
                 for item in volume[key]["items"].as_sequence().into_iter().flatten() {
                     let wanted = text(&item["key"]);
                     assert!(
