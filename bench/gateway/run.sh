@@ -110,6 +110,7 @@ JWT_PUBLIC_KEYS_FILE=$work/public.pem LOG_FORMAT=json RUST_LOG=info \
     taskset -c "$PROXY_CPU" "$bin" gateway 2>"$work/gateway.log" & pids+=($!); gateway_pid=$!
 
 # The traced gateways: the same binary and configuration, plus the standard OTEL_* variables.
+# Run in the background: `exec` makes $! the gateway itself, so cleanup and the CPU figures reach it.
 traced_gateway() {
     local port=$1 ratio=$2
     PORT=$port BIND_ADDR=127.0.0.1 \
@@ -117,7 +118,7 @@ traced_gateway() {
     JWT_PUBLIC_KEYS_FILE=$work/public.pem LOG_FORMAT=json RUST_LOG=info \
     OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$SINK_PORT OTEL_SERVICE_NAME=gateway \
     OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=$ratio \
-        taskset -c "$PROXY_CPU" "$bin" gateway 2>"$work/gateway-$port.log"
+        exec taskset -c "$PROXY_CPU" "$bin" gateway 2>"$work/gateway-$port.log"
 }
 if wants traced1 || wants traced100; then
     TOKIO_WORKER_THREADS=1 taskset -c "$LOAD_CPU" "$bin" otlp-sink "127.0.0.1:$SINK_PORT" & pids+=($!)

@@ -13,6 +13,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use platform::CancellationToken;
 use platform::config::KafkaConfig;
+use platform::telemetry::propagation;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::FutureRecord;
 use sea_orm::{
@@ -22,6 +23,7 @@ use sea_orm::{
 use tokio::sync::Notify;
 
 use crate::bus::InProcessBus;
+use crate::context::TraceContext;
 use crate::kafka::Producer;
 use crate::outbox::Outbox;
 
@@ -155,6 +157,53 @@ struct Row {
     headers: Vec<(String, String)>,
 }
 
+/// One record on its way to Kafka: its producer span (a child of the span that enqueued the
+/// event, when spans are exported) and the headers it is sent with, whose trace context is that
+/// span's, so the consumer's span is a child of the send.
+struct Send {
+    span: tracing::Span,
+    headers: Vec<(String, String)>,
+}
+
+impl Send {
+    fn of(row: &Row, topic: &str) -> Self {
+        if !platform::telemetry::exporting() {
+            return Self {
+                span: tracing::Span::none(),
+                headers: row.headers.clone(),
+            };
+        }
+        let span = tracing::info_span!(
+            target: platform::telemetry::CLIENT_SPANS,
+            "send",
+            otel.name = %format_args!("send {topic}"),
+            otel.kind = "producer",
+            otel.status_code = tracing::field::Empty,
+            messaging.system = "kafka",
+            messaging.operation.type = "send",
+            messaging.operation.name = "send",
+            messaging.destination.name = topic,
+            messaging.message.id = row.event_id.as_str(),
+            messaging.kafka.message.key = row.key.as_str(),
+        );
+        let stored =
+            TraceContext::from_pairs(row.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        propagation::continue_trace(&span, stored.wire().as_ref());
+        let sent = match propagation::of_span(&span) {
+            Some(wire) => TraceContext {
+                traceparent: Some(wire.traceparent),
+                tracestate: wire.tracestate,
+                ..stored
+            },
+            None => stored,
+        };
+        Self {
+            span,
+            headers: sent.to_pairs(),
+        }
+    }
+}
+
 impl Relay {
     pub(crate) fn new(
         db: DatabaseConnection,
@@ -241,9 +290,14 @@ impl Relay {
         // order and pipelines the sends.
         let mut pending = Vec::with_capacity(rows.len());
         let topics: Vec<String> = rows.iter().map(|row| config.topic(&row.topic)).collect();
-        for (row, topic) in rows.iter().zip(&topics) {
-            let mut headers = OwnedHeaders::new_with_capacity(row.headers.len());
-            for (key, value) in &row.headers {
+        let sends: Vec<Send> = rows
+            .iter()
+            .zip(&topics)
+            .map(|(row, topic)| Send::of(row, topic))
+            .collect();
+        for ((row, topic), send) in rows.iter().zip(&topics).zip(&sends) {
+            let mut headers = OwnedHeaders::new_with_capacity(send.headers.len());
+            for (key, value) in &send.headers {
                 headers = headers.insert(Header {
                     key,
                     value: Some(value.as_bytes()),
@@ -261,11 +315,14 @@ impl Relay {
                 }
             })?);
         }
-        for (row, delivery) in rows.iter().zip(pending) {
-            let failed = |source| RelayError::Publish {
-                topic: row.topic.clone(),
-                event_id: row.event_id.clone(),
-                source,
+        for ((row, delivery), send) in rows.iter().zip(pending).zip(&sends) {
+            let failed = |source| {
+                send.span.record("otel.status_code", "ERROR");
+                RelayError::Publish {
+                    topic: row.topic.clone(),
+                    event_id: row.event_id.clone(),
+                    source,
+                }
             };
             match delivery.await {
                 Ok(Ok(_)) => {}

@@ -343,11 +343,6 @@ impl Gateway {
         let lines = forwarding::lines(request.headers());
         let lines = lines.iter().copied();
         let client = forwarding::client_address(lines.clone(), peer.as_ref().map(|p| p.ip), hops);
-        let admission = self
-            .admit(route, forwarding::token(lines.clone()), client)
-            .await;
-        *member = admission.member().map(str::to_owned);
-        let decision = admission.verdict?;
         let traced = trace::Request {
             method: request.method(),
             route: route.name,
@@ -355,7 +350,25 @@ impl Gateway {
             request_id,
             started,
         };
-        let hop = Hop::begin(lines, hops, &traced);
+        // Begun before admission, so that the session and rate-limit lookups are the span's
+        // children and a refused request is traced too.
+        let hop = Hop::begin(lines.clone(), hops, &traced);
+        let admit = self.admit(route, forwarding::token(lines), client);
+        let admission = match &hop {
+            Some(hop) => hop.scope(admit).await,
+            None => admit.await,
+        };
+        *member = admission.member().map(str::to_owned);
+        let decision = match admission.verdict {
+            Ok(decision) => decision,
+            Err(refusal) => {
+                let response = refusal.into_response();
+                if let Some(hop) = &hop {
+                    hop.end(response.status());
+                }
+                return Ok(response);
+            }
+        };
         let additions = Additions {
             request_id,
             peer: peer.as_ref(),

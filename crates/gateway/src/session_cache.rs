@@ -27,9 +27,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use platform::auth::sessions::session_key;
 use platform::auth::{Session, SessionError};
 use platform::config::RedisConfig;
+use platform::redis_client;
 use redis::aio::{AsyncPushSender, MultiplexedConnection, SendError};
 use redis::{AsyncConnectionConfig, ProtocolVersion, PushInfo, PushKind, RedisError, Value};
 use tokio::sync::Notify;
+use tracing::Instrument as _;
 
 use crate::redis_link::RecentFailure;
 
@@ -149,11 +151,18 @@ impl TrackedSessions {
         let epoch = self.shared.epoch.load(Ordering::Acquire);
         let Link { id, mut connection } = self.link().await?;
         self.shared.round_trips.fetch_add(1, Ordering::Relaxed);
-        let json: Option<String> = match redis::cmd("GET")
-            .arg(session_key(sid))
-            .query_async(&mut connection)
-            .await
-        {
+        let span = redis_client::command_span(&self.config, "GET", None);
+        let reply = async {
+            let reply = redis::cmd("GET")
+                .arg(session_key(sid))
+                .query_async::<Option<String>>(&mut connection)
+                .await;
+            if let Err(e) = &reply {
+                redis_client::record_failure(e);
+            }
+            reply
+        };
+        let json = match reply.instrument(span).await {
             Ok(json) => json,
             Err(e) => {
                 self.shared.disconnect(id);

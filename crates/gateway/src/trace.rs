@@ -3,6 +3,7 @@
 //! starts here. With span export on, the gateway's server span is the service's parent; with it
 //! off, a trusted caller's context goes on unchanged and nothing is added to the hot path.
 
+use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Instant, SystemTime};
 
@@ -39,16 +40,23 @@ impl Hop {
         let started = SystemTime::now()
             .checked_sub(request.started.elapsed())
             .unwrap_or_else(SystemTime::now);
+        // Some route labels name their method already (`POST /api/member/signin`); the span's
+        // route is the path template alone, its name the method and that template once.
+        let route = request
+            .route
+            .strip_prefix(request.method.as_str())
+            .and_then(|rest| rest.strip_prefix(' '))
+            .unwrap_or(request.route);
         let attributes = [
             ("http.request.method", request.method.as_str().to_owned()),
-            ("http.route", request.route.to_owned()),
+            ("http.route", route.to_owned()),
             ("url.path", request.path.to_owned()),
             (
                 "request_id",
                 request.request_id.to_str().unwrap_or_default().to_owned(),
             ),
         ];
-        let name = format!("{} {}", request.method, request.route);
+        let name = format!("{} {route}", request.method);
         let span = ServerSpan::start(name, started, trusted.as_ref(), attributes);
         let wire = match &span {
             Some(span) => span.wire().cloned(),
@@ -63,6 +71,20 @@ impl Hop {
     /// The context the service receives.
     pub(crate) fn wire(&self) -> Option<&Wire> {
         self.wire.as_ref()
+    }
+
+    /// Runs `work` (the admission of the request) inside the gateway's span, so that its Redis
+    /// calls are children of it.
+    pub(crate) async fn scope<F: Future>(&self, work: F) -> F::Output {
+        let scope = self
+            .span
+            .lock()
+            .ok()
+            .and_then(|span| span.as_ref().map(ServerSpan::scope));
+        match scope {
+            Some(scope) => scope.run(work).await,
+            None => work.await,
+        }
     }
 
     /// Ends the gateway's span (once; later calls do nothing) with the client's status.

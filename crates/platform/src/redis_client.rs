@@ -7,6 +7,7 @@ use std::time::Duration;
 use redis::IntoConnectionInfo;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use secrecy::ExposeSecret;
+use tracing::Instrument as _;
 
 use crate::config::RedisConfig;
 use crate::http::Probe;
@@ -99,8 +100,13 @@ impl SharedRedis {
             .clone()
     }
 
+    fn span(&self, operation: &str, batch: Option<usize>) -> tracing::Span {
+        command_span(&self.shared.config, operation, batch)
+    }
+
     fn observe<T>(&self, result: &redis::RedisResult<T>) {
         let Err(error) = result else { return };
+        record_failure(error);
         if matches!(error.kind(), redis::ErrorKind::Server(_)) {
             return;
         }
@@ -132,11 +138,15 @@ impl redis::aio::ConnectionLike for SharedRedis {
         cmd: &'a redis::Cmd,
     ) -> redis::RedisFuture<'a, redis::Value> {
         let mut manager = self.manager();
-        Box::pin(async move {
-            let result = manager.req_packed_command(cmd).await;
-            self.observe(&result);
-            result
-        })
+        let span = self.span(&command_name(cmd), None);
+        Box::pin(
+            async move {
+                let result = manager.req_packed_command(cmd).await;
+                self.observe(&result);
+                result
+            }
+            .instrument(span),
+        )
     }
 
     fn req_packed_commands<'a>(
@@ -146,15 +156,57 @@ impl redis::aio::ConnectionLike for SharedRedis {
         count: usize,
     ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
         let mut manager = self.manager();
-        Box::pin(async move {
-            let result = manager.req_packed_commands(pipeline, offset, count).await;
-            self.observe(&result);
-            result
-        })
+        let span = self.span("PIPELINE", Some(pipeline.cmd_iter().count()));
+        Box::pin(
+            async move {
+                let result = manager.req_packed_commands(pipeline, offset, count).await;
+                self.observe(&result);
+                result
+            }
+            .instrument(span),
+        )
     }
 
     fn get_db(&self) -> i64 {
         self.manager().get_db()
+    }
+}
+
+/// A client span for one command (or a pipeline of `batch` commands) to the Redis of `config`,
+/// when spans are exported; a disabled span otherwise, which costs nothing.
+pub fn command_span(config: &RedisConfig, operation: &str, batch: Option<usize>) -> tracing::Span {
+    if !crate::telemetry::exporting() {
+        return tracing::Span::none();
+    }
+    tracing::info_span!(
+        target: crate::telemetry::CLIENT_SPANS,
+        "redis",
+        otel.name = operation,
+        otel.kind = "client",
+        otel.status_code = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+        db.system.name = "redis",
+        db.operation.name = operation,
+        db.operation.batch.size = batch,
+        db.namespace = "0",
+        server.address = config.host.as_str(),
+        server.port = config.port,
+    )
+}
+
+/// Marks the current span (a [`command_span`]) failed with `error`.
+pub fn record_failure(error: &redis::RedisError) {
+    let span = tracing::Span::current();
+    span.record("otel.status_code", "ERROR");
+    span.record("error.type", tracing::field::debug(error.kind()));
+}
+
+/// The command's name (`GET`, `EVALSHA`, …) for its span: never its arguments, which hold keys
+/// and session data.
+fn command_name(cmd: &redis::Cmd) -> String {
+    match cmd.args_iter().next() {
+        Some(redis::Arg::Simple(name)) => String::from_utf8_lossy(name).to_ascii_uppercase(),
+        _ => "COMMAND".to_owned(),
     }
 }
 

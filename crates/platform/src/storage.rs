@@ -9,6 +9,8 @@ use secrecy::ExposeSecret;
 
 use crate::config::StorageConfig;
 
+mod traced;
+
 /// Why the object store could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -30,8 +32,18 @@ pub enum StorageError {
     },
 }
 
-/// Opens the configured store.
+/// Opens the configured store; its calls are client spans of the request or job making them.
 pub fn open(config: &StorageConfig) -> Result<Arc<dyn ObjectStore>, StorageError> {
+    let target = match config {
+        StorageConfig::Local { .. } => traced::Target::Local,
+        StorageConfig::S3 { bucket, .. } => traced::Target::S3 {
+            bucket: bucket.clone(),
+        },
+    };
+    Ok(Arc::new(traced::Traced::new(open_plain(config)?, target)))
+}
+
+fn open_plain(config: &StorageConfig) -> Result<Arc<dyn ObjectStore>, StorageError> {
     match config {
         StorageConfig::Local { root } => {
             std::fs::create_dir_all(root).map_err(|source| StorageError::CreateDir {

@@ -1,9 +1,11 @@
 //! Process-wide logging and tracing: `tracing` with JSON (production) or pretty output, filtered
 //! by `RUST_LOG`, and, when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, spans exported over OTLP.
 
+mod conventions;
 mod otlp;
 pub mod propagation;
 
+use tracing_subscriber::filter::{FilterExt, filter_fn};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -11,6 +13,22 @@ use tracing_subscriber::{EnvFilter, Layer};
 use crate::config::{LogFormat, TelemetryConfig};
 
 pub use otlp::{flush, shutdown, tracer};
+
+/// The target of the client spans this workspace makes (Redis, storage, Kafka produce). Like the
+/// database's (target `sea_orm`), they go to the trace only, never into the log's context: a log
+/// line written during a call keeps the request's span, and with it the request id, as its own.
+pub const CLIENT_SPANS: &str = "thegallery::client";
+
+/// Whether client spans are worth making: only when spans are exported (a span nobody exports
+/// would only cost the call).
+pub fn exporting() -> bool {
+    tracer().is_some()
+}
+
+fn is_client_span(metadata: &tracing::Metadata<'_>) -> bool {
+    metadata.is_span()
+        && (metadata.target() == CLIENT_SPANS || metadata.target().starts_with("sea_orm"))
+}
 
 /// Installs the global subscriber; a second call (tests) is a no-op. Trace export needs a Tokio
 /// runtime to send from: call it inside one (without, spans are not exported).
@@ -31,7 +49,7 @@ pub fn init(config: &TelemetryConfig) {
     let spans = config.traces.as_ref().and_then(otlp::layer);
     let result = tracing_subscriber::registry()
         .with(spans)
-        .with(fmt.with_filter(filter))
+        .with(fmt.with_filter(filter.and(filter_fn(|m| !is_client_span(m)))))
         .try_init();
     // Only fails when a subscriber exists already, which is fine for tests and embedding.
     drop(result);

@@ -17,6 +17,7 @@ use serde_json::Value;
 /// One span of the trace as the query API gives it.
 #[derive(Debug, Clone)]
 struct Span {
+    trace: String,
     id: String,
     parent: Option<String>,
     /// The exporting process's `service.name`.
@@ -70,6 +71,7 @@ fn spans(trace: &Value) -> Vec<Span> {
         .unwrap()
         .iter()
         .map(|span| Span {
+            trace: text(&span["traceID"]),
             id: text(&span["spanID"]),
             parent: span["references"]
                 .as_array()
@@ -87,20 +89,50 @@ fn spans(trace: &Value) -> Vec<Span> {
         .collect()
 }
 
-/// The spans of `trace_id` once a consumer span of both gallery and post is among them.
+/// The spans of `trace_id` once the gateway's span and a consumer span of both gallery and post
+/// are among them (each process exports in batches of its own).
 async fn withdrawal_trace(query: &str, trace_id: &str) -> Vec<Span> {
+    trace_until(query, trace_id, |spans| {
+        let consumed = |part: &str| spans.iter().any(|s| s.part() == part && s.is_consumer());
+        let gateway = spans.iter().any(|s| s.operation == "DELETE /api/member/**");
+        gateway && consumed("gallery") && consumed("post")
+    })
+    .await
+}
+
+/// The spans of `trace_id` once `complete` holds for them.
+async fn trace_until(query: &str, trace_id: &str, complete: fn(&[Span]) -> bool) -> Vec<Span> {
     let http = reqwest::Client::new();
     let url = format!("{query}/api/traces/{trace_id}");
-    journeys::eventually("the backend holds the whole trace", || {
+    journeys::eventually("the backend holds the spans looked for", || {
         let request = http.get(&url).send();
         async move {
             let body: Value = request.await.ok()?.json().await.ok()?;
             let spans = spans(body["data"].get(0)?);
-            let consumed = |part: &str| spans.iter().any(|s| s.part() == part && s.is_consumer());
-            (consumed("gallery") && consumed("post")).then_some(spans)
+            complete(&spans).then_some(spans)
         }
     })
     .await
+}
+
+fn tag<'a>(span: &'a Span, key: &str) -> Option<&'a str> {
+    span.tags.get(key).map(String::as_str)
+}
+
+/// The spans of one database or cache system.
+fn calls_to<'a>(spans: &'a [Span], system: &'a str) -> impl Iterator<Item = &'a Span> {
+    spans
+        .iter()
+        .filter(move |s| tag(s, "db.system.name") == Some(system))
+}
+
+/// The gateway's session lookup (its `GET session:<sid>`).
+fn gateways_lookup(span: &&Span) -> bool {
+    span.process == "gateway" && span.operation == "GET"
+}
+
+fn sends(spans: &[Span]) -> impl Iterator<Item = &Span> {
+    spans.iter().filter(|s| s.operation.starts_with("send "))
 }
 
 /// Whether `ancestor` is `span`'s parent, grandparent, and so on.
@@ -188,6 +220,125 @@ async fn a_distributed_withdrawal_is_one_trace_from_the_gateway_through_member_t
 }
 
 #[tokio::test]
+async fn a_withdrawals_database_redis_and_kafka_calls_are_client_spans_under_what_made_them() {
+    let (otlp, query) = jaeger();
+    let bin = env!("CARGO_BIN_EXE_thegallery");
+    let system = System::distributed_traced(bin.as_ref(), &otlp, &[("FORWARDED_HOPS", "1")]).await;
+    let spans = a_withdrawal_is_one_trace(&system, &query).await;
+    let request = spans
+        .iter()
+        .find(|s| s.process == "member" && s.operation.starts_with("DELETE /api/member"))
+        .unwrap()
+        .clone();
+    let trace = trace_until(&query, &spans[0].trace, |spans| {
+        sends(spans).count() >= 1 && calls_to(spans, "redis").count() >= 1
+    })
+    .await;
+    let under = |s: &Span, ancestor: &Span| descends(&trace, s, ancestor);
+    assert!(
+        calls_to(&trace, "mysql").any(|s| s.process == "member" && under(s, &request)),
+        "no MySQL span under member's request: {trace:#?}"
+    );
+    assert!(
+        calls_to(&trace, "redis")
+            .any(|s| under(s, &request) && tag(s, "db.operation.name").is_some()),
+        "no Redis span under member's request: {trace:#?}"
+    );
+    for send in sends(&trace) {
+        assert_eq!(tag(send, "span.kind"), Some("producer"), "{send:?}");
+        assert_eq!(tag(send, "messaging.system"), Some("kafka"), "{send:?}");
+        assert!(
+            under(send, &request),
+            "{send:?} is not under member's request"
+        );
+    }
+    for consumer in trace.iter().filter(|s| s.is_consumer()) {
+        assert!(
+            sends(&trace).any(|send| under(consumer, send)),
+            "{consumer:?} is not under a send span: {trace:#?}"
+        );
+        assert!(
+            calls_to(&trace, "mysql").any(|s| under(s, consumer)),
+            "{consumer:?} made no MySQL span: {trace:#?}"
+        );
+    }
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn the_gateways_session_lookup_is_a_redis_span_under_the_gateways_span() {
+    let (otlp, query) = jaeger();
+    let bin = env!("CARGO_BIN_EXE_thegallery");
+    let system = System::distributed_traced(bin.as_ref(), &otlp, &[("FORWARDED_HOPS", "1")]).await;
+    // The withdrawal is the member's first protected request: its session is not cached yet.
+    let spans = a_withdrawal_is_one_trace(&system, &query).await;
+    let trace = trace_until(&query, &spans[0].trace, |spans| {
+        calls_to(spans, "redis").any(|s| gateways_lookup(&s))
+    })
+    .await;
+    let gateway = trace
+        .iter()
+        .find(|s| s.operation == "DELETE /api/member/**")
+        .unwrap();
+    let lookup = calls_to(&trace, "redis").find(gateways_lookup).unwrap();
+    assert_eq!(tag(lookup, "span.kind"), Some("client"), "{lookup:?}");
+    assert_eq!(
+        lookup.parent.as_deref(),
+        Some(gateway.id.as_str()),
+        "{trace:#?}"
+    );
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn an_image_upload_is_a_storage_span_under_posts_request() {
+    let (otlp, query) = jaeger();
+    let bin = env!("CARGO_BIN_EXE_thegallery");
+    // A name of its own: the backend keeps the traces of every earlier run.
+    let service = format!("thegallery-{}", uuid::Uuid::new_v4().simple());
+    let mut system = System::standalone_with(
+        bin.as_ref(),
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &otlp),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ("OTEL_SERVICE_NAME", &service),
+        ],
+    )
+    .await;
+    journeys::open_an_exhibition(&mut system, &[]).await;
+    let http = reqwest::Client::new();
+    let url =
+        format!("{query}/api/traces?service={service}&operation=file.MultipartUpload&limit=5");
+    let trace = journeys::eventually("the upload's trace reaches the backend", || {
+        let request = http.get(&url).send();
+        async move {
+            let body: Value = request.await.ok()?.json().await.ok()?;
+            let trace = spans(body["data"].get(0)?);
+            let patch = trace
+                .iter()
+                .any(|s| s.operation.starts_with("PATCH /api/post/list"));
+            patch.then_some(trace)
+        }
+    })
+    .await;
+    let put = trace
+        .iter()
+        .find(|s| s.operation == "file.MultipartUpload")
+        .unwrap();
+    assert!(
+        tag(put, "file.path").is_some_and(|p| !p.is_empty()),
+        "{put:?}"
+    );
+    assert!(
+        trace
+            .iter()
+            .any(|s| s.operation.starts_with("PATCH /api/post/list") && descends(&trace, put, s)),
+        "the upload is not under post's request span: {trace:#?}"
+    );
+    system.stop().await;
+}
+
+#[tokio::test]
 async fn a_standalone_withdrawal_is_one_trace_the_same_way() {
     let (otlp, query) = jaeger();
     let bin = env!("CARGO_BIN_EXE_thegallery");
@@ -224,5 +375,50 @@ async fn requests_are_answered_while_the_collector_cannot_be_reached() {
     let (mut member, _) = journeys::new_member(&system, "nc").await;
     member.get("/api/member").await.expect(200);
     member.delete("/api/member").await.expect(200);
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn a_gateway_span_names_its_method_once_whatever_its_route_label() {
+    let (otlp, query) = jaeger();
+    let bin = env!("CARGO_BIN_EXE_thegallery");
+    let service = format!("thegallery-{}", uuid::Uuid::new_v4().simple());
+    let system = System::standalone_with(
+        bin.as_ref(),
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &otlp),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ("OTEL_SERVICE_NAME", &service),
+        ],
+    )
+    .await;
+    // Sign-in's route label is `POST /api/member/signin`, method included.
+    journeys::new_member(&system, "nm").await;
+    let http = reqwest::Client::new();
+    let url = format!("{query}/api/operations?service={service}");
+    let names: Vec<String> = journeys::eventually("the sign-in's spans reach the backend", || {
+        let request = http.get(&url).send();
+        async move {
+            let body: Value = request.await.ok()?.json().await.ok()?;
+            let names: Vec<String> = body["data"]
+                .as_array()?
+                .iter()
+                .map(|o| text(&o["name"]))
+                .collect();
+            names
+                .iter()
+                .any(|n| n.ends_with("/api/member/signin"))
+                .then_some(names)
+        }
+    })
+    .await;
+    assert!(
+        names.iter().any(|n| n == "POST /api/member/signin"),
+        "{names:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n.starts_with("POST POST")),
+        "{names:?}"
+    );
     system.stop().await;
 }

@@ -338,9 +338,21 @@ async fn serve_one(shared: &Shared, client: &mut Client, deadlines: &mut Deadlin
     };
     let hops = gateway.policy().forwarded_hops;
     let from = forwarding::client_address(request.lines(), Some(client.peer.ip()), hops);
-    let admission = gateway
-        .admit(route, forwarding::token(request.lines()), from)
-        .await;
+    let traced = trace::Request {
+        method: &context.method,
+        route: route.name,
+        path: context.target.path(),
+        request_id: &context.request_id,
+        started: context.started,
+    };
+    // Begun before admission, so that the session and rate-limit lookups are the span's children
+    // and a refused request is traced too.
+    context.trace = Hop::begin(request.lines(), hops, &traced).map(Arc::new);
+    let admit = gateway.admit(route, forwarding::token(request.lines()), from);
+    let admission = match &context.trace {
+        Some(hop) => hop.scope(admit).await,
+        None => admit.await,
+    };
     let Admission { identity, verdict } = admission;
     let member = identity.as_ref().map(|i| i.claims().sub.as_str());
     let decision = match verdict {
@@ -365,14 +377,6 @@ async fn serve_one(shared: &Shared, client: &mut Client, deadlines: &mut Deadlin
         )
         .await;
     };
-    let traced = trace::Request {
-        method: &context.method,
-        route: route.name,
-        path: context.target.path(),
-        request_id: &context.request_id,
-        started: context.started,
-    };
-    context.trace = Hop::begin(request.lines(), hops, &traced).map(Arc::new);
     let additions = Additions {
         request_id: &context.request_id,
         peer: Some(&client.peer_header),

@@ -12,16 +12,20 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client as Hyper;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use opentelemetry::KeyValue;
-use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::trace::{
+    Link, SpanKind, TraceContextExt, TraceId, TraceState, TracerProvider as _,
+};
+use opentelemetry::{Context, KeyValue};
 use opentelemetry_http::{HttpClient, HttpError, Request, Response};
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider, Tracer,
+    BatchConfigBuilder, BatchSpanProcessor, Sampler, SamplingDecision, SamplingResult,
+    SdkTracerProvider, ShouldSample, Tracer,
 };
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
+use super::conventions::Conventions;
 use crate::config::{TraceExport, TraceSampler};
 
 /// Spans waiting for export at most; more are dropped rather than held or waited for.
@@ -118,8 +122,8 @@ fn build(
         )
         .build();
     let provider = SdkTracerProvider::builder()
-        .with_span_processor(processor)
-        .with_sampler(sampler(config.sampler))
+        .with_span_processor(Conventions(processor))
+        .with_sampler(JoinOnly(sampler(config.sampler)))
         .with_resource(resource)
         .build();
     let tracer = provider.tracer("thegallery");
@@ -136,6 +140,35 @@ fn sampler(sampler: TraceSampler) -> Sampler {
         TraceSampler::ParentBasedAlwaysOn => parent_based(Sampler::AlwaysOn),
         TraceSampler::ParentBasedAlwaysOff => parent_based(Sampler::AlwaysOff),
         TraceSampler::ParentBasedRatio(ratio) => parent_based(Sampler::TraceIdRatioBased(ratio)),
+    }
+}
+
+/// Client spans (database, Redis, storage) only join a trace. Made outside one (a relay's poll, a
+/// readiness probe, a background sweep), each would start a trace of one span of its own, and
+/// the backend would fill with them.
+#[derive(Debug, Clone)]
+struct JoinOnly(Sampler);
+
+impl ShouldSample for JoinOnly {
+    fn should_sample(
+        &self,
+        parent: Option<&Context>,
+        trace_id: TraceId,
+        name: &str,
+        kind: &SpanKind,
+        attributes: &[KeyValue],
+        links: &[Link],
+    ) -> SamplingResult {
+        let orphan = !parent.is_some_and(Context::has_active_span);
+        if orphan && *kind == SpanKind::Client {
+            return SamplingResult {
+                decision: SamplingDecision::Drop,
+                attributes: Vec::new(),
+                trace_state: TraceState::default(),
+            };
+        }
+        self.0
+            .should_sample(parent, trace_id, name, kind, attributes, links)
     }
 }
 

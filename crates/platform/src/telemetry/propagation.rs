@@ -178,6 +178,11 @@ impl ServerSpan {
         self.wire.as_ref()
     }
 
+    /// What makes work this span's: see [`Scope::run`].
+    pub fn scope(&self) -> Scope {
+        Scope(Context::new().with_remote_span_context(self.span.span_context().clone()))
+    }
+
     /// Ends the span with the response's status (5xx is an error, as for a server span).
     pub fn end(mut self, status: u16) {
         self.span.set_attribute(KeyValue::new(
@@ -188,6 +193,19 @@ impl ServerSpan {
             self.span.set_status(Status::error(""));
         }
         self.span.end();
+    }
+}
+
+/// A [`ServerSpan`]'s context, detached from the span so that it can travel with a future.
+#[derive(Debug, Clone)]
+pub struct Scope(Context);
+
+impl Scope {
+    /// Runs `work` inside the span: the client spans it makes (the gateway's Redis calls while it
+    /// admits a request) are the span's children, though no `tracing` span is entered.
+    pub fn run<F: Future>(self, work: F) -> impl Future<Output = F::Output> {
+        use opentelemetry::context::FutureExt as _;
+        work.with_context(self.0)
     }
 }
 
