@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use reqwest::{Method, StatusCode, header};
+use reqwest::{Method, header};
 
 static REQUESTS: AtomicU64 = AtomicU64::new(0);
 static FAILED: AtomicU64 = AtomicU64::new(0);
@@ -28,41 +28,7 @@ pub struct Visitor {
     pub cookie: Option<String>,
 }
 
-/// What the server answered.
-#[derive(Debug)]
-pub struct Answer {
-    /// Status.
-    pub status: StatusCode,
-    /// Headers.
-    pub headers: header::HeaderMap,
-    /// Body as JSON (`Null` when empty or not JSON).
-    pub json: Value,
-    /// Body bytes.
-    pub bytes: Vec<u8>,
-}
-
-impl Answer {
-    /// Panics with the body unless the status is `expected`.
-    pub fn expect(self, expected: u16) -> Self {
-        assert_eq!(
-            self.status.as_u16(),
-            expected,
-            "unexpected answer: {}",
-            String::from_utf8_lossy(&self.bytes)
-        );
-        self
-    }
-
-    /// `data` of the envelope.
-    pub fn data(&self) -> &Value {
-        &self.json["data"]
-    }
-
-    /// `errorCode` of an error body.
-    pub fn code(&self) -> &str {
-        self.json["errorCode"].as_str().unwrap_or_default()
-    }
-}
+pub use testkit::Answer;
 
 impl Visitor {
     /// A new anonymous visitor of the gateway at `base` (`http://host:port`).
@@ -166,12 +132,6 @@ impl Visitor {
             }
         }
         let bytes = response.bytes().await.unwrap_or_default().to_vec();
-        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Answer {
-            status,
-            headers,
-            json,
-            bytes,
-        }
+        Answer::new(status, headers, bytes)
     }
 }

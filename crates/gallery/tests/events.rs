@@ -94,7 +94,7 @@ async fn titles_by(s: &Service, nickname: &str) -> Vec<String> {
             None,
         )
         .await;
-    answer.body["data"]
+    answer.json["data"]
         .as_array()
         .unwrap()
         .iter()

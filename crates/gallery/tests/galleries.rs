@@ -8,7 +8,7 @@
 mod common;
 
 use axum::http::{Method, StatusCode};
-use common::{BASE, Service, assert_error};
+use common::{BASE, Service};
 use serde_json::{Value, json};
 
 const ALICE: i64 = 1;
@@ -77,7 +77,7 @@ async fn the_place_list_has_the_three_seeded_places_with_absolute_image_uris(s: 
         })
         .collect();
     assert_eq!(
-        answer.body,
+        answer.json,
         json!({"message": "공간 정보가 조회되었습니다.", "data": expected})
     );
 }
@@ -88,7 +88,7 @@ async fn every_place_image_is_a_png_served_by_the_service(s: &Service) {
             let path = format!("/api/gallery/place/image/{place}-{kind}.png");
             let answer = s.get(&path, None).await;
             assert_eq!(answer.status, StatusCode::OK, "{path}");
-            assert_eq!(answer.content_type, "image/png");
+            assert_eq!(answer.content_type(), "image/png");
             assert!(answer.bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{path}");
         }
     }
@@ -97,7 +97,7 @@ async fn every_place_image_is_a_png_served_by_the_service(s: &Service) {
 async fn an_unknown_place_image_is_a_404_in_the_error_shape(s: &Service) {
     let answer = s.get("/api/gallery/place/image/9-2d.png", None).await;
     assert_eq!(answer.status, StatusCode::NOT_FOUND);
-    assert_eq!(answer.body["errorCode"], "GG005");
+    assert_eq!(answer.json["errorCode"], "GG005");
 }
 
 async fn a_created_gallery_can_be_read_back_publicly(s: &Service) {
@@ -109,14 +109,14 @@ async fn a_created_gallery_can_be_read_back_publicly(s: &Service) {
             Some(json!({"placeId": 3, "name": "교토의 봄 🌸", "content": null})),
         )
         .await;
-    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
-    assert_eq!(answer.body["message"], "갤러리가 생성되었습니다.");
-    let id = answer.body["data"]["galleryId"].as_i64().unwrap();
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.json);
+    assert_eq!(answer.json["message"], "갤러리가 생성되었습니다.");
+    let id = answer.json["data"]["galleryId"].as_i64().unwrap();
 
     let read = s.get(&format!("/api/gallery/{id}"), None).await;
     assert_eq!(read.status, StatusCode::OK);
-    assert_eq!(read.body["message"], "갤러리 조회에 성공했습니다");
-    let data = &read.body["data"];
+    assert_eq!(read.json["message"], "갤러리 조회에 성공했습니다");
+    let data = &read.json["data"];
     assert_eq!(data["galleryId"], id);
     assert_eq!(data["name"], "교토의 봄 🌸");
     assert_eq!(data["content"], Value::Null);
@@ -131,12 +131,7 @@ async fn a_created_gallery_can_be_read_back_publicly(s: &Service) {
 async fn creating_without_a_token_is_refused_with_gate004(s: &Service) {
     let body = json!({"placeId": 1, "name": "봄"});
     let answer = s.send(Method::POST, "/api/gallery", None, Some(body)).await;
-    assert_error(
-        &answer,
-        StatusCode::BAD_REQUEST,
-        "GATE004",
-        "missing cookie",
-    );
+    answer.assert_error(400, "GATE004", "missing cookie");
     assert_eq!(count(s, ALICE).await, 0);
 }
 
@@ -204,7 +199,7 @@ async fn each_validation_rule_answers_gg005_with_its_message_and_creates_nothing
                 Some(body.clone()),
             )
             .await;
-        assert_error(&answer, StatusCode::BAD_REQUEST, "GG005", message);
+        answer.assert_error(400, "GG005", message);
     }
     assert_eq!(count(s, ALICE).await, 0);
 }
@@ -233,12 +228,7 @@ async fn an_unknown_place_answers_404_gg007_and_creates_nothing(s: &Service) {
     let answer = s
         .send(Method::POST, "/api/gallery", Some(ALICE), Some(body))
         .await;
-    assert_error(
-        &answer,
-        StatusCode::NOT_FOUND,
-        "GG007",
-        "존재하지 않는 공간입니다",
-    );
+    answer.assert_error(404, "GG007", "존재하지 않는 공간입니다");
     assert_eq!(count(s, ALICE).await, 0);
 }
 
@@ -248,12 +238,7 @@ async fn a_duplicate_name_of_the_same_member_answers_409_gg006(s: &Service) {
     let answer = s
         .send(Method::POST, "/api/gallery", Some(ALICE), Some(body))
         .await;
-    assert_error(
-        &answer,
-        StatusCode::CONFLICT,
-        "GG006",
-        "이미 사용중인 갤러리 이름입니다",
-    );
+    answer.assert_error(409, "GG006", "이미 사용중인 갤러리 이름입니다");
     assert_eq!(count(s, ALICE).await, 1);
 }
 
@@ -292,21 +277,21 @@ async fn my_galleries_are_listed_newest_first_without_others(s: &Service) {
     let second = s.create(ALICE, 2, "둘째").await;
     let answer = s.get("/api/gallery/list", Some(ALICE)).await;
     assert_eq!(answer.status, StatusCode::OK);
-    assert_eq!(answer.body["message"], "갤러리 목록 조회를 성공했습니다");
-    let ids: Vec<i64> = answer.body["data"]
+    assert_eq!(answer.json["message"], "갤러리 목록 조회를 성공했습니다");
+    let ids: Vec<i64> = answer.json["data"]
         .as_array()
         .unwrap()
         .iter()
         .map(|g| g["galleryId"].as_i64().unwrap())
         .collect();
     assert_eq!(ids, [second, first]);
-    assert_eq!(answer.body["data"][0]["place"]["placeId"], 2);
+    assert_eq!(answer.json["data"][0]["place"]["placeId"], 2);
 }
 
 async fn my_gallery_list_is_empty_when_i_have_none(s: &Service) {
     let answer = s.get("/api/gallery/list", Some(ALICE)).await;
     assert_eq!(
-        answer.body,
+        answer.json,
         json!({"message": "갤러리 목록 조회를 성공했습니다", "data": []})
     );
 }
@@ -318,7 +303,7 @@ async fn a_free_name_is_reported_usable(s: &Service) {
         .await;
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(
-        answer.body,
+        answer.json,
         json!({"message": "사용 가능한 갤러리 이름입니다"})
     );
 }
@@ -328,44 +313,24 @@ async fn a_taken_name_is_reported_with_the_check_message(s: &Service) {
     let answer = s
         .get("/api/gallery/check/name?name=%EB%B4%84", Some(ALICE))
         .await;
-    assert_error(
-        &answer,
-        StatusCode::CONFLICT,
-        "GG006",
-        "이미 사용중인 갤러리 이름 입니다",
-    );
+    answer.assert_error(409, "GG006", "이미 사용중인 갤러리 이름 입니다");
 }
 
 async fn a_missing_name_parameter_answers_gg005(s: &Service) {
     let answer = s.get("/api/gallery/check/name", Some(ALICE)).await;
-    assert_error(
-        &answer,
-        StatusCode::BAD_REQUEST,
-        "GG005",
-        "필수 파라미터 누락",
-    );
+    answer.assert_error(400, "GG005", "필수 파라미터 누락");
 }
 
 async fn an_invalid_name_to_check_answers_its_validation_message(s: &Service) {
     let answer = s
         .get("/api/gallery/check/name?name=%20spring", Some(ALICE))
         .await;
-    assert_error(
-        &answer,
-        StatusCode::BAD_REQUEST,
-        "GG005",
-        "갤러리 이름은 좌우 공백 없이 입력해주세요",
-    );
+    answer.assert_error(400, "GG005", "갤러리 이름은 좌우 공백 없이 입력해주세요");
 }
 
 async fn an_unknown_gallery_answers_404_gg007(s: &Service) {
     let answer = s.get("/api/gallery/987654", None).await;
-    assert_error(
-        &answer,
-        StatusCode::NOT_FOUND,
-        "GG007",
-        "해당 갤러리 정보가 없습니다",
-    );
+    answer.assert_error(404, "GG007", "해당 갤러리 정보가 없습니다");
 }
 
 async fn a_non_numeric_gallery_id_answers_400_in_the_error_shape(s: &Service) {
@@ -373,8 +338,8 @@ async fn a_non_numeric_gallery_id_answers_400_in_the_error_shape(s: &Service) {
         let body = (method == Method::PATCH).then(|| json!({"placeId": 1, "name": "봄"}));
         let answer = s.send(method, "/api/gallery/abc", Some(ALICE), body).await;
         assert_eq!(answer.status, StatusCode::BAD_REQUEST);
-        assert_eq!(answer.body["errorCode"], "GG005");
-        assert_eq!(answer.body["errorType"], "Bad Request");
+        assert_eq!(answer.json["errorCode"], "GG005");
+        assert_eq!(answer.json["errorType"], "Bad Request");
     }
 }
 
@@ -386,7 +351,7 @@ async fn timestamps_are_utc_in_storage_and_seoul_time_in_responses(s: &Service) 
         .gallery
         .created_date;
     let answer = s.get(&format!("/api/gallery/{id}"), None).await;
-    let shown = answer.body["data"]["createdDate"]
+    let shown = answer.json["data"]["createdDate"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -411,12 +376,12 @@ async fn the_owner_can_update_name_content_and_place(s: &Service) {
             Some(body),
         )
         .await;
-    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.json);
     assert_eq!(
-        answer.body,
+        answer.json,
         json!({"message": "갤러리 정보 수정을 성공했습니다"})
     );
-    let data = s.get(&format!("/api/gallery/{id}"), None).await.body["data"].clone();
+    let data = s.get(&format!("/api/gallery/{id}"), None).await.json["data"].clone();
     assert_eq!(
         (data["name"].clone(), data["content"].clone()),
         (json!("여름"), json!("바다"))
@@ -435,7 +400,7 @@ async fn an_update_keeping_the_same_name_succeeds(s: &Service) {
             Some(body),
         )
         .await;
-    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.json);
 }
 
 async fn an_update_to_a_taken_name_answers_409_and_changes_nothing(s: &Service) {
@@ -451,12 +416,7 @@ async fn an_update_to_a_taken_name_answers_409_and_changes_nothing(s: &Service) 
             Some(body),
         )
         .await;
-    assert_error(
-        &answer,
-        StatusCode::CONFLICT,
-        "GG006",
-        "이미 사용중인 갤러리 이름입니다",
-    );
+    answer.assert_error(409, "GG006", "이미 사용중인 갤러리 이름입니다");
     assert_eq!(snapshot(s, id).await, before);
 }
 
@@ -472,12 +432,7 @@ async fn an_update_to_an_unknown_place_answers_404_and_changes_nothing(s: &Servi
             Some(body),
         )
         .await;
-    assert_error(
-        &answer,
-        StatusCode::NOT_FOUND,
-        "GG007",
-        "존재하지 않는 공간입니다",
-    );
+    answer.assert_error(404, "GG007", "존재하지 않는 공간입니다");
     assert_eq!(snapshot(s, id).await, before);
 }
 
@@ -493,12 +448,7 @@ async fn an_invalid_update_answers_gg005_and_changes_nothing(s: &Service) {
             Some(body),
         )
         .await;
-    assert_error(
-        &answer,
-        StatusCode::BAD_REQUEST,
-        "GG005",
-        "갤러리 이름은 좌우 공백 없이 입력해주세요",
-    );
+    answer.assert_error(400, "GG005", "갤러리 이름은 좌우 공백 없이 입력해주세요");
     assert_eq!(snapshot(s, id).await, before);
 }
 
@@ -514,12 +464,7 @@ async fn bob_cannot_update_alices_gallery_and_it_stays_unchanged(s: &Service) {
             Some(body),
         )
         .await;
-    assert_error(
-        &answer,
-        StatusCode::NOT_FOUND,
-        "GG007",
-        "해당 갤러리 정보가 없습니다",
-    );
+    answer.assert_error(404, "GG007", "해당 갤러리 정보가 없습니다");
     assert_eq!(snapshot(s, id).await, before);
 }
 
@@ -534,7 +479,7 @@ async fn the_owner_can_delete_a_gallery(s: &Service) {
         )
         .await;
     assert_eq!(answer.status, StatusCode::OK);
-    assert_eq!(answer.body, json!({"message": "갤러리가 삭제되었습니다"}));
+    assert_eq!(answer.json, json!({"message": "갤러리가 삭제되었습니다"}));
     assert_eq!(
         s.get(&format!("/api/gallery/{id}"), None).await.status,
         StatusCode::NOT_FOUND
@@ -551,12 +496,7 @@ async fn bob_cannot_delete_alices_gallery_and_it_stays(s: &Service) {
             None,
         )
         .await;
-    assert_error(
-        &answer,
-        StatusCode::NOT_FOUND,
-        "GG007",
-        "해당 갤러리 정보가 없습니다",
-    );
+    answer.assert_error(404, "GG007", "해당 갤러리 정보가 없습니다");
     assert_eq!(
         s.get(&format!("/api/gallery/{id}"), None).await.status,
         StatusCode::OK
@@ -567,12 +507,7 @@ async fn deleting_an_unknown_gallery_answers_404_gg007(s: &Service) {
     let answer = s
         .send(Method::DELETE, "/api/gallery/424242", Some(ALICE), None)
         .await;
-    assert_error(
-        &answer,
-        StatusCode::NOT_FOUND,
-        "GG007",
-        "해당 갤러리 정보가 없습니다",
-    );
+    answer.assert_error(404, "GG007", "해당 갤러리 정보가 없습니다");
 }
 
 async fn a_bearer_token_identifies_the_member_like_the_cookie(s: &Service) {
@@ -596,12 +531,12 @@ async fn a_bearer_token_identifies_the_member_like_the_cookie(s: &Service) {
 async fn an_unknown_route_and_a_wrong_method_answer_in_the_error_shape(s: &Service) {
     let unknown = s.get("/api/gallery/place/nothing/here", None).await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
-    assert_eq!(unknown.body["errorCode"], "GG005");
+    assert_eq!(unknown.json["errorCode"], "GG005");
     let wrong = s
         .send(Method::PUT, "/api/gallery/1", Some(ALICE), None)
         .await;
     assert_eq!(wrong.status, StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(wrong.body["errorCode"], "GG005");
+    assert_eq!(wrong.json["errorCode"], "GG005");
 }
 
 async fn the_health_endpoint_answers_plain_text(s: &Service) {
@@ -613,8 +548,8 @@ async fn the_health_endpoint_answers_plain_text(s: &Service) {
 async fn the_openapi_document_describes_every_gallery_endpoint(s: &Service) {
     let answer = s.get("/api/gallery/openapi.json", None).await;
     assert_eq!(answer.status, StatusCode::OK);
-    assert!(answer.body["openapi"].as_str().unwrap().starts_with("3.1"));
-    let paths = answer.body["paths"].as_object().unwrap();
+    assert!(answer.json["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths = answer.json["paths"].as_object().unwrap();
     for path in [
         "/api/gallery",
         "/api/gallery/list",
@@ -625,7 +560,7 @@ async fn the_openapi_document_describes_every_gallery_endpoint(s: &Service) {
     ] {
         assert!(paths.contains_key(path), "{path} missing");
     }
-    let schemas = answer.body["components"]["schemas"].as_object().unwrap();
+    let schemas = answer.json["components"]["schemas"].as_object().unwrap();
     let error = &schemas["ErrorBody"]["properties"];
     for key in ["errorType", "errorCode", "message"] {
         assert!(error.get(key).is_some(), "ErrorBody lacks {key}");
@@ -633,13 +568,13 @@ async fn the_openapi_document_describes_every_gallery_endpoint(s: &Service) {
 }
 
 async fn count(s: &Service, member: i64) -> usize {
-    s.get("/api/gallery/list", Some(member)).await.body["data"]
+    s.get("/api/gallery/list", Some(member)).await.json["data"]
         .as_array()
         .map_or(0, Vec::len)
 }
 
 async fn snapshot(s: &Service, id: i64) -> Value {
-    s.get(&format!("/api/gallery/{id}"), None).await.body
+    s.get(&format!("/api/gallery/{id}"), None).await.json
 }
 
 const PAST_I64: &str = "9223372036854775808";
@@ -650,43 +585,33 @@ async fn a_gallery_id_past_the_largest_signed_integer_answers_400_gg005(s: &Serv
         let path = format!("/api/gallery/{PAST_I64}");
         let answer = s.send(method, &path, Some(ALICE), body).await;
         assert_eq!(answer.status, StatusCode::BAD_REQUEST);
-        assert_eq!(answer.body["errorCode"], "GG005");
+        assert_eq!(answer.json["errorCode"], "GG005");
     }
 }
 
 async fn a_fractional_gallery_id_answers_400_gg005(s: &Service) {
     let answer = s.get("/api/gallery/1.5", None).await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
-    assert_eq!(answer.body["errorCode"], "GG005");
+    assert_eq!(answer.json["errorCode"], "GG005");
 }
 
 async fn a_gallery_id_of_zero_answers_404_gg007(s: &Service) {
     let answer = s.get("/api/gallery/0", None).await;
-    assert_error(
-        &answer,
-        StatusCode::NOT_FOUND,
-        "GG007",
-        "해당 갤러리 정보가 없습니다",
-    );
+    answer.assert_error(404, "GG007", "해당 갤러리 정보가 없습니다");
 }
 
 async fn a_negative_gallery_id_answers_404_gg007_on_every_method(s: &Service) {
     for method in [Method::GET, Method::PATCH, Method::DELETE] {
         let body = (method == Method::PATCH).then(|| json!({"placeId": 1, "name": "봄"}));
         let answer = s.send(method, "/api/gallery/-1", Some(ALICE), body).await;
-        assert_error(
-            &answer,
-            StatusCode::NOT_FOUND,
-            "GG007",
-            "해당 갤러리 정보가 없습니다",
-        );
+        answer.assert_error(404, "GG007", "해당 갤러리 정보가 없습니다");
     }
 }
 
 async fn the_largest_gallery_id_is_a_lookup_that_finds_nothing(s: &Service) {
     let answer = s.get(&format!("/api/gallery/{}", i64::MAX), None).await;
     assert_eq!(answer.status, StatusCode::NOT_FOUND);
-    assert_eq!(answer.body["errorCode"], "GG007");
+    assert_eq!(answer.json["errorCode"], "GG007");
 }
 
 async fn a_place_id_of_zero_answers_404_gg007_and_creates_nothing(s: &Service) {
@@ -694,12 +619,7 @@ async fn a_place_id_of_zero_answers_404_gg007_and_creates_nothing(s: &Service) {
     let answer = s
         .send(Method::POST, "/api/gallery", Some(ALICE), Some(body))
         .await;
-    assert_error(
-        &answer,
-        StatusCode::NOT_FOUND,
-        "GG007",
-        "존재하지 않는 공간입니다",
-    );
+    answer.assert_error(404, "GG007", "존재하지 않는 공간입니다");
     assert_eq!(count(s, ALICE).await, 0);
 }
 
@@ -709,12 +629,7 @@ async fn a_negative_place_id_in_an_update_answers_404_gg007_and_changes_nothing(
     let body = json!({"placeId": -3, "name": "음수"});
     let path = format!("/api/gallery/{id}");
     let answer = s.send(Method::PATCH, &path, Some(ALICE), Some(body)).await;
-    assert_error(
-        &answer,
-        StatusCode::NOT_FOUND,
-        "GG007",
-        "존재하지 않는 공간입니다",
-    );
+    answer.assert_error(404, "GG007", "존재하지 않는 공간입니다");
     assert_eq!(snapshot(s, id).await, before);
 }
 
@@ -728,7 +643,7 @@ async fn a_place_id_past_the_largest_signed_integer_answers_400_gg005(s: &Servic
         )
         .await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
-    assert_eq!(answer.body["errorCode"], "GG005");
+    assert_eq!(answer.json["errorCode"], "GG005");
     assert_eq!(count(s, ALICE).await, 0);
 }
 
@@ -737,16 +652,11 @@ async fn a_name_error_is_answered_before_an_impossible_place_id(s: &Service) {
     let answer = s
         .send(Method::POST, "/api/gallery", Some(ALICE), Some(body))
         .await;
-    assert_error(
-        &answer,
-        StatusCode::BAD_REQUEST,
-        "GG005",
-        "갤러리 이름은 좌우 공백 없이 입력해주세요",
-    );
+    answer.assert_error(400, "GG005", "갤러리 이름은 좌우 공백 없이 입력해주세요");
 }
 
 async fn the_openapi_document_states_the_range_of_every_id(s: &Service) {
-    let doc = s.get("/api/gallery/openapi.json", None).await.body;
+    let doc = s.get("/api/gallery/openapi.json", None).await.json;
     let id = &doc["components"]["schemas"]["Id"];
     assert_eq!(id["type"], "integer");
     assert_eq!(id["format"], "int64");

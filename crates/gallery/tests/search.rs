@@ -8,7 +8,7 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{Service, assert_error};
+use common::Service;
 use serde_json::{Value, json};
 
 both!(
@@ -32,9 +32,9 @@ both!(
 
 async fn search(s: &Service, params: &str) -> Value {
     let answer = s.get(&format!("/api/gallery/search?{params}"), None).await;
-    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
-    assert_eq!(answer.body["message"], "갤러리 검색을 성공했습니다");
-    answer.body["data"].clone()
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.json);
+    assert_eq!(answer.json["message"], "갤러리 검색을 성공했습니다");
+    answer.json["data"].clone()
 }
 
 fn titles(data: &Value) -> Vec<String> {
@@ -61,7 +61,7 @@ async fn a_result_carries_title_content_author_and_creation_time(s: &Service) {
     s.nickname(7, "화가").await;
     let id = s.create(7, 1, "봄 풍경").await;
     let created =
-        s.get(&format!("/api/gallery/{id}"), None).await.body["data"]["createdDate"].clone();
+        s.get(&format!("/api/gallery/{id}"), None).await.json["data"]["createdDate"].clone();
     let data = search(s, &format!("type=title&query={}", q("풍경"))).await;
     assert_eq!(
         data,
@@ -159,29 +159,19 @@ async fn pages_split_the_results_newest_first(s: &Service) {
 
 async fn an_unsupported_type_answers_gg005_naming_it(s: &Service) {
     let answer = s.get("/api/gallery/search?type=writer&query=a", None).await;
-    assert_error(
-        &answer,
-        StatusCode::BAD_REQUEST,
-        "GG005",
-        "지원하지 않는 검색 타입입니다 : writer",
-    );
+    answer.assert_error(400, "GG005", "지원하지 않는 검색 타입입니다 : writer");
 }
 
 async fn a_missing_query_parameter_answers_gg005(s: &Service) {
     let answer = s.get("/api/gallery/search?type=all", None).await;
-    assert_error(
-        &answer,
-        StatusCode::BAD_REQUEST,
-        "GG005",
-        "필수 파라미터 누락",
-    );
+    answer.assert_error(400, "GG005", "필수 파라미터 누락");
 }
 
 async fn a_page_size_over_one_hundred_answers_gg005(s: &Service) {
     let answer = s
         .get("/api/gallery/search?type=all&query=&size=101", None)
         .await;
-    assert_error(&answer, StatusCode::BAD_REQUEST, "GG005", PAGING);
+    answer.assert_error(400, "GG005", PAGING);
 }
 
 const PAGING: &str = "page는 0 이상 10000000 이하, size는 1 이상 100 이하로 입력해주세요";
@@ -190,7 +180,7 @@ async fn a_page_size_of_zero_answers_gg005(s: &Service) {
     let answer = s
         .get("/api/gallery/search?type=all&query=&size=0", None)
         .await;
-    assert_error(&answer, StatusCode::BAD_REQUEST, "GG005", PAGING);
+    answer.assert_error(400, "GG005", PAGING);
 }
 
 async fn a_page_whose_offset_overflows_answers_gg005_not_500(s: &Service) {
@@ -200,5 +190,5 @@ async fn a_page_whose_offset_overflows_answers_gg005_not_500(s: &Service) {
             None,
         )
         .await;
-    assert_error(&answer, StatusCode::BAD_REQUEST, "GG005", PAGING);
+    answer.assert_error(400, "GG005", PAGING);
 }

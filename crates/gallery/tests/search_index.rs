@@ -216,8 +216,8 @@ async fn title_search(s: &Service, query: &str) -> Vec<String> {
             None,
         )
         .await;
-    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
-    answer.body["data"]
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.json);
+    answer.json["data"]
         .as_array()
         .unwrap()
         .iter()
@@ -247,7 +247,7 @@ async fn a_rename_replaces_the_old_titles_grams_with_the_new_ones(s: &Service) {
             Some(json!({"placeId": 2, "name": "가을 정물", "content": null})),
         )
         .await;
-    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.json);
     assert_index_exact(&s.state.db).await;
     assert!(title_search(s, "봄 풍").await.is_empty());
     assert_eq!(title_search(s, "가을 정").await, ["가을 정물"]);
@@ -259,7 +259,7 @@ async fn a_deleted_gallery_leaves_no_gram_behind(s: &Service) {
     let answer = s
         .send(Method::DELETE, &format!("/api/gallery/{id}"), Some(1), None)
         .await;
-    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.json);
     assert_index_exact(&s.state.db).await;
     assert_eq!(title_search(s, "봄").await, ["봄 바다"]);
 }
@@ -395,7 +395,7 @@ async fn writes_to_galleries_the_backfill_has_not_reached_leave_the_index_exact(
             Some(json!({"placeId": 1, "name": "여름 셋째", "content": null})),
         )
         .await;
-    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.json);
     let (deleted, deleter) = rows[3];
     let answer = s
         .send(
@@ -405,7 +405,7 @@ async fn writes_to_galleries_the_backfill_has_not_reached_leave_the_index_exact(
             None,
         )
         .await;
-    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.json);
     s.create(9, 1, "겨울 새것").await;
     while builder.step().await.unwrap() != Progress::Complete {}
     assert!(index.usable(db).await.unwrap());

@@ -9,7 +9,7 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{Service, assert_error, redis_config};
+use common::{Service, redis_config};
 use platform::CancellationToken;
 use platform::auth::SessionSource;
 use serde_json::json;
@@ -32,7 +32,7 @@ async fn create_with(s: &Service, token: &str, name: &str) -> common::Answer {
 
 async fn galleries_of(s: &Service, member: i64) -> usize {
     let answer = s.get("/api/gallery/list", Some(member)).await;
-    answer.body["data"].as_array().map_or(0, Vec::len)
+    answer.json["data"].as_array().map_or(0, Vec::len)
 }
 
 #[tokio::test]
@@ -41,12 +41,7 @@ async fn a_token_carrying_another_members_session_is_refused_with_gate003() {
     let bobs_session = s.sid_of(BOB).await;
     let forged = s.sign(ALICE, &bobs_session);
     let answer = create_with(&s, &forged, "남의 세션").await;
-    assert_error(
-        &answer,
-        StatusCode::UNAUTHORIZED,
-        "GATE003",
-        "invalid token",
-    );
+    answer.assert_error(401, "GATE003", "invalid token");
     assert_eq!(galleries_of(&s, ALICE).await, 0);
     assert_eq!(galleries_of(&s, BOB).await, 0);
 }
@@ -55,12 +50,7 @@ async fn a_token_carrying_another_members_session_is_refused_with_gate003() {
 async fn a_token_whose_session_does_not_exist_is_refused_with_gate003() {
     let s = Service::sqlite().await;
     let answer = create_with(&s, &s.sign(ALICE, "no-such-session"), "없는 세션").await;
-    assert_error(
-        &answer,
-        StatusCode::UNAUTHORIZED,
-        "GATE003",
-        "invalid token",
-    );
+    answer.assert_error(401, "GATE003", "invalid token");
 }
 
 #[tokio::test]
@@ -73,19 +63,14 @@ async fn a_token_whose_session_was_revoked_is_refused_with_gate003() {
         .await
         .unwrap();
     let answer = create_with(&s, &token, "로그아웃 후").await;
-    assert_error(
-        &answer,
-        StatusCode::UNAUTHORIZED,
-        "GATE003",
-        "invalid token",
-    );
+    answer.assert_error(401, "GATE003", "invalid token");
 }
 
 #[tokio::test]
 async fn with_redis_a_live_session_of_the_subject_is_accepted() {
     let s = Service::sqlite_with(SessionSource::Redis(redis_config())).await;
     let answer = create_with(&s, &s.token(ALICE).await, "레디스").await;
-    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.json);
 }
 
 #[tokio::test]
@@ -93,12 +78,7 @@ async fn with_redis_a_token_carrying_another_members_session_is_refused_with_gat
     let s = Service::sqlite_with(SessionSource::Redis(redis_config())).await;
     let forged = s.sign(ALICE, &s.sid_of(BOB).await);
     let answer = create_with(&s, &forged, "레디스 위조").await;
-    assert_error(
-        &answer,
-        StatusCode::UNAUTHORIZED,
-        "GATE003",
-        "invalid token",
-    );
+    answer.assert_error(401, "GATE003", "invalid token");
 }
 
 /// A TCP relay to the real Redis that can be cut and restored on the same port.
@@ -149,9 +129,8 @@ async fn without_redis_protected_routes_answer_503_public_ones_work_and_both_rec
 
     relay.cut();
     let answer = create_with(&s, &token, "정전").await;
-    assert_error(
-        &answer,
-        StatusCode::SERVICE_UNAVAILABLE,
+    answer.assert_error(
+        503,
         "GG001",
         "일시적으로 서비스를 사용할 수 없습니다. 잠시 후 다시 시도해주세요",
     );

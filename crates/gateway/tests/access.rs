@@ -85,7 +85,7 @@ async fn every_public_route_reaches_its_service_without_a_cookie() {
             answer.status,
             StatusCode::OK,
             "{verb} {path}: {}",
-            answer.body
+            answer.text()
         );
         let seen = gw.take_seen();
         assert_eq!(seen.len(), 1, "{verb} {path}");
@@ -106,7 +106,7 @@ async fn every_protected_route_without_a_cookie_is_refused_with_gate004_before_a
         assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{verb} {path}");
         if *verb != "HEAD" {
             assert_eq!(
-                answer.json(),
+                answer.json,
                 serde_json::json!({"errorType": "Bad Request", "errorCode": "GATE004", "message": "missing cookie"}),
                 "{verb} {path}"
             );
@@ -125,7 +125,7 @@ async fn every_protected_route_with_a_valid_cookie_reaches_its_service() {
             answer.status,
             StatusCode::OK,
             "{verb} {path}: {}",
-            answer.body
+            answer.text()
         );
         let seen = gw.take_seen();
         assert_eq!(seen.len(), 1, "{verb} {path}");
@@ -168,7 +168,7 @@ async fn paths_outside_the_api_prefixes_get_404_in_the_error_shape() {
     ] {
         let answer = gw.get(path).await;
         assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}");
-        assert_eq!(answer.json()["errorType"], "Not Found", "{path}");
+        assert_eq!(answer.json["errorType"], "Not Found", "{path}");
         assert_eq!(answer.code(), "GATE001", "{path}");
     }
     assert!(gw.take_seen().is_empty());
@@ -179,7 +179,7 @@ async fn the_gateway_answers_its_own_health_in_plain_text() {
     let gw = Harness::start().await;
     let answer = gw.get("/health").await;
     assert_eq!(answer.status, StatusCode::OK);
-    assert_eq!(answer.body, "게이트웨이 서버 ok");
+    assert_eq!(answer.text(), "게이트웨이 서버 ok");
     assert!(
         answer
             .header("content-type")
@@ -194,11 +194,11 @@ async fn probes_and_metrics_are_served_at_the_root_and_never_forwarded() {
     gw.get("/api/post/health").await;
     let metrics = gw.get("/metrics").await;
     assert!(
-        metrics.body.contains("gateway_requests_total"),
+        metrics.text().contains("gateway_requests_total"),
         "{}",
-        metrics.body
+        metrics.text()
     );
-    assert!(metrics.body.contains(r#"route="GET /api/post/**""#));
+    assert!(metrics.text().contains(r#"route="GET /api/post/**""#));
     assert_eq!(gw.get("/livez").await.status, StatusCode::OK);
     gw.take_seen();
     let through_api = gw.get("/api/member/metrics").await;

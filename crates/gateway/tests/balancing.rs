@@ -473,7 +473,7 @@ async fn each_endpoint_has_request_error_and_ejection_metrics_labelled_by_servic
     });
     let gw = gateway_for(upstreams).await;
     gets(&gw, 30, 1).await;
-    let metrics = gw.get("/metrics").await.body;
+    let metrics = gw.get("/metrics").await.text();
     let line = |name: &str, port: u16| {
         let prefix = format!("{name}{{service=\"post\",address=\"127.0.0.1:{port}\"}} ");
         metrics

@@ -78,7 +78,7 @@ async fn a_preflight_answer_carries_neither_a_body_nor_a_length() {
         .await;
     assert_eq!(answer.status, StatusCode::NO_CONTENT);
     assert_eq!(answer.header("content-length"), None);
-    assert_eq!(answer.body, "");
+    assert_eq!(answer.text(), "");
 }
 
 #[tokio::test]

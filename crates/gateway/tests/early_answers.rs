@@ -57,7 +57,7 @@ async fn a_small_request_after_an_unread_upload_still_reaches_the_service() {
             comment.status,
             StatusCode::OK,
             "round {round}: {}",
-            comment.body
+            comment.text()
         );
     }
 }
@@ -78,5 +78,5 @@ async fn a_large_upload_the_service_refuses_without_reading_gets_the_services_an
         Body::from(vec![7_u8; 16 * 1024 * 1024]),
     )
     .await;
-    assert_eq!(upload.status, StatusCode::NOT_FOUND, "{}", upload.body);
+    assert_eq!(upload.status, StatusCode::NOT_FOUND, "{}", upload.text());
 }

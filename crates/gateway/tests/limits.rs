@@ -58,7 +58,7 @@ async fn the_fourth_comment_in_a_burst_is_refused_with_the_original_message_and_
         .await;
     assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(
-        refused.json(),
+        refused.json,
         serde_json::json!({
             "errorType": "Too Many Requests",
             "errorCode": "GATE005",

@@ -35,7 +35,7 @@ async fn with_redis_unreachable_protected_routes_answer_503_public_routes_200_an
     let (token, _) = gw.login(21).await;
     let protected = gw.with_cookie(Method::GET, "/api/member", &token).await;
     assert_eq!(protected.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(protected.json()["errorType"], "Service Unavailable");
+    assert_eq!(protected.json["errorType"], "Service Unavailable");
     assert_eq!(protected.code(), "GATE503");
     assert_eq!(
         gw.get("/api/gallery/place/list").await.status,
@@ -53,7 +53,7 @@ async fn with_redis_unreachable_protected_routes_answer_503_public_routes_200_an
         StatusCode::OK,
         "public routes are still served"
     );
-    assert_ne!(ready.json()["checks"]["redis"], "ok");
+    assert_ne!(ready.json["checks"]["redis"], "ok");
 }
 
 #[tokio::test]
@@ -105,7 +105,7 @@ async fn an_upstream_that_refuses_connections_gives_502_in_the_error_shape() {
     .await;
     let answer = gw.get("/api/member/health").await;
     assert_eq!(answer.status, StatusCode::BAD_GATEWAY);
-    assert_eq!(answer.json()["errorType"], "Bad Gateway");
+    assert_eq!(answer.json["errorType"], "Bad Gateway");
     assert_eq!(answer.code(), "GATE502");
     assert!(answer.header("x-request-id").is_some());
 }
@@ -123,7 +123,7 @@ async fn an_upstream_slower_than_the_response_timeout_gives_504_in_the_error_sha
     .await;
     let answer = gw.get("/api/post/list/1/slow").await;
     assert_eq!(answer.status, StatusCode::GATEWAY_TIMEOUT);
-    assert_eq!(answer.json()["errorType"], "Gateway Timeout");
+    assert_eq!(answer.json["errorType"], "Gateway Timeout");
     assert_eq!(answer.code(), "GATE504");
 }
 

@@ -22,7 +22,7 @@ async fn protected_with(gw: &Harness, token: &str) -> Answer {
 fn assert_invalid(answer: &Answer, case: &str) {
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{case}");
     assert_eq!(
-        answer.json(),
+        answer.json,
         serde_json::json!({"errorType": "Unauthorized", "errorCode": "GATE003", "message": "invalid token"}),
         "{case}"
     );
@@ -44,7 +44,7 @@ async fn an_empty_cookie_is_refused_with_gate002() {
         .await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
-        answer.json(),
+        answer.json,
         serde_json::json!({"errorType": "Unauthorized", "errorCode": "GATE002", "message": "missing token"})
     );
 }

@@ -170,7 +170,7 @@ async fn unknown_email_and_wrong_password_answer_exactly_alike() {
     let unknown = signin(&app, &unique_email(), "not the password").await;
     wrong.assert_error(401, "GA008", "이메일 또는 비밀번호가 올바르지 않습니다");
     assert_eq!(wrong.status, unknown.status);
-    assert_eq!(wrong.text, unknown.text);
+    assert_eq!(wrong.text(), unknown.text());
     assert!(unknown.set_cookie().is_empty());
 }
 

@@ -208,7 +208,7 @@ async fn two_concurrent_renames_to_the_same_free_nickname_have_exactly_one_winne
     );
     let mut statuses = [a.status.as_u16(), b.status.as_u16()];
     statuses.sort_unstable();
-    assert_eq!(statuses, [200, 409], "{} / {}", a.text, b.text);
+    assert_eq!(statuses, [200, 409], "{} / {}", a.text(), b.text());
     let loser = if a.status == 409 { &a } else { &b };
     loser.assert_error(409, "GA006", "이미 사용중인 닉네임입니다");
     let changes = app
@@ -480,7 +480,7 @@ async fn health_answers_plain_text() {
     let answer = app
         .call(Method::GET, "/api/member/health", None, None)
         .await;
-    assert_eq!(answer.text, "member 서버 ok");
+    assert_eq!(answer.text(), "member 서버 ok");
 }
 
 #[tokio::test]

@@ -15,20 +15,11 @@ use common::Harness;
 use post::limit::CommentLimiter;
 use post::reactions;
 use serde_json::{Value, json};
+use testkit::error_body as error;
 
 const OWNER: i64 = 7;
 const VISITOR: i64 = 8;
 const GALLERY: i64 = 100;
-
-fn error(status: u16, code: &str, message: &str) -> (StatusCode, Value) {
-    let status = StatusCode::from_u16(status).unwrap();
-    let body = json!({
-        "errorType": status.canonical_reason().unwrap(),
-        "errorCode": code,
-        "message": message,
-    });
-    (status, body)
-}
 
 /// A gallery with one post, and nicknames for both members.
 async fn setup() -> (Harness, i64) {

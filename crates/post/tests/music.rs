@@ -20,6 +20,7 @@ use platform::SecretString;
 use post::Settings;
 use post::config::{SpotifyConfig, YoutubeConfig};
 use serde_json::{Value, json};
+use testkit::error_body as error;
 
 #[derive(Default)]
 struct Calls {
@@ -120,16 +121,6 @@ async fn with_providers() -> (Harness, Arc<Calls>) {
         ..Settings::default()
     };
     (Harness::mysql_with(settings).await, calls)
-}
-
-fn error(status: u16, code: &str, message: &str) -> (StatusCode, Value) {
-    let status = StatusCode::from_u16(status).unwrap();
-    let body = json!({
-        "errorType": status.canonical_reason().unwrap(),
-        "errorCode": code,
-        "message": message,
-    });
-    (status, body)
 }
 
 fn choice(title: &str) -> Value {

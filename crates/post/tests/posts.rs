@@ -11,6 +11,7 @@ use axum::http::{Method, StatusCode};
 use common::{Form, Harness, PostPart, form_for, jpeg, png};
 use post::store::{self, NewMusic};
 use serde_json::{Value, json};
+use testkit::error_body as error;
 
 const OWNER: i64 = 7;
 const GALLERY: i64 = 100;
@@ -20,16 +21,6 @@ async fn gallery_of_ten() -> (Harness, Vec<i64>) {
     h.gallery(GALLERY, OWNER, 10).await;
     let ids = h.post_ids(GALLERY).await;
     (h, ids)
-}
-
-fn error(status: u16, code: &str, message: &str) -> (StatusCode, Value) {
-    let status = StatusCode::from_u16(status).unwrap();
-    let body = json!({
-        "errorType": status.canonical_reason().unwrap(),
-        "errorCode": code,
-        "message": message,
-    });
-    (status, body)
 }
 
 async fn list(h: &Harness) -> Vec<Value> {

@@ -10,6 +10,10 @@
     reason = "test support: a missing server must stop the test loudly"
 )]
 
+mod answer;
+
+pub use answer::{Answer, error_body};
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 

@@ -37,14 +37,7 @@ pub struct Service {
     _dir: Option<tempfile::TempDir>,
 }
 
-/// One answer: status and JSON body (`Value::Null` when the body is not JSON).
-#[derive(Debug)]
-pub struct Answer {
-    pub status: StatusCode,
-    pub body: Value,
-    pub content_type: String,
-    pub bytes: Vec<u8>,
-}
+pub use testkit::Answer;
 
 /// The Redis of the local dev services.
 pub fn redis_config() -> platform::config::RedisConfig {
@@ -243,25 +236,9 @@ impl Service {
     pub async fn request(&self, request: Request<Body>) -> Answer {
         let response = self.app.clone().oneshot(request).await.unwrap();
         let status = response.status();
-        let content_type = response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Answer {
-            status,
-            body,
-            content_type,
-            bytes,
-        }
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        Answer::new(status, headers, bytes.to_vec())
     }
 
     pub async fn get(&self, path: &str, member: Option<i64>) -> Answer {
@@ -278,8 +255,8 @@ impl Service {
                 Some(serde_json::json!({"placeId": place, "name": name, "content": "소개"})),
             )
             .await;
-        assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
-        answer.body["data"]["galleryId"].as_i64().unwrap()
+        assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.json);
+        answer.json["data"]["galleryId"].as_i64().unwrap()
     }
 
     /// Sets a nickname in the projection directly, as the member events would.
@@ -297,16 +274,4 @@ impl Service {
     }
 }
 
-/// Asserts the contract's error shape, status, code and message.
-pub fn assert_error(answer: &Answer, status: StatusCode, code: &str, message: &str) {
-    assert_eq!(answer.status, status, "{:?}", answer.body);
-    assert_eq!(answer.body["errorCode"], code, "{:?}", answer.body);
-    assert_eq!(answer.body["message"], message, "{:?}", answer.body);
-    assert_eq!(
-        answer.body["errorType"],
-        status.canonical_reason().unwrap(),
-        "{:?}",
-        answer.body
-    );
-}
 pub mod both;

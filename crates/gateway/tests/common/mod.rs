@@ -16,7 +16,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
 use gateway::config::{Config, Limits, Policy};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -266,31 +266,7 @@ pub fn now() -> i64 {
         .as_secs() as i64
 }
 
-/// A response, read whole.
-#[derive(Debug)]
-pub struct Answer {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: String,
-}
-
-impl Answer {
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
-    }
-
-    pub fn code(&self) -> String {
-        self.json()["errorCode"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    }
-
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-}
+pub use testkit::Answer;
 
 pub fn client() -> Client<HttpConnector, Body> {
     Client::builder(TokioExecutor::new()).build(HttpConnector::new())
@@ -312,11 +288,7 @@ pub async fn send(url: &str, method: Method, headers: &[(&str, &str)], body: Bod
     let response = client().request(request).await.unwrap();
     let (parts, body) = response.into_parts();
     let bytes = body.collect().await.unwrap().to_bytes();
-    Answer {
-        status: parts.status,
-        headers: parts.headers,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    }
+    Answer::new(parts.status, parts.headers, bytes.to_vec())
 }
 
 /// A TCP relay in front of the real Redis that can refuse service and come back, to simulate an

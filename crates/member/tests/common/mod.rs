@@ -211,54 +211,7 @@ pub struct TestApp {
     pub _dir: Option<tempfile::TempDir>,
 }
 
-/// A response, read whole.
-#[derive(Debug)]
-pub struct Answer {
-    /// Status.
-    pub status: StatusCode,
-    /// Headers.
-    pub headers: HeaderMap,
-    /// Body as JSON (`Value::Null` when not JSON).
-    pub json: Value,
-    /// Body as text.
-    pub text: String,
-}
-
-impl Answer {
-    /// The `Set-Cookie` header.
-    pub fn set_cookie(&self) -> String {
-        self.headers
-            .get(header::SET_COOKIE)
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default()
-    }
-
-    /// The token in `Set-Cookie`.
-    pub fn token(&self) -> String {
-        let cookie = self.set_cookie();
-        let value = cookie.split(';').next().unwrap();
-        value.strip_prefix("gallery_cookie=").unwrap().to_owned()
-    }
-
-    /// Asserts an error answer.
-    pub fn assert_error(&self, status: u16, code: &str, message: &str) {
-        assert_eq!(self.status.as_u16(), status, "{}", self.text);
-        assert_eq!(self.json["errorCode"], code, "{}", self.text);
-        assert_eq!(self.json["message"], message, "{}", self.text);
-        assert_eq!(
-            self.json["errorType"],
-            self.status.canonical_reason().unwrap(),
-            "{}",
-            self.text
-        );
-    }
-
-    /// Asserts a 200 with this message.
-    pub fn assert_ok(&self, message: &str) {
-        assert_eq!(self.status, StatusCode::OK, "{}", self.text);
-        assert_eq!(self.json["message"], message, "{}", self.text);
-    }
-}
+pub use testkit::Answer;
 
 /// Decodes the header and claims of a JWT without verifying it.
 pub fn jwt_parts(token: &str) -> (Value, Value) {
@@ -350,13 +303,7 @@ impl TestApp {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        Answer {
-            status,
-            headers,
-            json: serde_json::from_str(&text).unwrap_or(Value::Null),
-            text,
-        }
+        Answer::new(status, headers, bytes.to_vec())
     }
 
     /// Logs in through Kakao as `kakao_id` with display name `name`; returns the answer.
