@@ -25,6 +25,7 @@ pub mod health;
 pub mod kafka;
 mod lag;
 pub mod migration;
+pub mod nicknames;
 pub mod outbox;
 pub mod relay;
 pub mod retention;

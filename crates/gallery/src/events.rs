@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use events::{
     Bus, BusError, Consumer, ConsumerOptions, Envelope, GalleryEvent, Handler, HandlerError,
-    MEMBER_TOPIC, MemberEvent, Outbox,
+    MEMBER_TOPIC, MemberEvent, Outbox, nicknames,
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction};
 
@@ -81,26 +81,19 @@ impl MemberEvents {
         Self { outbox }
     }
 
-    async fn apply(&self, txn: &DatabaseTransaction, event: MemberEvent) -> Result<()> {
-        match event {
-            MemberEvent::Registered {
-                member_id,
-                nickname,
-            }
-            | MemberEvent::NicknameChanged {
-                member_id,
-                nickname,
-            } => store::set_nickname(txn, MemberId(member_id), &nickname).await,
-            MemberEvent::Withdrawn { member_id } => self.withdraw(txn, MemberId(member_id)).await,
+    async fn apply(&self, txn: &DatabaseTransaction, event: &MemberEvent) -> Result<()> {
+        if let MemberEvent::Withdrawn { member_id } = event {
+            self.withdraw(txn, MemberId(*member_id)).await?;
         }
+        nicknames::apply(txn, event).await?;
+        Ok(())
     }
 
-    /// Deletes every gallery of the member, one `gallery.deleted` each, and forgets the nickname.
+    /// Deletes every gallery of the member, one `gallery.deleted` each.
     async fn withdraw(&self, txn: &DatabaseTransaction, member: MemberId) -> Result<()> {
         for deleted in store::delete_all_of(txn, member).await? {
             announce(&self.outbox, txn, &deleted_event(&deleted)).await?;
         }
-        store::forget_member(txn, member).await?;
         Ok(())
     }
 }
@@ -113,7 +106,7 @@ impl Handler for MemberEvents {
         envelope: &Envelope,
     ) -> std::result::Result<(), HandlerError> {
         let event: MemberEvent = envelope.decode()?;
-        self.apply(txn, event)
+        self.apply(txn, &event)
             .await
             .map_err(HandlerError::transient)
     }

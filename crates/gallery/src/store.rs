@@ -12,9 +12,10 @@ use crate::domain::{
     GalleryDraft, GalleryId, GalleryName, LIKE_ESCAPE, MemberId, PageRequest, PlaceId, SearchType,
     like_contains,
 };
-use crate::entity::{gallery, member_nickname, place};
+use crate::entity::{gallery, place};
 use crate::error::{GalleryError, Result};
 use crate::search_index::{self, SearchIndex};
+use events::nicknames::{self, member_nickname};
 
 /// A gallery with its place, as G3 and G5 show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,53 +218,6 @@ pub async fn delete_all_of(txn: &impl ConnectionTrait, member: MemberId) -> Resu
     Ok(rows.iter().map(changed).collect())
 }
 
-/// Records (or replaces) the member's nickname in the projection.
-pub async fn set_nickname(
-    txn: &impl ConnectionTrait,
-    member: MemberId,
-    nickname: &str,
-) -> Result<()> {
-    let row = member_nickname::ActiveModel {
-        member_id: Set(member.0),
-        nickname: Set(nickname.to_owned()),
-    };
-    member_nickname::Entity::insert(row)
-        .on_conflict(
-            sea_orm::sea_query::OnConflict::column(member_nickname::Column::MemberId)
-                .update_column(member_nickname::Column::Nickname)
-                .to_owned(),
-        )
-        .exec(txn)
-        .await?;
-    Ok(())
-}
-
-/// Forgets the member's nickname, so a withdrawn member's nickname no longer finds anything.
-pub async fn forget_member(txn: &impl ConnectionTrait, member: MemberId) -> Result<()> {
-    member_nickname::Entity::delete_by_id(member.0)
-        .exec(txn)
-        .await?;
-    Ok(())
-}
-
-/// The projection's nickname of `member`.
-pub async fn nickname(db: &impl ConnectionTrait, member: MemberId) -> Result<Option<String>> {
-    Ok(member_nickname::Entity::find_by_id(member.0)
-        .one(db)
-        .await?
-        .map(|row| row.nickname))
-}
-
-async fn members_named(db: &impl ConnectionTrait, nickname: &str) -> Result<Vec<i64>> {
-    Ok(member_nickname::Entity::find()
-        .filter(member_nickname::Column::Nickname.eq(nickname))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|row| row.member_id)
-        .collect())
-}
-
 /// G8: galleries whose title contains `query` (wildcards literal, ASCII case ignored) and/or
 /// whose author's nickname equals it, newest first, one page. Uses the substring index when
 /// `index` says it is ready; the answers are the same either way.
@@ -280,7 +234,7 @@ pub async fn search(
     let authors = if kind == SearchType::Title {
         Vec::new()
     } else {
-        members_named(db, query).await?
+        nicknames::named(db, query).await?
     };
     let Some(plan) = search_index::plan(db, query).await? else {
         // No title can match: what is left is the authors' galleries.
@@ -381,7 +335,7 @@ async fn search_like(
     let authors = if kind == SearchType::Title {
         Vec::new()
     } else {
-        members_named(db, query).await?
+        nicknames::named(db, query).await?
     };
     let by_author = || gallery::Column::MemberId.is_in(authors.iter().copied());
     let condition = match kind {

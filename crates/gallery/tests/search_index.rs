@@ -116,9 +116,7 @@ async fn same_answers(
             .await
             .unwrap();
     }
-    store::set_nickname(db, MemberId(1), &queries[0])
-        .await
-        .unwrap();
+    events::nicknames::set(db, 1, &queries[0]).await.unwrap();
     for (i, title) in titles.iter().enumerate() {
         insert(db, (i % 4 + 1) as i64, title).await;
     }

@@ -122,28 +122,6 @@ pub mod gallery_owner {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// Nicknames of members, from member events (comments show them).
-pub mod member_nickname {
-    use sea_orm::entity::prelude::*;
-
-    /// One row of `member_nickname`.
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "member_nickname")]
-    pub struct Model {
-        /// Member id.
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub member_id: i64,
-        /// Current nickname.
-        pub nickname: String,
-    }
-
-    /// None.
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
 /// Image keys to delete from storage once the transaction that orphaned them has committed.
 pub mod image_trash {
     use sea_orm::entity::prelude::*;

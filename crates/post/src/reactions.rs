@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use events::{
     AnyEvent, Bus, BusError, Consumer, ConsumerOptions, Envelope, GALLERY_TOPIC, GalleryEvent,
-    Handler, HandlerError, MEMBER_TOPIC, MemberEvent,
+    Handler, HandlerError, MEMBER_TOPIC, MemberEvent, nicknames,
 };
 use platform::CancellationToken;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr};
@@ -46,13 +46,20 @@ pub async fn nickname_changed<C: ConnectionTrait>(
     member_id: i64,
     nickname: &str,
 ) -> Result<(), DbErr> {
-    store::set_nickname(db, member_id, nickname).await
+    nicknames::set(db, member_id, nickname).await
 }
 
-/// `member.withdrawn`: delete the member's comments everywhere (an original gap: it left them orphaned) and the nickname.
+/// `member.withdrawn`: delete the member's comments everywhere (the original service left them
+/// orphaned) and the nickname.
 pub async fn member_withdrawn<C: ConnectionTrait>(db: &C, member_id: i64) -> Result<(), DbErr> {
-    store::delete_member(db, member_id).await?;
-    Ok(())
+    member_event(db, &MemberEvent::Withdrawn { member_id }).await
+}
+
+async fn member_event<C: ConnectionTrait>(db: &C, event: &MemberEvent) -> Result<(), DbErr> {
+    if let MemberEvent::Withdrawn { member_id } = event {
+        store::delete_comments_of(db, *member_id).await?;
+    }
+    nicknames::apply(db, event).await
 }
 
 /// Applies gallery and member events to the post database.
@@ -86,19 +93,7 @@ impl Handler for PostHandler {
             AnyEvent::Gallery(GalleryEvent::Deleted { gallery_id, .. }) => {
                 gallery_deleted(txn, gallery_id).await?;
             }
-            AnyEvent::Member(
-                MemberEvent::Registered {
-                    member_id,
-                    nickname,
-                }
-                | MemberEvent::NicknameChanged {
-                    member_id,
-                    nickname,
-                },
-            ) => nickname_changed(txn, member_id, &nickname).await?,
-            AnyEvent::Member(MemberEvent::Withdrawn { member_id }) => {
-                member_withdrawn(txn, member_id).await?;
-            }
+            AnyEvent::Member(event) => member_event(txn, &event).await?,
         }
         Ok(())
     }

@@ -10,7 +10,8 @@ use sea_orm::{
 };
 
 use crate::domain::{CommentText, DEFAULT_IMAGE_KEY, PostContent, PostTitle};
-use crate::entity::{comment, gallery_owner, image_trash, member_nickname, music, post};
+use crate::entity::{comment, gallery_owner, image_trash, music, post};
+use events::nicknames;
 use platform::time::now_utc as now;
 
 /// A post with its music, as `GET /api/post/list/{galleryId}` lists it.
@@ -256,29 +257,13 @@ pub async fn list_comments<C: ConnectionTrait>(
         .all(db)
         .await?;
     let members: Vec<i64> = comments.iter().map(|c| c.member_id).collect();
-    let nicknames = nicknames(db, members).await?;
+    let nicknames = nicknames::of_each(db, members).await?;
     Ok(comments
         .into_iter()
         .map(|c| {
             let nickname = nicknames.get(&c.member_id).cloned();
             (c, nickname)
         })
-        .collect())
-}
-
-async fn nicknames<C: ConnectionTrait>(
-    db: &C,
-    members: Vec<i64>,
-) -> Result<HashMap<i64, String>, DbErr> {
-    if members.is_empty() {
-        return Ok(HashMap::new());
-    }
-    Ok(member_nickname::Entity::find()
-        .filter(member_nickname::Column::MemberId.is_in(members))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|row| (row.member_id, row.nickname))
         .collect())
 }
 
@@ -313,37 +298,13 @@ pub async fn delete_comment<C: ConnectionTrait>(db: &C, comment_id: i64) -> Resu
     Ok(())
 }
 
-/// Deletes every comment of a member (withdrawal) and the member's nickname.
-pub async fn delete_member<C: ConnectionTrait>(db: &C, member_id: i64) -> Result<u64, DbErr> {
-    let deleted = comment::Entity::delete_many()
+/// Deletes every comment of a member (withdrawal).
+pub async fn delete_comments_of<C: ConnectionTrait>(db: &C, member_id: i64) -> Result<u64, DbErr> {
+    Ok(comment::Entity::delete_many()
         .filter(comment::Column::MemberId.eq(member_id))
         .exec(db)
         .await?
-        .rows_affected;
-    member_nickname::Entity::delete_by_id(member_id)
-        .exec(db)
-        .await?;
-    Ok(deleted)
-}
-
-/// Records or replaces a member's nickname.
-pub async fn set_nickname<C: ConnectionTrait>(
-    db: &C,
-    member_id: i64,
-    nickname: &str,
-) -> Result<(), DbErr> {
-    member_nickname::Entity::insert(member_nickname::ActiveModel {
-        member_id: Set(member_id),
-        nickname: Set(nickname.to_owned()),
-    })
-    .on_conflict(
-        OnConflict::column(member_nickname::Column::MemberId)
-            .update_column(member_nickname::Column::Nickname)
-            .to_owned(),
-    )
-    .exec_without_returning(db)
-    .await?;
-    Ok(())
+        .rows_affected)
 }
 
 /// The music row with this id.

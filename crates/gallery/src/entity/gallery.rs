@@ -35,9 +35,9 @@ pub enum Relation {
     Place,
     /// The owner's nickname, when the projection knows it.
     #[sea_orm(
-        belongs_to = "super::member_nickname::Entity",
+        belongs_to = "events::nicknames::member_nickname::Entity",
         from = "Column::MemberId",
-        to = "super::member_nickname::Column::MemberId"
+        to = "events::nicknames::member_nickname::Column::MemberId"
     )]
     Author,
 }
@@ -48,7 +48,7 @@ impl Related<super::place::Entity> for Entity {
     }
 }
 
-impl Related<super::member_nickname::Entity> for Entity {
+impl Related<events::nicknames::member_nickname::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::Author.def()
     }

@@ -261,7 +261,7 @@ impl Service {
 
     /// Sets a nickname in the projection directly, as the member events would.
     pub async fn nickname(&self, member: i64, nickname: &str) {
-        gallery::store::set_nickname(&self.state.db, gallery::domain::MemberId(member), nickname)
+        events::nicknames::set(&self.state.db, member, nickname)
             .await
             .unwrap();
     }
