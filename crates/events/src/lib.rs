@@ -39,7 +39,7 @@ pub use context::TraceContext;
 pub use envelope::{DecodeError, Envelope, Event};
 pub use handler::{Handler, HandlerError};
 pub use health::BrokerWatch;
-pub use outbox::{Outbox, OutboxError};
+pub use outbox::{Change, Outbox, OutboxError};
 pub use relay::{Backlog, Relay, RelayError, RelayOptions};
 pub use retention::{Purged, Purger};
 pub use typed::{AnyEvent, GALLERY_TOPIC, GalleryEvent, MEMBER_TOPIC, MemberEvent};

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use sea_orm::{ConnectionTrait, DbErr, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, Statement};
 use tokio::sync::Notify;
 
 use crate::context::TraceContext;
@@ -33,6 +33,16 @@ impl Outbox {
     /// A writer whose [`Outbox::wake`] nudges the relay holding the same `Notify`.
     pub(crate) fn with_notify(wake: Arc<Notify>) -> Self {
         Self { wake }
+    }
+
+    /// Begins a write transaction on `db` for a state change and the events announcing it: the
+    /// one way a service changes state and announces it ([`Change`]).
+    pub async fn begin(&self, db: &DatabaseConnection) -> Result<Change, DbErr> {
+        Ok(Change {
+            txn: platform::db::begin_write(db).await?,
+            outbox: self.clone(),
+            announced: 0,
+        })
     }
 
     /// Inserts `event` with the current [`TraceContext`] inside `txn` (the caller's transaction)
@@ -85,5 +95,39 @@ impl Outbox {
     /// next fallback poll. Harmless when called without anything new.
     pub fn wake(&self) {
         self.wake.notify_one();
+    }
+}
+
+/// A state change and the events that announce it, in one write transaction: the events exist
+/// exactly when the change does, and the relay is woken once both are committed (woken before,
+/// it could find nothing yet and sleep a whole interval). Dropped without [`Change::commit`], it
+/// rolls back both.
+#[derive(Debug)]
+pub struct Change {
+    txn: DatabaseTransaction,
+    outbox: Outbox,
+    announced: usize,
+}
+
+impl Change {
+    /// The transaction, for the state change's statements.
+    pub fn txn(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+
+    /// Adds `event` to the change.
+    pub async fn announce<E: Event>(&mut self, event: &E) -> Result<Envelope, OutboxError> {
+        let envelope = self.outbox.enqueue(&self.txn, event).await?;
+        self.announced += 1;
+        Ok(envelope)
+    }
+
+    /// Commits the change and its events, then wakes the relay if there are any.
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await?;
+        if self.announced > 0 {
+            self.outbox.wake();
+        }
+        Ok(())
     }
 }

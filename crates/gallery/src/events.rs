@@ -27,21 +27,19 @@ pub async fn create_gallery(
     draft: GalleryDraft,
     now: NaiveDateTime,
 ) -> Result<Changed> {
-    let txn = platform::db::begin_write(&state.db).await?;
-    let created = store::create(&txn, member, draft, now).await?;
-    announce(&state.outbox, &txn, &created_event(&created)).await?;
-    txn.commit().await?;
-    state.outbox.wake();
+    let mut change = state.outbox.begin(&state.db).await?;
+    let created = store::create(change.txn(), member, draft, now).await?;
+    change.announce(&created_event(&created)).await?;
+    change.commit().await?;
     Ok(created)
 }
 
 /// Deletes the member's gallery and records `gallery.deleted` in one transaction.
 pub async fn delete_gallery(state: &AppState, member: MemberId, id: GalleryId) -> Result<Changed> {
-    let txn = platform::db::begin_write(&state.db).await?;
-    let deleted = store::delete(&txn, member, id).await?;
-    announce(&state.outbox, &txn, &deleted_event(&deleted)).await?;
-    txn.commit().await?;
-    state.outbox.wake();
+    let mut change = state.outbox.begin(&state.db).await?;
+    let deleted = store::delete(change.txn(), member, id).await?;
+    change.announce(&deleted_event(&deleted)).await?;
+    change.commit().await?;
     Ok(deleted)
 }
 

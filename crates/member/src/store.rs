@@ -2,12 +2,12 @@
 //! outbox in the same transaction, so the change and its event exist together or not at all.
 
 use chrono::NaiveDateTime;
-use events::{MemberEvent, Outbox, OutboxError};
+use events::{Change, MemberEvent, Outbox, OutboxError};
 use platform::time::now_utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction,
-    DbErr, EntityTrait, QueryFilter, QueryOrder, RuntimeErr, SqlErr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, RuntimeErr, SqlErr,
 };
 
 use crate::domain::{Email, Nickname};
@@ -196,12 +196,10 @@ impl MemberStore {
                 row.password_hash = Set(Some(password_hash));
             }
         }
-        let txn = platform::db::begin_write(&self.db)
-            .await
-            .map_err(StoreError::from)?;
-        let member = row.insert(&txn).await?;
-        self.announce_registered(&txn, &member).await?;
-        self.commit(txn).await?;
+        let mut change = self.begin().await?;
+        let member = row.insert(change.txn()).await?;
+        announce_registered(&mut change, &member).await?;
+        commit(change).await?;
         Ok(member)
     }
 
@@ -213,9 +211,7 @@ impl MemberStore {
         nickname: &Nickname,
     ) -> Result<Option<Member>, WriteError> {
         let now = now_utc();
-        let txn = platform::db::begin_write(&self.db)
-            .await
-            .map_err(StoreError::from)?;
+        let mut change = self.begin().await?;
         let updated = Members::update_many()
             .col_expr(Column::Nickname, Expr::value(nickname.as_str()))
             .col_expr(Column::ActiveNickname, Expr::value(nickname.as_str()))
@@ -228,49 +224,35 @@ impl MemberStore {
             .col_expr(Column::ModifiedDate, Expr::value(now))
             .filter(Column::MemberId.eq(id))
             .filter(Column::IsDeleted.eq(true))
-            .exec(&txn)
+            .exec(change.txn())
             .await?;
         if updated.rows_affected == 0 {
             return Ok(None);
         }
         let member = Members::find_by_id(id)
-            .one(&txn)
+            .one(change.txn())
             .await
             .map_err(StoreError::from)?;
         let Some(member) = member else {
             return Ok(None);
         };
-        self.announce_registered(&txn, &member).await?;
-        self.commit(txn).await?;
+        announce_registered(&mut change, &member).await?;
+        commit(change).await?;
         Ok(Some(member))
-    }
-
-    async fn announce_registered(
-        &self,
-        txn: &DatabaseTransaction,
-        member: &Member,
-    ) -> Result<(), OutboxError> {
-        let event = MemberEvent::Registered {
-            member_id: member.member_id,
-            nickname: member.nickname.clone(),
-        };
-        self.outbox.enqueue(txn, &event).await.map(drop)
     }
 
     /// Renames an active member and writes `member.nickname-changed`; `false` when the member is
     /// unknown or withdrawn.
     pub async fn change_nickname(&self, id: i64, nickname: &Nickname) -> Result<bool, WriteError> {
         let now = now_utc();
-        let txn = platform::db::begin_write(&self.db)
-            .await
-            .map_err(StoreError::from)?;
+        let mut change = self.begin().await?;
         let updated = Members::update_many()
             .col_expr(Column::Nickname, Expr::value(nickname.as_str()))
             .col_expr(Column::ActiveNickname, Expr::value(nickname.as_str()))
             .col_expr(Column::ModifiedDate, Expr::value(now))
             .filter(Column::MemberId.eq(id))
             .filter(Column::IsDeleted.eq(false))
-            .exec(&txn)
+            .exec(change.txn())
             .await?;
         if updated.rows_affected == 0 {
             return Ok(false);
@@ -279,8 +261,8 @@ impl MemberStore {
             member_id: id,
             nickname: nickname.as_str().to_owned(),
         };
-        self.outbox.enqueue(&txn, &event).await?;
-        self.commit(txn).await?;
+        change.announce(&event).await?;
+        commit(change).await?;
         Ok(true)
     }
 
@@ -288,7 +270,7 @@ impl MemberStore {
     /// `false` when the member is unknown or withdrawn already.
     pub async fn withdraw(&self, id: i64) -> Result<bool, StoreError> {
         let now = now_utc();
-        let txn = platform::db::begin_write(&self.db).await?;
+        let mut change = self.begin().await?;
         let updated = Members::update_many()
             .col_expr(Column::IsDeleted, Expr::value(true))
             .col_expr(Column::ActiveNickname, Expr::value(Option::<String>::None))
@@ -296,22 +278,21 @@ impl MemberStore {
             .col_expr(Column::ModifiedDate, Expr::value(now))
             .filter(Column::MemberId.eq(id))
             .filter(Column::IsDeleted.eq(false))
-            .exec(&txn)
+            .exec(change.txn())
             .await?;
         if updated.rows_affected == 0 {
             return Ok(false);
         }
-        self.outbox
-            .enqueue(&txn, &MemberEvent::Withdrawn { member_id: id })
+        change
+            .announce(&MemberEvent::Withdrawn { member_id: id })
             .await?;
-        self.commit(txn).await?;
+        commit(change).await?;
         Ok(true)
     }
 
-    async fn commit(&self, txn: DatabaseTransaction) -> Result<(), StoreError> {
-        txn.commit().await?;
-        self.outbox.wake();
-        Ok(())
+    /// A state change with the events announcing it ([`Change`]).
+    async fn begin(&self) -> Result<Change, StoreError> {
+        Ok(self.outbox.begin(&self.db).await?)
     }
 
     /// The member with this exact nickname, preferring the active one (`GET /api/member/memberId` includes withdrawn).
@@ -338,4 +319,16 @@ impl MemberStore {
             .map(|m| (m.member_id, m.nickname))
             .collect())
     }
+}
+
+async fn announce_registered(change: &mut Change, member: &Member) -> Result<(), OutboxError> {
+    let event = MemberEvent::Registered {
+        member_id: member.member_id,
+        nickname: member.nickname.clone(),
+    };
+    change.announce(&event).await.map(drop)
+}
+
+async fn commit(change: Change) -> Result<(), StoreError> {
+    Ok(change.commit().await?)
 }
