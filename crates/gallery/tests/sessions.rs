@@ -10,10 +10,9 @@ mod common;
 
 use axum::http::StatusCode;
 use common::{Service, redis_config};
-use platform::CancellationToken;
 use platform::auth::SessionSource;
 use serde_json::json;
-use tokio::net::{TcpListener, TcpStream};
+use testkit::Switch;
 
 const ALICE: i64 = 1;
 const BOB: i64 = 2;
@@ -81,53 +80,16 @@ async fn with_redis_a_token_carrying_another_members_session_is_refused_with_gat
     answer.assert_error(401, "GATE003", "invalid token");
 }
 
-/// A TCP relay to the real Redis that can be cut and restored on the same port.
-struct Relay {
-    port: u16,
-    stop: CancellationToken,
-}
-
-impl Relay {
-    async fn start(port: u16) -> Self {
-        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stop = CancellationToken::new();
-        let upstream = redis_config();
-        let token = stop.clone();
-        tokio::spawn(async move {
-            loop {
-                let (mut client, _) = tokio::select! {
-                    () = token.cancelled() => return,
-                    accepted = listener.accept() => accepted.unwrap(),
-                };
-                let target = format!("{}:{}", upstream.host, upstream.port);
-                let token = token.clone();
-                tokio::spawn(async move {
-                    let mut server = TcpStream::connect(target).await.unwrap();
-                    tokio::select! {
-                        () = token.cancelled() => {}
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                    }
-                });
-            }
-        });
-        Self { port, stop }
-    }
-
-    fn cut(&self) {
-        self.stop.cancel();
-    }
-}
-
 #[tokio::test]
 async fn without_redis_protected_routes_answer_503_public_ones_work_and_both_recover() {
-    let relay = Relay::start(0).await;
+    let redis = redis_config();
+    let relay = Switch::start(format!("{}:{}", redis.host, redis.port)).await;
     let mut config = redis_config();
-    config.port = relay.port;
+    config.port = relay.port();
     let s = Service::sqlite_with(SessionSource::Redis(config)).await;
     let token = s.token(ALICE).await;
 
-    relay.cut();
+    relay.down();
     let answer = create_with(&s, &token, "정전").await;
     answer.assert_error(
         503,
@@ -137,7 +99,7 @@ async fn without_redis_protected_routes_answer_503_public_ones_work_and_both_rec
     let public = s.get("/api/gallery/place/list", None).await;
     assert_eq!(public.status, StatusCode::OK);
 
-    let _back = Relay::start(relay.port).await;
+    relay.up();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         let answer = create_with(&s, &token, "복구").await;

@@ -11,7 +11,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Harness, RedisSwitch, Setup, closed_port, quiet_policy, redis_config};
+use common::{Harness, Setup, closed_port, quiet_policy, redis_config, redis_switch, switched};
 use gateway::config::{Limits, Policy};
 use http::{Method, StatusCode};
 use platform::config::{HostPort, RedisConfig};
@@ -58,9 +58,9 @@ async fn with_redis_unreachable_protected_routes_answer_503_public_routes_200_an
 
 #[tokio::test]
 async fn after_a_redis_outage_protected_routes_recover_without_a_restart() {
-    let switch = RedisSwitch::start().await;
+    let switch = redis_switch().await;
     let gw = Harness::with(Setup {
-        redis: switch.config(),
+        redis: switched(&switch),
         ..Setup::default()
     })
     .await;

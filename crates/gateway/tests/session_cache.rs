@@ -12,7 +12,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use common::{RedisSwitch, redis_config, sessions};
+use common::{redis_config, redis_switch, sessions, switched};
 use gateway::session_cache::TrackedSessions;
 use platform::auth::sessions::session_key;
 use platform::auth::{Role, Session, SessionStore, TOKEN_TTL};
@@ -136,8 +136,8 @@ async fn a_session_past_its_expiry_is_refused_while_its_key_still_exists() {
 
 #[tokio::test]
 async fn a_session_deleted_while_the_connection_was_cut_is_refused_after_redis_comes_back() {
-    let switch = RedisSwitch::start().await;
-    let cache = TrackedSessions::new(switch.config());
+    let switch = redis_switch().await;
+    let cache = TrackedSessions::new(switched(&switch));
     let session = logged_in(34).await;
     assert!(cache.exists(&session.sid).await.unwrap());
     invalidated_by(&cache, async { switch.down() }, "the cut was not noticed").await;
@@ -148,8 +148,8 @@ async fn a_session_deleted_while_the_connection_was_cut_is_refused_after_redis_c
 
 #[tokio::test]
 async fn with_redis_unreachable_lookups_fail_and_work_again_when_it_returns() {
-    let switch = RedisSwitch::start().await;
-    let cache = TrackedSessions::new(switch.config());
+    let switch = redis_switch().await;
+    let cache = TrackedSessions::new(switched(&switch));
     let session = logged_in(35).await;
     assert!(cache.exists(&session.sid).await.unwrap());
     invalidated_by(&cache, async { switch.down() }, "the cut was not noticed").await;

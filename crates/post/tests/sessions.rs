@@ -11,10 +11,9 @@ mod common;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use common::{Harness, redis_config};
-use platform::CancellationToken;
 use platform::auth::SessionSource;
 use serde_json::{Value, json};
-use tokio::net::{TcpListener, TcpStream};
+use testkit::Switch;
 
 const OWNER: i64 = 7;
 const VISITOR: i64 = 8;
@@ -81,54 +80,17 @@ async fn with_redis_a_token_carrying_another_members_session_is_refused_with_gat
     assert_refused(&comment_with(&h, &forged).await);
 }
 
-/// A TCP relay to the real Redis that can be cut and restored on the same port.
-struct Relay {
-    port: u16,
-    stop: CancellationToken,
-}
-
-impl Relay {
-    async fn start(port: u16) -> Self {
-        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stop = CancellationToken::new();
-        let upstream = redis_config();
-        let token = stop.clone();
-        tokio::spawn(async move {
-            loop {
-                let (mut client, _) = tokio::select! {
-                    () = token.cancelled() => return,
-                    accepted = listener.accept() => accepted.unwrap(),
-                };
-                let target = format!("{}:{}", upstream.host, upstream.port);
-                let token = token.clone();
-                tokio::spawn(async move {
-                    let mut server = TcpStream::connect(target).await.unwrap();
-                    tokio::select! {
-                        () = token.cancelled() => {}
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                    }
-                });
-            }
-        });
-        Self { port, stop }
-    }
-
-    fn cut(&self) {
-        self.stop.cancel();
-    }
-}
-
 #[tokio::test]
 async fn without_redis_protected_routes_answer_503_public_ones_work_and_both_recover() {
-    let relay = Relay::start(0).await;
+    let redis = redis_config();
+    let relay = Switch::start(format!("{}:{}", redis.host, redis.port)).await;
     let mut config = redis_config();
-    config.port = relay.port;
+    config.port = relay.port();
     let h = Harness::sqlite_with_sessions(SessionSource::Redis(config)).await;
     h.gallery(GALLERY, OWNER, 1).await;
     let token = h.token(OWNER).await;
 
-    relay.cut();
+    relay.down();
     let (status, body) = comment_with(&h, &token).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body:?}");
     assert_eq!(body["errorCode"], "GP001");
@@ -138,7 +100,7 @@ async fn without_redis_protected_routes_answer_503_public_ones_work_and_both_rec
         StatusCode::OK
     );
 
-    let _back = Relay::start(relay.port).await;
+    relay.up();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         let (status, _) = comment_with(&h, &token).await;

@@ -11,8 +11,10 @@
 )]
 
 mod answer;
+mod switch;
 
 pub use answer::{Answer, error_body};
+pub use switch::Switch;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -291,61 +291,17 @@ pub async fn send(url: &str, method: Method, headers: &[(&str, &str)], body: Bod
     Answer::new(parts.status, parts.headers, bytes.to_vec())
 }
 
-/// A TCP relay in front of the real Redis that can refuse service and come back, to simulate an
-/// outage without stopping the shared server.
-pub struct RedisSwitch {
-    pub port: u16,
-    up: Arc<std::sync::atomic::AtomicBool>,
-    cut: Arc<Mutex<CancellationToken>>,
+/// A relay in front of the real Redis that a test switches off and on, to simulate an outage
+/// without stopping the shared server.
+pub async fn redis_switch() -> testkit::Switch {
+    let redis = redis_config();
+    testkit::Switch::start(format!("{}:{}", redis.host, redis.port)).await
 }
 
-impl RedisSwitch {
-    pub async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let target = redis_config();
-        let target = format!("{}:{}", target.host, target.port);
-        let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
-        let cut = Arc::new(Mutex::new(CancellationToken::new()));
-        let (up2, cut2) = (Arc::clone(&up), Arc::clone(&cut));
-        tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                if !up2.load(std::sync::atomic::Ordering::SeqCst) {
-                    drop(inbound);
-                    continue;
-                }
-                let cancel = cut2.lock().unwrap().clone();
-                let target = target.clone();
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        () = cancel.cancelled() => {}
-                    }
-                });
-            }
-        });
-        Self { port, up, cut }
-    }
-
-    /// Drops every relayed connection and refuses new ones.
-    pub fn down(&self) {
-        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
-        let mut cut = self.cut.lock().unwrap();
-        cut.cancel();
-        *cut = CancellationToken::new();
-    }
-
-    pub fn up(&self) {
-        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    pub fn config(&self) -> RedisConfig {
-        RedisConfig {
-            port: self.port,
-            ..redis_config()
-        }
+/// The Redis behind `switch`.
+pub fn switched(switch: &testkit::Switch) -> RedisConfig {
+    RedisConfig {
+        port: switch.port(),
+        ..redis_config()
     }
 }
