@@ -1,9 +1,6 @@
 //! The journeys of a member's life, each a function over a running [`System`]. They talk to the
 //! gateway only, as the frontend does, and wait (bounded) where an event has to travel.
 
-use std::future::Future;
-use std::time::{Duration, Instant};
-
 use base64::Engine;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
@@ -20,21 +17,7 @@ fn png() -> Vec<u8> {
         .unwrap()
 }
 
-/// Polls `check` until it returns `Some`, for at most 60 s (events cross processes).
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+pub use testkit::eventually;
 
 /// As long as a nickname may be (10 characters): a cluster run signs up thousands of members, and
 /// six random hex digits collided there once.

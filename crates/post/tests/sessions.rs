@@ -101,14 +101,13 @@ async fn without_redis_protected_routes_answer_503_public_ones_work_and_both_rec
     );
 
     relay.up();
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let (status, _) = comment_with(&h, &token).await;
-        if status == StatusCode::OK {
-            break;
-        }
-        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-        assert!(tokio::time::Instant::now() < deadline, "no recovery");
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    testkit::eventually("commenting works again", || async {
+        let (status, body) = comment_with(&h, &token).await;
+        assert!(
+            [StatusCode::OK, StatusCode::SERVICE_UNAVAILABLE].contains(&status),
+            "{status} {body:?}"
+        );
+        (status == StatusCode::OK).then_some(())
+    })
+    .await;
 }

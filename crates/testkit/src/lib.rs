@@ -154,3 +154,27 @@ impl Drop for KafkaOutage {
         );
     }
 }
+
+/// How long [`eventually`] waits: events cross processes and a dependency that came back is
+/// reconnected to in the background, both slower on a loaded machine.
+pub const EVENTUALLY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Polls `check` until it returns `Some`, for at most [`EVENTUALLY`]; for what no event can be
+/// awaited for (another process's state, a reconnection). `what` names it in the failure.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + EVENTUALLY;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
