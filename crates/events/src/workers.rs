@@ -23,6 +23,22 @@ pub struct Connected<S> {
     pub workers: Workers,
 }
 
+impl<S> Connected<S> {
+    /// Serves `routes(state)` and the probes on `addr` with the service's `codes`, beside the
+    /// workers, until `shutdown` is cancelled: a service's `run` once connected.
+    pub async fn serve(
+        self,
+        routes: impl FnOnce(S) -> axum::Router,
+        codes: platform::http::ServiceCodes,
+        addr: std::net::SocketAddr,
+        shutdown: CancellationToken,
+    ) -> std::io::Result<()> {
+        let app = routes(self.state).merge(platform::http::ops_routes(self.readiness));
+        let server = platform::shutdown::run_http(codes, addr, app, shutdown.clone());
+        self.workers.run_beside(server, shutdown).await
+    }
+}
+
 /// A background task of a service's own, started with the shutdown token.
 type Task = Box<dyn FnOnce(CancellationToken) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 

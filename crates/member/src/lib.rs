@@ -18,7 +18,7 @@ use events::{Bus, MEMBER_TOPIC, Outbox, Workers};
 use platform::CancellationToken;
 use platform::auth::{DbSessions, RedisSessions, SessionStore, SigningKey};
 use platform::db::DatabaseProbe;
-use platform::http::{Readiness, ServiceCodes, ops_routes};
+use platform::http::{Readiness, ServiceCodes};
 use platform::redis_client::RedisProbe;
 use sea_orm::DatabaseConnection;
 
@@ -131,7 +131,7 @@ pub async fn connect(config: &Config, bus: &Bus) -> anyhow::Result<Connected> {
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let bus = Bus::from_config(config.kafka.as_ref(), &Bus::in_process());
     let connected = connect(&config, &bus).await?;
-    let app = router(connected.state).merge(ops_routes(connected.readiness));
-    let server = platform::shutdown::run_http(CODES, config.http.addr(), app, shutdown.clone());
-    Ok(connected.workers.run_beside(server, shutdown).await?)
+    Ok(connected
+        .serve(router, CODES, config.http.addr(), shutdown)
+        .await?)
 }

@@ -19,7 +19,7 @@ use platform::CancellationToken;
 use platform::auth::{SessionStore, VerifyingKeys};
 use platform::config::StorageConfig;
 use platform::db::DatabaseProbe;
-use platform::http::{Readiness, ServiceCodes, ops_routes};
+use platform::http::{Readiness, ServiceCodes};
 use sea_orm::DatabaseConnection;
 
 pub use config::{Config, Settings};
@@ -138,7 +138,7 @@ pub async fn connect(config: &Config, bus: &Bus) -> anyhow::Result<Connected> {
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let bus = Bus::from_config(config.kafka.as_ref(), &Bus::in_process());
     let connected = connect(&config, &bus).await?;
-    let app = router(connected.state).merge(ops_routes(connected.readiness));
-    let server = platform::shutdown::run_http(CODES, config.http.addr(), app, shutdown.clone());
-    Ok(connected.workers.run_beside(server, shutdown).await?)
+    Ok(connected
+        .serve(router, CODES, config.http.addr(), shutdown)
+        .await?)
 }
