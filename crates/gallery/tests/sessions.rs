@@ -37,8 +37,8 @@ async fn galleries_of(s: &Service, member: i64) -> usize {
 #[tokio::test]
 async fn a_token_carrying_another_members_session_is_refused_with_gate003() {
     let s = Service::sqlite().await;
-    let bobs_session = s.sid_of(BOB).await;
-    let forged = s.sign(ALICE, &bobs_session);
+    let bobs_session = s.members.sid_of(BOB).await;
+    let forged = s.members.sign(ALICE, &bobs_session);
     let answer = create_with(&s, &forged, "남의 세션").await;
     answer.assert_error(401, "GATE003", "invalid token");
     assert_eq!(galleries_of(&s, ALICE).await, 0);
@@ -48,7 +48,7 @@ async fn a_token_carrying_another_members_session_is_refused_with_gate003() {
 #[tokio::test]
 async fn a_token_whose_session_does_not_exist_is_refused_with_gate003() {
     let s = Service::sqlite().await;
-    let answer = create_with(&s, &s.sign(ALICE, "no-such-session"), "없는 세션").await;
+    let answer = create_with(&s, &s.members.sign(ALICE, "no-such-session"), "없는 세션").await;
     answer.assert_error(401, "GATE003", "invalid token");
 }
 
@@ -58,7 +58,7 @@ async fn a_token_whose_session_was_revoked_is_refused_with_gate003() {
     let token = s.token(ALICE).await;
     s.state
         .sessions
-        .delete(&s.sid_of(ALICE).await)
+        .delete(&s.members.sid_of(ALICE).await)
         .await
         .unwrap();
     let answer = create_with(&s, &token, "로그아웃 후").await;
@@ -75,7 +75,7 @@ async fn with_redis_a_live_session_of_the_subject_is_accepted() {
 #[tokio::test]
 async fn with_redis_a_token_carrying_another_members_session_is_refused_with_gate003() {
     let s = Service::sqlite_with(SessionSource::Redis(redis_config())).await;
-    let forged = s.sign(ALICE, &s.sid_of(BOB).await);
+    let forged = s.members.sign(ALICE, &s.members.sid_of(BOB).await);
     let answer = create_with(&s, &forged, "레디스 위조").await;
     answer.assert_error(401, "GATE003", "invalid token");
 }

@@ -52,7 +52,7 @@ async fn comments(h: &Harness) -> usize {
 async fn a_token_carrying_another_members_session_is_refused_with_gate003() {
     let h = Harness::sqlite().await;
     h.gallery(GALLERY, OWNER, 1).await;
-    let forged = h.sign(OWNER, &h.sid_of(VISITOR).await);
+    let forged = h.members.sign(OWNER, &h.members.sid_of(VISITOR).await);
     assert_refused(&comment_with(&h, &forged).await);
     assert_eq!(comments(&h).await, 0);
 }
@@ -61,7 +61,7 @@ async fn a_token_carrying_another_members_session_is_refused_with_gate003() {
 async fn a_token_whose_session_does_not_exist_is_refused_with_gate003() {
     let h = Harness::sqlite().await;
     h.gallery(GALLERY, OWNER, 1).await;
-    assert_refused(&comment_with(&h, &h.sign(OWNER, "no-such-session")).await);
+    assert_refused(&comment_with(&h, &h.members.sign(OWNER, "no-such-session")).await);
 }
 
 #[tokio::test]
@@ -76,7 +76,7 @@ async fn with_redis_a_live_session_of_the_subject_is_accepted() {
 async fn with_redis_a_token_carrying_another_members_session_is_refused_with_gate003() {
     let h = Harness::sqlite_with_sessions(SessionSource::Redis(redis_config())).await;
     h.gallery(GALLERY, OWNER, 1).await;
-    let forged = h.sign(OWNER, &h.sid_of(VISITOR).await);
+    let forged = h.members.sign(OWNER, &h.members.sid_of(VISITOR).await);
     assert_refused(&comment_with(&h, &forged).await);
 }
 

@@ -14,7 +14,8 @@ use gallery::{AppState, Config};
 use http_body_util::BodyExt;
 use std::sync::Arc;
 
-use platform::auth::{Claims, DbSessions, Role, Session, SessionSource, SessionStore, SigningKey};
+use platform::auth::testing::Members;
+use platform::auth::{DbSessions, SessionSource, SessionStore, SigningKey};
 use platform::config::Presentation;
 use platform::config::{DatabaseConfig, HttpConfig};
 use platform::http::PublicBaseUrl;
@@ -31,9 +32,8 @@ pub struct Service {
     pub relay: events::Relay,
     pub consumer: events::Consumer,
     pub app: Router,
-    pub key: SigningKey,
     pub mysql: Option<testkit::MySqlDatabase>,
-    sids: std::sync::Mutex<std::collections::HashMap<i64, String>>,
+    pub members: Members,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -142,47 +142,22 @@ impl Service {
         let consumer = connected.workers.take_consumer().unwrap();
         let state = connected.state;
         let app = gallery::router(state.clone());
+        let members = Members::new(key, Arc::clone(&state.sessions));
         Self {
             state,
             bus,
             relay,
             consumer,
             app,
-            key,
             mysql,
-            sids: std::sync::Mutex::default(),
+            members,
             _dir: dir,
         }
     }
 
-    /// A valid token of `member`, naming a live session of theirs (created, as member would at
-    /// sign-in, on first use).
+    /// A valid token of `member`, naming a live session of theirs.
     pub async fn token(&self, member: i64) -> String {
-        let sid = self.sid_of(member).await;
-        self.sign(member, &sid)
-    }
-
-    /// The id of `member`'s session, created on first use (random, like member's, so tests sharing
-    /// a Redis never meet).
-    pub async fn sid_of(&self, member: i64) -> String {
-        if let Some(sid) = self.sids.lock().unwrap().get(&member) {
-            return sid.clone();
-        }
-        let session = Session::start(member, Role::User, std::time::Duration::from_secs(3600));
-        self.state.sessions.create(&session).await.unwrap();
-        self.sids
-            .lock()
-            .unwrap()
-            .insert(member, session.sid.clone());
-        session.sid
-    }
-
-    /// A token with this subject and session id, whether or not they belong together.
-    pub fn sign(&self, member: i64, sid: &str) -> String {
-        let now = chrono::Utc::now().timestamp();
-        self.key
-            .sign(&Claims::new(member, Role::User, sid, now))
-            .unwrap()
+        self.members.token(member).await
     }
 
     /// Sends one request; `member` signs it with a bearer token.

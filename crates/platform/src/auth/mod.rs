@@ -5,6 +5,8 @@ mod cookie;
 mod extract;
 pub mod keys;
 pub mod sessions;
+#[cfg(feature = "test-support")]
+pub mod testing;
 mod tokens;
 
 pub use cookie::{

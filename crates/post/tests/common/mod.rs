@@ -17,7 +17,8 @@ use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use std::sync::Arc;
 
-use platform::auth::{Claims, DbSessions, Role, Session, SessionSource, SessionStore, SigningKey};
+use platform::auth::testing::Members;
+use platform::auth::{DbSessions, SessionSource, SessionStore, SigningKey};
 use platform::config::{DatabaseConfig, HttpConfig, StorageConfig};
 use post::entity::comment;
 use post::{AppState, Config, Settings};
@@ -48,9 +49,8 @@ pub async fn sessions_on(database: &DatabaseConfig) -> Arc<dyn SessionStore> {
 pub struct Harness {
     pub app: Router,
     pub state: AppState,
-    pub key: SigningKey,
     pub images: TempDir,
-    sids: std::sync::Mutex<std::collections::HashMap<i64, String>>,
+    pub members: Members,
     _sqlite: Option<TempDir>,
 }
 
@@ -151,44 +151,19 @@ impl Harness {
             .await
             .unwrap()
             .state;
+        let members = Members::new(key, Arc::clone(&state.sessions));
         Self {
             app: post::router(state.clone()),
             state,
-            key,
             images,
-            sids: std::sync::Mutex::default(),
+            members,
             _sqlite: sqlite,
         }
     }
 
-    /// A valid token of `member_id`, naming a live session of theirs (created, as member would at
-    /// sign-in, on first use).
+    /// A valid token of `member_id`, naming a live session of theirs.
     pub async fn token(&self, member_id: i64) -> String {
-        let sid = self.sid_of(member_id).await;
-        self.sign(member_id, &sid)
-    }
-
-    /// The id of `member_id`'s session, created on first use (random, like member's, so tests sharing
-    /// a Redis never meet).
-    pub async fn sid_of(&self, member_id: i64) -> String {
-        if let Some(sid) = self.sids.lock().unwrap().get(&member_id) {
-            return sid.clone();
-        }
-        let session = Session::start(member_id, Role::User, std::time::Duration::from_secs(3600));
-        self.state.sessions.create(&session).await.unwrap();
-        self.sids
-            .lock()
-            .unwrap()
-            .insert(member_id, session.sid.clone());
-        session.sid
-    }
-
-    /// A token with this subject and session id, whether or not they belong together.
-    pub fn sign(&self, member_id: i64, sid: &str) -> String {
-        let now = chrono::Utc::now().timestamp();
-        self.key
-            .sign(&Claims::new(member_id, Role::User, sid, now))
-            .unwrap()
+        self.members.token(member_id).await
     }
 
     /// Sends a request and collects the answer.
