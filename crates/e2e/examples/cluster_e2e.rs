@@ -6,7 +6,8 @@
 //! `cargo run -p e2e --example cluster_e2e -- --base http://thegallery.site
 //! --resolve 10.77.0.1:80 --youtube 10.77.0.1:18099 --kubectl scripts/cluster
 //! --figures <file> <scenario>...` where a scenario is `journeys`, `rollout:<deployment>`,
-//! `kill:<pod>` or `scale:<deployment>=<replicas>`. Exits non-zero when a rollout or scale-up
+//! `kill:<pod>`, `scale:<deployment>=<replicas>` or `trace` (with the traced overlay: one
+//! withdrawal's trace read back from Jaeger). Exits non-zero when a rollout or scale-up
 //! loses a request, a journey of `journeys` fails, or an invariant breaks.
 
 #![expect(
@@ -319,6 +320,70 @@ async fn scenario(args: &Args, system: &Arc<System>, name: &str) -> Outcome {
     }
 }
 
+/// A member's withdrawal with a sampled `traceparent` (as from a trusted proxy), then its trace
+/// read back from the Jaeger behind `/jaeger` (overlay k3s-traced): one trace with spans of the
+/// gateway, member, and the gallery and post consumers. Returns how many spans it holds.
+async fn one_trace(system: &System) -> usize {
+    let (mut member, _) = journeys::new_member(system, "tr").await;
+    // A gallery, so that the cascade also reaches post through gallery's own event.
+    member
+        .post(
+            "/api/gallery",
+            &serde_json::json!({"placeId": 1, "name": "traced"}),
+        )
+        .await
+        .expect(200);
+    let trace = format!(
+        "{}{}{}",
+        testkit::unique(),
+        testkit::unique(),
+        &testkit::unique()[..8]
+    );
+    let traceparent = format!("00-{trace}-00f067aa0ba902b7-01");
+    member
+        .send_with(
+            reqwest::Method::DELETE,
+            "/api/member",
+            &[("traceparent", &traceparent)],
+        )
+        .await
+        .expect(200);
+    let path = format!("/jaeger/api/traces/{trace}");
+    journeys::eventually("the trace holds the spans of every process", || {
+        let mut reader = system.visitor();
+        let path = path.clone();
+        async move {
+            let answer = reader.get(&path).await;
+            let trace = answer.json["data"].get(0)?;
+            let spans = trace["spans"].as_array()?;
+            let part = |span: &serde_json::Value| {
+                let process = span["processID"].as_str().unwrap_or_default();
+                let name = trace["processes"][process]["serviceName"].as_str();
+                (
+                    name.unwrap_or_default().to_owned(),
+                    span["operationName"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                )
+            };
+            let parts: Vec<(String, String)> = spans.iter().map(part).collect();
+            let has = |process: &str, operation: &str| {
+                parts
+                    .iter()
+                    .any(|(p, o)| p == process && o.starts_with(operation))
+            };
+            let whole = has("gateway", "DELETE /api/member")
+                && has("member", "DELETE /api/member")
+                && has("gallery", "process member")
+                && has("post", "process member")
+                && has("post", "process gallery");
+            whole.then_some(spans.len())
+        }
+    })
+    .await
+}
+
 async fn all_journeys(system: &mut System) {
     journeys::sign_up_sign_in_and_change_nickname(system).await;
     journeys::a_members_whole_life(system, &[]).await;
@@ -370,6 +435,11 @@ async fn main() {
             let began = Instant::now();
             all_journeys(&mut System::external(&args.base, resolve.clone())).await;
             println!("journeys\tpassed_in_s={:.1}", began.elapsed().as_secs_f64());
+            continue;
+        }
+        if name == "trace" {
+            let spans = one_trace(&system).await;
+            println!("trace\tspans={spans}\tprocesses=gateway,member,gallery,post");
             continue;
         }
         let outcome = scenario(&args, &system, &name).await;
