@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Post benchmark: P2 with ten 5 MB images (wall time and peak RSS growth of the post service, which
+# Post benchmark, routes named by their labels in docs/api.md (P2 the frame update, P1 the
+# frame list): P2 with ten 5 MB images (wall time and peak RSS growth of the post service, which
 # runs in a child process so the client's buffers do not count), peak RSS of ten parallel maximal
 # JSON bodies, ten oversized ones and ten parallel 50 MB uploads, and P1 latency, over loopback HTTP
 # on MariaDB with images in a temporary directory. Prints Markdown table rows.

@@ -1,4 +1,4 @@
-//! Gallery search (G8) and gallery read (G5) latency on MariaDB with 1,000,000 galleries of
+//! Gallery search (G8) and gallery read (G5) latency (labels of docs/api.md) on MariaDB with 1,000,000 galleries of
 //! 100,000 members (`BENCH_GALLERIES` to change), measured through the router (handler, query,
 //! JSON), each G8 case with the substring index and with the plain `LIKE`; then the index's size,
 //! the time its backfill took, and what it adds to a gallery create (G2). Run by

@@ -1,4 +1,4 @@
-//! The substring index behind G8's title search: every 1-, 2- and 3-character piece ("gram") of
+//! The substring index behind the gallery search's title matches: every 1-, 2- and 3-character piece ("gram") of
 //! each gallery title, case-folded, in `gallery_gram`, kept in the same transaction as the title.
 //! It only picks candidates: a search walks the postings of its rarest gram, keeps those that
 //! hold every other gram of the query (point reads of the same key), and only then reads the

@@ -17,7 +17,7 @@ use crate::error::{GalleryError, Result};
 use crate::search_index::{self, SearchIndex};
 use events::nicknames::{self, member_nickname};
 
-/// A gallery with its place, as G3 and G5 show it.
+/// A gallery with its place, as the gallery list and the gallery read show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GalleryView {
     /// The gallery.
@@ -218,7 +218,7 @@ pub async fn delete_all_of(txn: &impl ConnectionTrait, member: MemberId) -> Resu
     Ok(rows.iter().map(changed).collect())
 }
 
-/// G8: galleries whose title contains `query` (wildcards literal, ASCII case ignored) and/or
+/// The gallery search: galleries whose title contains `query` (wildcards literal, ASCII case ignored) and/or
 /// whose author's nickname equals it, newest first, one page. Uses the substring index when
 /// `index` says it is ready; the answers are the same either way.
 pub async fn search(
@@ -318,7 +318,7 @@ fn hit((gallery, author): (gallery::Model, Option<member_nickname::Model>)) -> S
     }
 }
 
-/// G8 without the index: `LOWER(name) LIKE '%query%'` over the galleries newest first.
+/// The gallery search without the index: `LOWER(name) LIKE '%query%'` over the galleries newest first.
 async fn search_like(
     db: &impl ConnectionTrait,
     kind: SearchType,

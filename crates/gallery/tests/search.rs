@@ -1,4 +1,4 @@
-//! G8 search through the router, on MariaDB and on SQLite: title, author and both, wildcards
+//! The gallery search through the router, on MariaDB and on SQLite: title, author and both, wildcards
 //! taken literally, Hangul and emoji, paging and order, and the errors.
 #![expect(
     clippy::unwrap_used,

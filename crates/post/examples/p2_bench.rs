@@ -1,4 +1,5 @@
-//! P2 with ten 5 MB images (wall time, peak RSS growth of the post service), the peak RSS of ten
+//! Routes named by their labels in docs/api.md (P2 the frame update, P1 the frame list). P2 with
+//! ten 5 MB images (wall time, peak RSS growth of the post service), the peak RSS of ten
 //! parallel maximal JSON bodies, ten parallel oversized JSON bodies and ten parallel maximal
 //! uploads, and P1 latency, over loopback HTTP against the post service in a child process (so the
 //! client's buffers do not count), on MariaDB with images in a temporary directory. Run by

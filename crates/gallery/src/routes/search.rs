@@ -1,4 +1,4 @@
-//! G8: gallery search by title and/or author nickname.
+//! `GET /api/gallery/search`: gallery search by title and/or author nickname.
 
 use axum::extract::State;
 use platform::http::{ApiResponse, Query};
@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::store::SearchHit;
 use crate::{AppState, store};
 
-/// G8's query.
+/// The search's query.
 #[derive(Debug, Clone, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchQuery {
@@ -47,7 +47,7 @@ pub struct GallerySearchItem {
     pub created_date: String,
 }
 
-/// G8: newest first; `[]` when nothing matches.
+/// The galleries found, newest first; `[]` when nothing matches.
 #[utoipa::path(get, path = "/api/gallery/search", tag = "gallery", params(SearchQuery),
     responses((status = 200, description = "`{message: \"갤러리 검색을 성공했습니다\", data: [GallerySearchItem]}`", body = Envelope<Vec<GallerySearchItem>>),
         (status = 400, description = "GG005 unknown type, bad paging or a missing parameter", body = ErrorBody)))]
