@@ -213,7 +213,25 @@ pub async fn title_hits(
     limit: u64,
     offset: u64,
 ) -> Result<Vec<(gallery::Model, Option<String>)>> {
-    let backend = db.get_database_backend();
+    let statement = title_statement(db.get_database_backend(), plan, query, limit, offset);
+    let rows = db.query_all_raw(statement).await?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                gallery::Model::from_query_result(row, "")?,
+                row.try_get::<Option<String>>("", "nickname")?,
+            ))
+        })
+        .collect()
+}
+
+fn title_statement(
+    backend: DbBackend,
+    plan: &TitlePlan,
+    query: &str,
+    limit: u64,
+    offset: u64,
+) -> Statement {
     // The join order written here is the plan: postings first, the gallery row last. MariaDB
     // is held to it by STRAIGHT_JOIN, SQLite by CROSS JOIN.
     let (straight, join) = match backend {
@@ -248,17 +266,7 @@ pub async fn title_hits(
         clamp(limit).into(),
         clamp(offset).into(),
     ]);
-    let rows = db
-        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
-        .await?;
-    rows.iter()
-        .map(|row| {
-            Ok((
-                gallery::Model::from_query_result(row, "")?,
-                row.try_get::<Option<String>>("", "nickname")?,
-            ))
-        })
-        .collect()
+    Statement::from_sql_and_values(backend, sql, values)
 }
 
 fn clamp(n: u64) -> i64 {
@@ -267,14 +275,7 @@ fn clamp(n: u64) -> i64 {
 
 /// How many galleries hold each gram, counted up to [`COUNT_CAP`], in one statement.
 async fn posting_counts(db: &impl ConnectionTrait, grams: &[i64]) -> Result<Vec<(i64, i64)>> {
-    // Parameters, as in `title_hits`: one statement text per number of grams.
-    let part = format!(
-        "SELECT CAST(? AS SIGNED) AS gram, COUNT(*) AS n FROM \
-         (SELECT 1 AS one FROM gallery_gram WHERE gram = ? LIMIT {COUNT_CAP}) c"
-    );
-    let sql = vec![part; grams.len()].join(" UNION ALL ");
-    let values: Vec<Value> = grams.iter().flat_map(|&g| [g.into(), g.into()]).collect();
-    let statement = Statement::from_sql_and_values(db.get_database_backend(), sql, values);
+    let statement = counts_statement(db.get_database_backend(), grams);
     let rows = db.query_all_raw(statement).await?;
     rows.iter()
         .map(|row| {
@@ -283,6 +284,17 @@ async fn posting_counts(db: &impl ConnectionTrait, grams: &[i64]) -> Result<Vec<
             Ok((n, gram))
         })
         .collect()
+}
+
+fn counts_statement(backend: DbBackend, grams: &[i64]) -> Statement {
+    // Parameters, as in `title_statement`: one statement text per number of grams.
+    let part = format!(
+        "SELECT CAST(? AS SIGNED) AS gram, COUNT(*) AS n FROM \
+         (SELECT 1 AS one FROM gallery_gram WHERE gram = ? LIMIT {COUNT_CAP}) c"
+    );
+    let sql = vec![part; grams.len()].join(" UNION ALL ");
+    let values: Vec<Value> = grams.iter().flat_map(|&g| [g.into(), g.into()]).collect();
+    Statement::from_sql_and_values(backend, sql, values)
 }
 
 /// Where the backfill stands.
@@ -403,6 +415,25 @@ impl IndexBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn searches_of_one_shape_share_one_statement_text_whatever_their_words() {
+        for backend in [DbBackend::MySql, DbBackend::Sqlite] {
+            let plan = |q: &str| {
+                let grams = query_grams(q);
+                TitlePlan {
+                    walk: grams[0],
+                    checks: grams[1..].to_vec(),
+                }
+            };
+            let (a, b) = ("작가123", "봄여름12");
+            let title = |q: &str| title_statement(backend, &plan(q), q, 100, 0).sql;
+            let counts = |q: &str| counts_statement(backend, &query_grams(q)).sql;
+            assert_eq!(title(a), title(b));
+            assert_eq!(counts(a), counts(b));
+            assert_ne!(counts("작가1234"), counts(a), "another shape, another text");
+        }
+    }
 
     #[test]
     fn a_short_query_is_one_gram_of_the_title() {
