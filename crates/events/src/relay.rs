@@ -7,6 +7,7 @@
 //! turn is released with its connection. SQLite has no row locks; there exactly one process
 //! (standalone) owns the file and runs the one relay.
 
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -160,17 +161,18 @@ struct Row {
 /// One record on its way to Kafka: its producer span (a child of the span that enqueued the
 /// event, when spans are exported) and the headers it is sent with, whose trace context is that
 /// span's, so the consumer's span is a child of the send.
-struct Send {
+struct Send<'r> {
     span: tracing::Span,
-    headers: Vec<(String, String)>,
+    /// The row's own headers when spans are not exported.
+    headers: Cow<'r, [(String, String)]>,
 }
 
-impl Send {
-    fn of(row: &Row, topic: &str) -> Self {
+impl<'r> Send<'r> {
+    fn of(row: &'r Row, topic: &str) -> Self {
         if !platform::telemetry::exporting() {
             return Self {
                 span: tracing::Span::none(),
-                headers: row.headers.clone(),
+                headers: Cow::Borrowed(&row.headers),
             };
         }
         let span = tracing::info_span!(
@@ -199,7 +201,7 @@ impl Send {
         };
         Self {
             span,
-            headers: sent.to_pairs(),
+            headers: Cow::Owned(sent.to_pairs()),
         }
     }
 }
@@ -290,14 +292,14 @@ impl Relay {
         // order and pipelines the sends.
         let mut pending = Vec::with_capacity(rows.len());
         let topics: Vec<String> = rows.iter().map(|row| config.topic(&row.topic)).collect();
-        let sends: Vec<Send> = rows
+        let sends: Vec<Send<'_>> = rows
             .iter()
             .zip(&topics)
             .map(|(row, topic)| Send::of(row, topic))
             .collect();
         for ((row, topic), send) in rows.iter().zip(&topics).zip(&sends) {
             let mut headers = OwnedHeaders::new_with_capacity(send.headers.len());
-            for (key, value) in &send.headers {
+            for (key, value) in send.headers.iter() {
                 headers = headers.insert(Header {
                     key,
                     value: Some(value.as_bytes()),

@@ -37,27 +37,7 @@ impl Hop {
         request: &Request<'_>,
     ) -> Option<Self> {
         let trusted = if hops > 0 { received(lines) } else { None };
-        let started = SystemTime::now()
-            .checked_sub(request.started.elapsed())
-            .unwrap_or_else(SystemTime::now);
-        // Some route labels name their method already (`POST /api/member/signin`); the span's
-        // route is the path template alone, its name the method and that template once.
-        let route = request
-            .route
-            .strip_prefix(request.method.as_str())
-            .and_then(|rest| rest.strip_prefix(' '))
-            .unwrap_or(request.route);
-        let attributes = [
-            ("http.request.method", request.method.as_str().to_owned()),
-            ("http.route", route.to_owned()),
-            ("url.path", request.path.to_owned()),
-            (
-                "request_id",
-                request.request_id.to_str().unwrap_or_default().to_owned(),
-            ),
-        ];
-        let name = format!("{} {route}", request.method);
-        let span = ServerSpan::start(name, started, trusted.as_ref(), attributes);
+        let span = ServerSpan::start(trusted.as_ref(), || describe(request));
         let wire = match &span {
             Some(span) => span.wire().cloned(),
             None => trusted,
@@ -94,6 +74,30 @@ impl Hop {
             span.end(status.as_u16());
         }
     }
+}
+
+/// The gateway span's name, start and attributes.
+fn describe(request: &Request<'_>) -> (String, SystemTime, [(&'static str, String); 4]) {
+    let started = SystemTime::now()
+        .checked_sub(request.started.elapsed())
+        .unwrap_or_else(SystemTime::now);
+    // Some route labels name their method already (`POST /api/member/signin`); the span's route
+    // is the path template alone, its name the method and that template once.
+    let route = request
+        .route
+        .strip_prefix(request.method.as_str())
+        .and_then(|rest| rest.strip_prefix(' '))
+        .unwrap_or(request.route);
+    let attributes = [
+        ("http.request.method", request.method.as_str().to_owned()),
+        ("http.route", route.to_owned()),
+        ("url.path", request.path.to_owned()),
+        (
+            "request_id",
+            request.request_id.to_str().unwrap_or_default().to_owned(),
+        ),
+    ];
+    (format!("{} {route}", request.method), started, attributes)
 }
 
 /// The client's well-formed `traceparent` (the first) and `tracestate`.

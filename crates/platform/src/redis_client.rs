@@ -100,8 +100,14 @@ impl SharedRedis {
             .clone()
     }
 
-    fn span(&self, operation: &str, batch: Option<usize>) -> tracing::Span {
-        command_span(&self.shared.config, operation, batch)
+    /// The client span of a call `describe` names (operation, batch size); `describe` runs only
+    /// when spans are exported, so every other call pays nothing for its name.
+    fn span(&self, describe: impl FnOnce() -> (String, Option<usize>)) -> tracing::Span {
+        if !crate::telemetry::exporting() {
+            return tracing::Span::none();
+        }
+        let (operation, batch) = describe();
+        command_span(&self.shared.config, &operation, batch)
     }
 
     fn observe<T>(&self, result: &redis::RedisResult<T>) {
@@ -138,7 +144,7 @@ impl redis::aio::ConnectionLike for SharedRedis {
         cmd: &'a redis::Cmd,
     ) -> redis::RedisFuture<'a, redis::Value> {
         let mut manager = self.manager();
-        let span = self.span(&command_name(cmd), None);
+        let span = self.span(|| (command_name(cmd), None));
         Box::pin(
             async move {
                 let result = manager.req_packed_command(cmd).await;
@@ -156,7 +162,7 @@ impl redis::aio::ConnectionLike for SharedRedis {
         count: usize,
     ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
         let mut manager = self.manager();
-        let span = self.span("PIPELINE", Some(pipeline.cmd_iter().count()));
+        let span = self.span(|| ("PIPELINE".to_owned(), Some(pipeline.cmd_iter().count())));
         Box::pin(
             async move {
                 let result = manager.req_packed_commands(pipeline, offset, count).await;

@@ -3,6 +3,7 @@
 //! named the same way with `file.path`. Listing streams pass through without a span.
 
 use std::fmt;
+use std::future::Future;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -100,6 +101,13 @@ fn outcome<T>(span: &tracing::Span, result: &Result<T>) {
     }
 }
 
+/// Awaits `call` inside `span` and marks the span with its outcome.
+async fn within<T>(span: tracing::Span, call: impl Future<Output = Result<T>>) -> Result<T> {
+    let result = call.instrument(span.clone()).await;
+    outcome(&span, &result);
+    result
+}
+
 fn error_type(error: &object_store::Error) -> &'static str {
     match error {
         object_store::Error::NotFound { .. } => "not_found",
@@ -124,14 +132,11 @@ impl ObjectStore for Traced {
         payload: PutPayload,
         opts: PutOptions,
     ) -> Result<PutResult> {
-        let span = self.span("PutObject", location);
-        let result = self
-            .inner
-            .put_opts(location, payload, opts)
-            .instrument(span.clone())
-            .await;
-        outcome(&span, &result);
-        result
+        within(
+            self.span("PutObject", location),
+            self.inner.put_opts(location, payload, opts),
+        )
+        .await
     }
 
     async fn put_multipart_opts(
@@ -140,13 +145,7 @@ impl ObjectStore for Traced {
         opts: PutMultipartOptions,
     ) -> Result<Box<dyn MultipartUpload>> {
         let span = self.span("MultipartUpload", location);
-        let result = self
-            .inner
-            .put_multipart_opts(location, opts)
-            .instrument(span.clone())
-            .await;
-        outcome(&span, &result);
-        let upload = result?;
+        let upload = within(span.clone(), self.inner.put_multipart_opts(location, opts)).await?;
         Ok(Box::new(Upload {
             inner: upload,
             span,
@@ -159,25 +158,19 @@ impl ObjectStore for Traced {
         } else {
             "GetObject"
         };
-        let span = self.span(method, location);
-        let result = self
-            .inner
-            .get_opts(location, options)
-            .instrument(span.clone())
-            .await;
-        outcome(&span, &result);
-        result
+        within(
+            self.span(method, location),
+            self.inner.get_opts(location, options),
+        )
+        .await
     }
 
     async fn get_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
-        let span = self.span("GetObject", location);
-        let result = self
-            .inner
-            .get_ranges(location, ranges)
-            .instrument(span.clone())
-            .await;
-        outcome(&span, &result);
-        result
+        within(
+            self.span("GetObject", location),
+            self.inner.get_ranges(location, ranges),
+        )
+        .await
     }
 
     fn delete_stream(
@@ -215,35 +208,23 @@ impl ObjectStore for Traced {
         if let Some(prefix) = prefix {
             key_of(&span, &self.target, prefix);
         }
-        let result = self
-            .inner
-            .list_with_delimiter(prefix)
-            .instrument(span.clone())
-            .await;
-        outcome(&span, &result);
-        result
+        within(span, self.inner.list_with_delimiter(prefix)).await
     }
 
     async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {
-        let span = self.span("CopyObject", to);
-        let result = self
-            .inner
-            .copy_opts(from, to, options)
-            .instrument(span.clone())
-            .await;
-        outcome(&span, &result);
-        result
+        within(
+            self.span("CopyObject", to),
+            self.inner.copy_opts(from, to, options),
+        )
+        .await
     }
 
     async fn rename_opts(&self, from: &Path, to: &Path, options: RenameOptions) -> Result<()> {
-        let span = self.span("RenameObject", to);
-        let result = self
-            .inner
-            .rename_opts(from, to, options)
-            .instrument(span.clone())
-            .await;
-        outcome(&span, &result);
-        result
+        within(
+            self.span("RenameObject", to),
+            self.inner.rename_opts(from, to, options),
+        )
+        .await
     }
 }
 
@@ -261,14 +242,10 @@ impl MultipartUpload for Upload {
     }
 
     async fn complete(&mut self) -> Result<PutResult> {
-        let result = self.inner.complete().instrument(self.span.clone()).await;
-        outcome(&self.span, &result);
-        result
+        within(self.span.clone(), self.inner.complete()).await
     }
 
     async fn abort(&mut self) -> Result<()> {
-        let result = self.inner.abort().instrument(self.span.clone()).await;
-        outcome(&self.span, &result);
-        result
+        within(self.span.clone(), self.inner.abort()).await
     }
 }

@@ -151,15 +151,18 @@ pub struct ServerSpan {
 }
 
 impl ServerSpan {
-    /// A span named `name`, begun at `started`, child of `parent` (a trusted caller's context) or
-    /// the root of a new trace; `None` when export is off.
-    pub fn start(
-        name: String,
-        started: SystemTime,
+    /// A span child of `parent` (a trusted caller's context) or the root of a new trace, named,
+    /// begun and described by what `describe` gives; `None` when export is off, and then
+    /// `describe` is not called, so a hot path pays nothing for the span's name and attributes.
+    pub fn start<A>(
         parent: Option<&Wire>,
-        attributes: impl IntoIterator<Item = (&'static str, String)>,
-    ) -> Option<Self> {
+        describe: impl FnOnce() -> (String, SystemTime, A),
+    ) -> Option<Self>
+    where
+        A: IntoIterator<Item = (&'static str, String)>,
+    {
         let tracer = super::tracer()?;
+        let (name, started, attributes) = describe();
         let parent = parent
             .and_then(|w| remote(&w.traceparent, w.tracestate.as_deref()))
             .unwrap_or_default();
