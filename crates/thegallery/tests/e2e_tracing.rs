@@ -8,7 +8,7 @@
     reason = "a test stops at the first unexpected error; clippy's test exemption does not reach helper functions"
 )]
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use e2e::{System, journeys};
 use reqwest::Method;
@@ -53,6 +53,27 @@ fn jaeger() -> (String, String) {
     (get("JAEGER_OTLP_ENDPOINT"), get("JAEGER_QUERY_URL"))
 }
 
+const BIN: &str = env!("CARGO_BIN_EXE_thegallery");
+
+/// The distributed system exporting to the trace backend, and the backend's query URL. One proxy
+/// in front is trusted, so a trace continues the one the test starts.
+async fn distributed() -> (System, String) {
+    let (otlp, query) = jaeger();
+    let system = System::distributed_traced(BIN.as_ref(), &otlp, &[("FORWARDED_HOPS", "1")]).await;
+    (system, query)
+}
+
+/// The standalone system exporting to the trace backend every 100 ms, with `extra` settings.
+async fn standalone(extra: &[(&str, &str)]) -> System {
+    let (otlp, _) = jaeger();
+    let mut settings = vec![
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.as_str()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+    ];
+    settings.extend_from_slice(extra);
+    System::standalone_with(BIN.as_ref(), &settings).await
+}
+
 fn text(value: &Value) -> String {
     value
         .as_str()
@@ -89,13 +110,23 @@ fn spans(trace: &Value) -> Vec<Span> {
         .collect()
 }
 
+/// The proxy's span, the parent the test gives the withdrawal.
+const PROXY_SPAN: &str = "00f067aa0ba902b7";
+
 /// The spans of `trace_id` once the gateway's span and a consumer span of both gallery and post
-/// are among them (each process exports in batches of its own).
+/// are among them, and every span's parent too (each process exports in batches of its own, so
+/// a consumer's span can arrive before the send span it continues).
 async fn withdrawal_trace(query: &str, trace_id: &str) -> Vec<Span> {
     trace_until(query, trace_id, |spans| {
         let consumed = |part: &str| spans.iter().any(|s| s.part() == part && s.is_consumer());
         let gateway = spans.iter().any(|s| s.operation == "DELETE /api/member/**");
-        gateway && consumed("gallery") && consumed("post")
+        let ids: HashSet<&str> = spans.iter().map(|s| s.id.as_str()).collect();
+        let whole = spans.iter().all(|s| {
+            s.parent
+                .as_deref()
+                .is_none_or(|p| p == PROXY_SPAN || ids.contains(p))
+        });
+        gateway && consumed("gallery") && consumed("post") && whole
     })
     .await
 }
@@ -153,8 +184,7 @@ fn descends(spans: &[Span], span: &Span, ancestor: &Span) -> bool {
 async fn a_withdrawal_is_one_trace(system: &System, query: &str) -> Vec<Span> {
     let (mut member, _) = journeys::new_member(system, "tr").await;
     let trace_id = uuid::Uuid::new_v4().simple().to_string();
-    let proxy_span = "00f067aa0ba902b7";
-    let traceparent = format!("00-{trace_id}-{proxy_span}-01");
+    let traceparent = format!("00-{trace_id}-{PROXY_SPAN}-01");
     member
         .send_with(
             Method::DELETE,
@@ -171,7 +201,7 @@ async fn a_withdrawal_is_one_trace(system: &System, query: &str) -> Vec<Span> {
         .collect();
     assert_eq!(gateways.len(), 1, "the gateway's span in {spans:#?}");
     let gateway = gateways[0];
-    assert_eq!(gateway.parent.as_deref(), Some(proxy_span));
+    assert_eq!(gateway.parent.as_deref(), Some(PROXY_SPAN));
     let requests: Vec<&Span> = spans
         .iter()
         .filter(|s| s.part() == "member" && s.parent.as_deref() == Some(gateway.id.as_str()))
@@ -205,10 +235,7 @@ async fn a_withdrawal_is_one_trace(system: &System, query: &str) -> Vec<Span> {
 #[tokio::test]
 async fn a_distributed_withdrawal_is_one_trace_from_the_gateway_through_member_to_the_gallery_and_post_consumers()
  {
-    let (otlp, query) = jaeger();
-    let bin = env!("CARGO_BIN_EXE_thegallery");
-    // One proxy in front is trusted, so the trace continues the one the test starts.
-    let system = System::distributed_traced(bin.as_ref(), &otlp, &[("FORWARDED_HOPS", "1")]).await;
+    let (system, query) = distributed().await;
     let spans = a_withdrawal_is_one_trace(&system, &query).await;
     for part in ["gateway", "member", "gallery", "post"] {
         assert!(
@@ -221,9 +248,7 @@ async fn a_distributed_withdrawal_is_one_trace_from_the_gateway_through_member_t
 
 #[tokio::test]
 async fn a_withdrawals_database_redis_and_kafka_calls_are_client_spans_under_what_made_them() {
-    let (otlp, query) = jaeger();
-    let bin = env!("CARGO_BIN_EXE_thegallery");
-    let system = System::distributed_traced(bin.as_ref(), &otlp, &[("FORWARDED_HOPS", "1")]).await;
+    let (system, query) = distributed().await;
     let spans = a_withdrawal_is_one_trace(&system, &query).await;
     let request = spans
         .iter()
@@ -267,9 +292,7 @@ async fn a_withdrawals_database_redis_and_kafka_calls_are_client_spans_under_wha
 
 #[tokio::test]
 async fn the_gateways_session_lookup_is_a_redis_span_under_the_gateways_span() {
-    let (otlp, query) = jaeger();
-    let bin = env!("CARGO_BIN_EXE_thegallery");
-    let system = System::distributed_traced(bin.as_ref(), &otlp, &[("FORWARDED_HOPS", "1")]).await;
+    let (system, query) = distributed().await;
     // The withdrawal is the member's first protected request: its session is not cached yet.
     let spans = a_withdrawal_is_one_trace(&system, &query).await;
     let trace = trace_until(&query, &spans[0].trace, |spans| {
@@ -292,19 +315,10 @@ async fn the_gateways_session_lookup_is_a_redis_span_under_the_gateways_span() {
 
 #[tokio::test]
 async fn an_image_upload_is_a_storage_span_under_posts_request() {
-    let (otlp, query) = jaeger();
-    let bin = env!("CARGO_BIN_EXE_thegallery");
+    let (_, query) = jaeger();
     // A name of its own: the backend keeps the traces of every earlier run.
     let service = format!("thegallery-{}", uuid::Uuid::new_v4().simple());
-    let mut system = System::standalone_with(
-        bin.as_ref(),
-        &[
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", &otlp),
-            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
-            ("OTEL_SERVICE_NAME", &service),
-        ],
-    )
-    .await;
+    let mut system = standalone(&[("OTEL_SERVICE_NAME", &service)]).await;
     journeys::open_an_exhibition(&mut system, &[]).await;
     let http = reqwest::Client::new();
     let url =
@@ -340,17 +354,8 @@ async fn an_image_upload_is_a_storage_span_under_posts_request() {
 
 #[tokio::test]
 async fn a_standalone_withdrawal_is_one_trace_the_same_way() {
-    let (otlp, query) = jaeger();
-    let bin = env!("CARGO_BIN_EXE_thegallery");
-    let system = System::standalone_with(
-        bin.as_ref(),
-        &[
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", &otlp),
-            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
-            ("FORWARDED_HOPS", "1"),
-        ],
-    )
-    .await;
+    let (_, query) = jaeger();
+    let system = standalone(&[("FORWARDED_HOPS", "1")]).await;
     let spans = a_withdrawal_is_one_trace(&system, &query).await;
     assert!(
         spans.iter().all(|s| s.process == "thegallery"),
@@ -361,11 +366,10 @@ async fn a_standalone_withdrawal_is_one_trace_the_same_way() {
 
 #[tokio::test]
 async fn requests_are_answered_while_the_collector_cannot_be_reached() {
-    let bin = env!("CARGO_BIN_EXE_thegallery");
     let [closed] = e2e::free_ports::<1>();
     let endpoint = format!("http://127.0.0.1:{closed}");
     let system = System::standalone_with(
-        bin.as_ref(),
+        BIN.as_ref(),
         &[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
             ("OTEL_BSP_SCHEDULE_DELAY", "10"),
@@ -380,18 +384,9 @@ async fn requests_are_answered_while_the_collector_cannot_be_reached() {
 
 #[tokio::test]
 async fn a_gateway_span_names_its_method_once_whatever_its_route_label() {
-    let (otlp, query) = jaeger();
-    let bin = env!("CARGO_BIN_EXE_thegallery");
+    let (_, query) = jaeger();
     let service = format!("thegallery-{}", uuid::Uuid::new_v4().simple());
-    let system = System::standalone_with(
-        bin.as_ref(),
-        &[
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", &otlp),
-            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
-            ("OTEL_SERVICE_NAME", &service),
-        ],
-    )
-    .await;
+    let system = standalone(&[("OTEL_SERVICE_NAME", &service)]).await;
     // Sign-in's route label is `POST /api/member/signin`, method included.
     journeys::new_member(&system, "nm").await;
     let http = reqwest::Client::new();
