@@ -169,7 +169,10 @@ pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(LATENCY_BUCKETS)
+                .unwrap_or_else(|_| PrometheusBuilder::new())
+                .build_recorder();
             let handle = recorder.handle();
             // Another recorder may exist only in tests that build several apps; the handle of this
             // one still renders, so losing the race is harmless.
@@ -180,13 +183,25 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
-/// How often recorded histogram samples are folded into their summaries.
-const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+/// Upper bounds in seconds of the buckets of every histogram (all of them are durations): from the
+/// gateway's sub-millisecond answers to the slowest upload a client waits for.
+///
+/// Buckets rather than summaries, because a bucket count adds up across replicas, so dashboards and
+/// alerts see a service, not its slowest pod; and because folding samples into a summary's sketch
+/// is costly: 125,000 samples (5 s of the gateway at 25,000 req/s) took 12 ms, a stall of every
+/// request on the core it ran on, against 0.6 ms into buckets.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
 
-/// Histogram samples are kept one by one until folded into a summary, which a scrape of `/metrics`
-/// does; without scrapes they pile up (8 bytes a request: 12 MiB after 1.5 million gateway
-/// requests, seen in bench/gateway). A thread of its own folds them regularly, whatever runtime
-/// the process has.
+/// How often recorded histogram samples are folded into their buckets: often enough that one
+/// fold is a short piece of work.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Histogram samples are kept one by one until folded into the buckets, which a scrape of
+/// `/metrics` does; without scrapes they pile up (8 bytes a request: 12 MiB after 1.5 million
+/// gateway requests, seen in bench/gateway). A thread of its own folds them regularly, whatever
+/// runtime the process has.
 fn start_upkeep(handle: PrometheusHandle) {
     let started = std::thread::Builder::new()
         .name("metrics-upkeep".into())
