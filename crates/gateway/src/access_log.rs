@@ -16,7 +16,7 @@ const FLUSH_EVERY: Duration = Duration::from_millis(200);
 /// One request, as logged.
 #[derive(Debug)]
 pub struct Entry<'a> {
-    /// `x-request-id`.
+    /// `x-request-id`, as the request-id rule made it (nothing in it needs escaping).
     pub request_id: &'a str,
     /// HTTP method.
     pub method: &'a str,
@@ -107,24 +107,38 @@ fn write_line(buffer: &mut Vec<u8>, entry: &Entry<'_>) {
     write_timestamp(buffer);
     buffer
         .extend_from_slice(b"\",\"level\":\"INFO\",\"target\":\"gateway::access\",\"request_id\":");
-    write_string(buffer, entry.request_id);
+    write_plain(buffer, entry.request_id);
     buffer.extend_from_slice(b",\"method\":");
-    write_string(buffer, entry.method);
+    write_plain(buffer, entry.method);
     buffer.extend_from_slice(b",\"path\":");
     write_string(buffer, entry.path);
-    // Milliseconds with three decimals, from integer microseconds (float formatting is slow).
+    // Milliseconds with three decimals, from integer microseconds. Digits are written by hand:
+    // `write!` cost 5 % of the gateway's user-space instructions per request (callgrind).
     let micros = (entry.duration_ms * 1000.0).round() as u64;
-    let _ = write!(
-        buffer,
-        ",\"status\":{},\"duration_ms\":{}.{:03},\"member_id\":",
-        entry.status,
-        micros / 1000,
-        micros % 1000
-    );
+    buffer.extend_from_slice(b",\"status\":");
+    write_decimal(buffer, u64::from(entry.status));
+    buffer.extend_from_slice(b",\"duration_ms\":");
+    write_decimal(buffer, micros / 1000);
+    buffer.push(b'.');
+    write_padded(buffer, micros % 1000, 3);
+    buffer.extend_from_slice(b",\"member_id\":");
     write_string(buffer, entry.member_id.unwrap_or("-"));
     buffer.extend_from_slice(b",\"route\":");
-    write_string(buffer, entry.route);
+    write_plain(buffer, entry.route);
     buffer.extend_from_slice(b"}\n");
+}
+
+/// A JSON string of a value that never needs escaping, by the rules that made it: a request id
+/// (`[A-Za-z0-9-_.:]` only, [`platform::http::request_id`]), a method (an HTTP token) or a route
+/// label (this crate's tables). Checking them byte by byte cost as much as the rest of the line.
+fn write_plain(buffer: &mut Vec<u8>, value: &str) {
+    debug_assert!(
+        !value.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\'),
+        "{value:?} needs escaping"
+    );
+    buffer.push(b'"');
+    buffer.extend_from_slice(value.as_bytes());
+    buffer.push(b'"');
 }
 
 /// A JSON string; values without characters to escape (nearly all) are copied as they are.
@@ -155,11 +169,41 @@ fn write_timestamp(buffer: &mut Vec<u8>) {
         }
         buffer.extend_from_slice(text.as_bytes());
     });
-    let _ = write!(
+    buffer.push(b'.');
+    write_padded(
         buffer,
-        ".{:06}Z",
-        now.timestamp_subsec_micros().min(999_999)
+        u64::from(now.timestamp_subsec_micros().min(999_999)),
+        6,
     );
+    buffer.push(b'Z');
+}
+
+/// `n` in decimal.
+fn write_decimal(buffer: &mut Vec<u8>, n: u64) {
+    let mut digits = [0_u8; 20];
+    let mut at = digits.len();
+    let mut rest = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    buffer.extend_from_slice(&digits[at..]);
+}
+
+/// `n` in decimal with leading zeros to `width` (at most 20) digits; `n` has at most `width`.
+fn write_padded(buffer: &mut Vec<u8>, n: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut rest = n;
+    let start = digits.len().saturating_sub(width);
+    for slot in digits[start..].iter_mut().rev() {
+        *slot = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    buffer.extend_from_slice(&digits[start..]);
 }
 
 #[cfg(test)]
@@ -197,6 +241,20 @@ mod tests {
         let text = String::from_utf8(buffer).unwrap_or_default();
         let parsed = chrono::DateTime::parse_from_rfc3339(&text);
         assert!(parsed.is_ok() && text.len() == 27, "{text}");
+    }
+
+    #[test]
+    fn numbers_are_written_in_decimal_and_padded_to_their_width() {
+        let mut buffer = Vec::new();
+        for (n, width) in [(0, 1), (7, 3), (42, 3), (999, 3), (5, 6), (123_456, 6)] {
+            write_padded(&mut buffer, n, width);
+            buffer.push(b' ');
+        }
+        write_decimal(&mut buffer, u64::MAX);
+        assert_eq!(
+            String::from_utf8(buffer).unwrap_or_default(),
+            format!("0 007 042 999 000005 123456 {}", u64::MAX)
+        );
     }
 
     #[test]

@@ -251,8 +251,11 @@ impl Admission {
 /// Counts a request in the metrics. Handles are kept per thread: resolving them in the recorder on
 /// every request (labels hashed, keys allocated) cost more than the rest of the bookkeeping.
 fn observe(route: &'static str, status: StatusCode, elapsed: std::time::Duration) {
-    type Handles =
-        std::collections::HashMap<(&'static str, u16), (metrics::Counter, metrics::Histogram)>;
+    type Handles = std::collections::HashMap<
+        (&'static str, u16),
+        (metrics::Counter, metrics::Histogram),
+        foldhash::fast::RandomState,
+    >;
     thread_local! {
         static HANDLES: std::cell::RefCell<Handles> = std::cell::RefCell::default();
     }

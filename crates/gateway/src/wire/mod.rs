@@ -115,6 +115,8 @@ struct Client {
     input: BytesMut,
     upstream_input: BytesMut,
     output: Vec<u8>,
+    /// The spans of a response head's lines, a buffer kept from response to response.
+    response_lines: Vec<response::Span>,
     /// This connection's copy of each service's endpoints, indexed by [`service_index`].
     views: [View; 3],
 }
@@ -141,6 +143,7 @@ async fn connection(
         input: BytesMut::with_capacity(8 * 1024),
         upstream_input: BytesMut::new(),
         output: Vec::with_capacity(1024),
+        response_lines: Vec::new(),
         views: Default::default(),
     };
     let mut deadlines = Deadlines {

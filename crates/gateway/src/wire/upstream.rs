@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 use super::answer::answer;
 use super::io::{Sent, read_some, write_until_answered};
 use super::request;
-use super::response::{ResponseHead, describe_response, respond};
+use super::response::{ResponseHead, Span, describe_response, respond, spans};
 use super::{Client, Context, Deadline, Next, Shared, service_index};
 use crate::balance::{Balancer, Fault, Lease, Reach, may_retry};
 use crate::framing::{MAX_HEAD, MAX_HEADERS};
@@ -209,7 +209,8 @@ pub(super) async fn attempt(
         if body_sent && sending.remaining > 0 {
             body_sent = relay_request_body(client, &stream, sending.remaining).await?;
         }
-        match read_response_head(&mut stream, &mut client.upstream_input).await {
+        let lines = std::mem::take(&mut client.response_lines);
+        match read_response_head(&mut stream, &mut client.upstream_input, lines).await {
             Ok(head) => {
                 return Ok(Exchanged {
                     stream,
@@ -270,9 +271,11 @@ pub(super) enum Stale {
     Invalid(ProxyError),
 }
 
+/// Reads a response head into `input`; `lines` is the buffer its header spans go in.
 pub(super) async fn read_response_head(
     stream: &mut TcpStream,
     input: &mut BytesMut,
+    mut lines: Vec<Span>,
 ) -> Result<ResponseHead, Stale> {
     let invalid =
         |message: &str| Stale::Invalid(ProxyError::Unreachable(message.to_owned().into()));
@@ -295,6 +298,7 @@ pub(super) async fn read_response_head(
         match response.parse(input) {
             Ok(httparse::Status::Complete(n)) => {
                 let described = describe_response(&response);
+                spans(input, &response, &mut lines);
                 let raw = input.split_to(n).freeze();
                 return described
                     .map(|(status, framing, reusable)| ResponseHead {
@@ -302,6 +306,7 @@ pub(super) async fn read_response_head(
                         raw,
                         framing,
                         reusable,
+                        lines,
                     })
                     .ok_or_else(|| {
                         invalid("upstream sent a response head that cannot be relayed")
