@@ -1,5 +1,6 @@
 //! The outbox and inbox tables, part of every service's migration set.
 
+use platform::db::schema::{index, table};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
     big_integer, big_pk_auto, char_len, char_len_uniq, integer, string_len, string_len_null, text,
@@ -25,9 +26,7 @@ impl MigrationTrait for CreateOutboxAndInbox {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .create_table(
-                Table::create()
-                    .table("outbox")
-                    .if_not_exists()
+                table("outbox")
                     .col(big_pk_auto("id"))
                     .col(char_len_uniq("event_id", 36))
                     .col(string_len("topic", 100))
@@ -41,21 +40,15 @@ impl MigrationTrait for CreateOutboxAndInbox {
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name("outbox_unpublished")
-                    .table("outbox")
-                    .col("published_at")
-                    .col("id")
-                    .to_owned(),
-            )
+            .create_index(index(
+                "outbox_unpublished",
+                "outbox",
+                &["published_at", "id"],
+            ))
             .await?;
         manager
             .create_table(
-                Table::create()
-                    .table("inbox")
-                    .if_not_exists()
+                table("inbox")
                     .col(char_len("event_id", 36))
                     .col(string_len("consumer", 100))
                     .col(timestamp("processed_at"))
@@ -86,9 +79,7 @@ impl MigrationTrait for CreateCursorAndDeadLetter {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .create_table(
-                Table::create()
-                    .table("event_cursor")
-                    .if_not_exists()
+                table("event_cursor")
                     .col(string_len("consumer", 100))
                     .col(string_len("topic", 100))
                     .col(big_integer("position"))
@@ -98,9 +89,7 @@ impl MigrationTrait for CreateCursorAndDeadLetter {
             .await?;
         manager
             .create_table(
-                Table::create()
-                    .table("dead_letter")
-                    .if_not_exists()
+                table("dead_letter")
                     .col(big_pk_auto("id"))
                     .col(string_len("consumer", 100))
                     .col(string_len("topic", 100))
@@ -139,9 +128,7 @@ impl MigrationTrait for CreateRelayLock {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .create_table(
-                Table::create()
-                    .table("outbox_relay_lock")
-                    .if_not_exists()
+                table("outbox_relay_lock")
                     .col(string_len("name", 50).primary_key())
                     .to_owned(),
             )
@@ -174,14 +161,7 @@ impl MigrationName for IndexInboxByAge {
 impl MigrationTrait for IndexInboxByAge {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name("inbox_processed_at")
-                    .table("inbox")
-                    .col("processed_at")
-                    .to_owned(),
-            )
+            .create_index(index("inbox_processed_at", "inbox", &["processed_at"]))
             .await
     }
 }
@@ -194,4 +174,11 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(CreateRelayLock),
         Box::new(IndexInboxByAge),
     ]
+}
+
+/// A service's migration set: the event tables first, which its own tables come after.
+pub fn followed_by(own: Vec<Box<dyn MigrationTrait>>) -> Vec<Box<dyn MigrationTrait>> {
+    let mut all = migrations();
+    all.extend(own);
+    all
 }

@@ -6,6 +6,7 @@ use std::pin::Pin;
 
 use platform::CancellationToken;
 
+use crate::bus::Bus;
 use crate::consumer::Consumer;
 use crate::relay::Relay;
 use crate::retention::Purger;
@@ -24,6 +25,15 @@ pub struct Connected<S> {
 }
 
 impl<S> Connected<S> {
+    /// The parts, put together.
+    pub fn new(state: S, readiness: platform::http::Readiness, workers: Workers) -> Self {
+        Self {
+            state,
+            readiness,
+            workers,
+        }
+    }
+
     /// Serves `routes(state)` and the probes on `addr` with the service's `codes`, beside the
     /// workers, until `shutdown` is cancelled: a service's `run` once connected.
     pub async fn serve(
@@ -37,6 +47,22 @@ impl<S> Connected<S> {
         let server = platform::shutdown::run_http(codes, addr, app, shutdown.clone());
         self.workers.run_beside(server, shutdown).await
     }
+}
+
+/// A domain service's `run`, the same in each: on Kafka when configured, otherwise on an
+/// in-process bus of its own, `connect` builds the service, which then serves `routes` with its
+/// `codes` on `addr` until `shutdown` is cancelled.
+pub async fn run_service<S>(
+    kafka: Option<&platform::config::KafkaConfig>,
+    addr: std::net::SocketAddr,
+    connect: impl AsyncFnOnce(&Bus) -> anyhow::Result<Connected<S>>,
+    routes: impl FnOnce(S) -> axum::Router,
+    codes: platform::http::ServiceCodes,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let bus = Bus::from_config(kafka, &Bus::in_process());
+    let connected = connect(&bus).await?;
+    Ok(connected.serve(routes, codes, addr, shutdown).await?)
 }
 
 /// A background task of a service's own, started with the shutdown token.

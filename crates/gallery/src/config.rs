@@ -3,7 +3,7 @@
 use platform::auth::{SessionSource, VerifyingKeys};
 use platform::config::{
     ConfigError, DatabaseConfig, Environment, HttpConfig, KafkaConfig, Presentation, RedisConfig,
-    RetentionConfig, Vars,
+    RetentionConfig, ServiceBase, Vars,
 };
 
 /// Default port of the gallery service.
@@ -32,22 +32,20 @@ impl Config {
     /// Reads the distributed-mode configuration; every problem is reported at once.
     pub fn from_env(env: &dyn Environment) -> Result<Self, ConfigError> {
         let mut vars = Vars::new(env);
-        let http = HttpConfig::read(&mut vars, DEFAULT_PORT);
-        let database = DatabaseConfig::read(&mut vars, "gallery");
-        let kafka = KafkaConfig::read(&mut vars);
-        let retention = RetentionConfig::read(&mut vars);
+        let base = ServiceBase::read(&mut vars, DEFAULT_PORT, "gallery");
         let presentation = Presentation::read(&mut vars);
         let keys = VerifyingKeys::read(&mut vars);
         let redis = RedisConfig::read(&mut vars);
         vars.finish(|| {
+            let (http, database, kafka, retention) = base.parts()?;
             Some(Self {
-                http,
-                database: database?,
-                kafka: Some(kafka?),
-                retention,
                 presentation,
                 keys: keys?,
                 sessions: SessionSource::Redis(redis?),
+                http,
+                database,
+                kafka: Some(kafka),
+                retention,
             })
         })
     }

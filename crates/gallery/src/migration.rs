@@ -1,5 +1,6 @@
 //! The gallery database's migrations, applied at start-up and by `thegallery migrate gallery`.
 
+use platform::db::schema::{index, table};
 use sea_orm::DbBackend;
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
@@ -13,11 +14,11 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        let mut all = events::migration::migrations();
-        all.push(Box::new(CreateGalleryTables));
-        all.push(Box::new(SeedPlaces));
-        all.push(Box::new(CreateSearchIndex));
-        all
+        events::migration::followed_by(vec![
+            Box::new(CreateGalleryTables),
+            Box::new(SeedPlaces),
+            Box::new(CreateSearchIndex),
+        ])
     }
 }
 
@@ -66,9 +67,7 @@ impl MigrationTrait for CreateGalleryTables {
         let backend = manager.get_database_backend();
         manager
             .create_table(
-                Table::create()
-                    .table("place")
-                    .if_not_exists()
+                table("place")
                     .col(big_integer("place_id").primary_key())
                     .col(string_len("name", 50))
                     .col(integer("maximum_frame_number"))
@@ -79,9 +78,7 @@ impl MigrationTrait for CreateGalleryTables {
             .await?;
         manager
             .create_table(
-                Table::create()
-                    .table("gallery")
-                    .if_not_exists()
+                table("gallery")
                     .col(big_pk_auto("gallery_id"))
                     .col(big_integer("member_id"))
                     .col(big_integer("place_id"))
@@ -93,51 +90,26 @@ impl MigrationTrait for CreateGalleryTables {
             )
             .await?;
         // Race-safe per-member uniqueness; also serves "galleries of member X".
-        create_index(
-            manager,
-            "gallery_member_name",
-            "gallery",
-            &["member_id", "name"],
-            true,
-        )
-        .await?;
+        let mut member_name = index("gallery_member_name", "gallery", &["member_id", "name"]);
+        manager
+            .create_index(member_name.unique().to_owned())
+            .await?;
         manager
             .create_table(
-                Table::create()
-                    .table("member_nickname")
-                    .if_not_exists()
+                table("member_nickname")
                     .col(big_integer("member_id").primary_key())
                     .col(exact_text(backend, "nickname", 64))
                     .to_owned(),
             )
             .await?;
-        create_index(
-            manager,
-            "member_nickname_nickname",
-            "member_nickname",
-            &["nickname"],
-            false,
-        )
-        .await
+        manager
+            .create_index(index(
+                "member_nickname_nickname",
+                "member_nickname",
+                &["nickname"],
+            ))
+            .await
     }
-}
-
-async fn create_index(
-    manager: &SchemaManager<'_>,
-    name: &'static str,
-    table: &'static str,
-    columns: &[&'static str],
-    unique: bool,
-) -> Result<(), DbErr> {
-    let mut index = Index::create();
-    index.if_not_exists().name(name).table(table);
-    for column in columns {
-        index.col(*column);
-    }
-    if unique {
-        index.unique();
-    }
-    manager.create_index(index.to_owned()).await
 }
 
 /// Seeds the three places the original frontend draws (see [`PLACES`]) with the images this

@@ -4,7 +4,7 @@ use platform::SecretString;
 use platform::auth::SigningKey;
 use platform::config::{
     ConfigError, DatabaseConfig, Environment, Flag, HttpConfig, KafkaConfig, RedisConfig,
-    RetentionConfig, Vars,
+    RetentionConfig, ServiceBase, Vars,
 };
 use url::Url;
 
@@ -202,21 +202,19 @@ impl Config {
     /// Reads the distributed-mode configuration; every problem is reported at once.
     pub fn from_env(env: &dyn Environment) -> Result<Self, ConfigError> {
         let mut vars = Vars::new(env);
-        let http = HttpConfig::read(&mut vars, DEFAULT_PORT);
-        let database = DatabaseConfig::read(&mut vars, "member");
+        let base = ServiceBase::read(&mut vars, DEFAULT_PORT, "member");
         let redis = RedisConfig::read(&mut vars);
-        let kafka = KafkaConfig::read(&mut vars);
-        let retention = RetentionConfig::read(&mut vars);
         let key = SigningKey::read(&mut vars);
         let settings = Settings::read(&mut vars, true);
         vars.finish(|| {
+            let (http, database, kafka, retention) = base.parts()?;
             Some(Self {
-                http,
-                database: database?,
                 redis: Some(redis?),
-                kafka: Some(kafka?),
-                retention,
                 auth: AuthConfig::new(key?, settings),
+                http,
+                database,
+                kafka: Some(kafka),
+                retention,
             })
         })
     }

@@ -1,5 +1,6 @@
 //! The member database's migrations, applied at start-up and by `thegallery migrate member`.
 
+use platform::db::schema::{index, table};
 use sea_orm::DbBackend;
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
@@ -10,9 +11,7 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        let mut migrations = events::migration::migrations();
-        migrations.push(Box::new(CreateMembers));
-        migrations
+        events::migration::followed_by(vec![Box::new(CreateMembers)])
     }
 }
 
@@ -51,9 +50,7 @@ impl MigrationTrait for CreateMembers {
         let backend = manager.get_database_backend();
         manager
             .create_table(
-                Table::create()
-                    .table(Alias::new("members"))
-                    .if_not_exists()
+                table("members")
                     .col(
                         column("member_id")
                             .big_integer()
@@ -78,14 +75,7 @@ impl MigrationTrait for CreateMembers {
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name("members_nickname")
-                    .table(Alias::new("members"))
-                    .col(Alias::new("nickname"))
-                    .to_owned(),
-            )
+            .create_index(index("members_nickname", "members", &["nickname"]))
             .await
     }
 }

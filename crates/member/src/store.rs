@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 use events::{Change, MemberEvent, Outbox, OutboxError};
 use platform::time::now_utc;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
     QueryFilter, QueryOrder, RuntimeErr, SqlErr,
@@ -212,21 +212,17 @@ impl MemberStore {
     ) -> Result<Option<Member>, WriteError> {
         let now = now_utc();
         let mut change = self.begin().await?;
-        let updated = Members::update_many()
-            .col_expr(Column::Nickname, Expr::value(nickname.as_str()))
-            .col_expr(Column::ActiveNickname, Expr::value(nickname.as_str()))
-            .col_expr(Column::IsDeleted, Expr::value(false))
-            .col_expr(
+        let values = vec![
+            (Column::Nickname, Expr::value(nickname.as_str())),
+            (Column::ActiveNickname, Expr::value(nickname.as_str())),
+            (Column::IsDeleted, Expr::value(false)),
+            (
                 Column::DeletedDate,
                 Expr::value(Option::<NaiveDateTime>::None),
-            )
-            .col_expr(Column::LastDate, Expr::value(now))
-            .col_expr(Column::ModifiedDate, Expr::value(now))
-            .filter(Column::MemberId.eq(id))
-            .filter(Column::IsDeleted.eq(true))
-            .exec(change.txn())
-            .await?;
-        if updated.rows_affected == 0 {
+            ),
+            (Column::LastDate, Expr::value(now)),
+        ];
+        if !update_while(&change, id, true, values, now).await? {
             return Ok(None);
         }
         let member = Members::find_by_id(id)
@@ -246,15 +242,11 @@ impl MemberStore {
     pub async fn change_nickname(&self, id: i64, nickname: &Nickname) -> Result<bool, WriteError> {
         let now = now_utc();
         let mut change = self.begin().await?;
-        let updated = Members::update_many()
-            .col_expr(Column::Nickname, Expr::value(nickname.as_str()))
-            .col_expr(Column::ActiveNickname, Expr::value(nickname.as_str()))
-            .col_expr(Column::ModifiedDate, Expr::value(now))
-            .filter(Column::MemberId.eq(id))
-            .filter(Column::IsDeleted.eq(false))
-            .exec(change.txn())
-            .await?;
-        if updated.rows_affected == 0 {
+        let values = vec![
+            (Column::Nickname, Expr::value(nickname.as_str())),
+            (Column::ActiveNickname, Expr::value(nickname.as_str())),
+        ];
+        if !update_while(&change, id, false, values, now).await? {
             return Ok(false);
         }
         let event = MemberEvent::NicknameChanged {
@@ -271,16 +263,12 @@ impl MemberStore {
     pub async fn withdraw(&self, id: i64) -> Result<bool, StoreError> {
         let now = now_utc();
         let mut change = self.begin().await?;
-        let updated = Members::update_many()
-            .col_expr(Column::IsDeleted, Expr::value(true))
-            .col_expr(Column::ActiveNickname, Expr::value(Option::<String>::None))
-            .col_expr(Column::DeletedDate, Expr::value(Some(now)))
-            .col_expr(Column::ModifiedDate, Expr::value(now))
-            .filter(Column::MemberId.eq(id))
-            .filter(Column::IsDeleted.eq(false))
-            .exec(change.txn())
-            .await?;
-        if updated.rows_affected == 0 {
+        let values = vec![
+            (Column::IsDeleted, Expr::value(true)),
+            (Column::ActiveNickname, Expr::value(Option::<String>::None)),
+            (Column::DeletedDate, Expr::value(Some(now))),
+        ];
+        if !update_while(&change, id, false, values, now).await? {
             return Ok(false);
         }
         change
@@ -319,6 +307,30 @@ impl MemberStore {
             .map(|m| (m.member_id, m.nickname))
             .collect())
     }
+}
+
+/// Sets `values` and `modified_date` on member `id` while its `is_deleted` is still `deleted`,
+/// inside `change`; `false` when no row was. The condition is what makes reactivation, renaming
+/// and withdrawal race-safe: of two at once, the second finds nothing to update.
+async fn update_while(
+    change: &Change,
+    id: i64,
+    deleted: bool,
+    values: Vec<(Column, SimpleExpr)>,
+    now: NaiveDateTime,
+) -> Result<bool, DbErr> {
+    let update = values
+        .into_iter()
+        .fold(Members::update_many(), |update, (column, value)| {
+            update.col_expr(column, value)
+        });
+    let updated = update
+        .col_expr(Column::ModifiedDate, Expr::value(now))
+        .filter(Column::MemberId.eq(id))
+        .filter(Column::IsDeleted.eq(deleted))
+        .exec(change.txn())
+        .await?;
+    Ok(updated.rows_affected > 0)
 }
 
 async fn announce_registered(change: &mut Change, member: &Member) -> Result<(), OutboxError> {

@@ -635,6 +635,36 @@ impl RetentionConfig {
     }
 }
 
+/// What member, gallery and post each read first in distributed mode: where the service listens,
+/// its database, the broker and the retention of its event tables. One reader, so that the three
+/// name, default and check these variables alike.
+#[derive(Debug, Clone)]
+pub struct ServiceBase {
+    http: HttpConfig,
+    database: Option<DatabaseConfig>,
+    kafka: Option<KafkaConfig>,
+    retention: RetentionConfig,
+}
+
+impl ServiceBase {
+    /// Reads `BIND_ADDR`, `PORT` (default `default_port`), the database variables (default
+    /// database `default_database`), `KAFKA_*` and `EVENTS_*`.
+    pub fn read(vars: &mut Vars<'_>, default_port: u16, default_database: &str) -> Self {
+        Self {
+            http: HttpConfig::read(vars, default_port),
+            database: DatabaseConfig::read(vars, default_database),
+            kafka: KafkaConfig::read(vars),
+            retention: RetentionConfig::read(vars),
+        }
+    }
+
+    /// The parts once all of them read well; `None` when the database or the broker did not, whose
+    /// problems [`Vars`] already holds.
+    pub fn parts(self) -> Option<(HttpConfig, DatabaseConfig, KafkaConfig, RetentionConfig)> {
+        Some((self.http, self.database?, self.kafka?, self.retention))
+    }
+}
+
 /// Where images are stored.
 #[derive(Debug, Clone)]
 pub enum StorageConfig {

@@ -110,6 +110,31 @@ pub async fn migrate<M: MigratorTrait>(db: &DatabaseConnection) -> Result<(), Da
     M::up(db, None).await.map_err(DatabaseError::Migrate)
 }
 
+/// What the services' migrations are built of. Each statement is `IF NOT EXISTS` because a
+/// migration is not one transaction on MySQL: one stopped part way must run again from the start.
+pub mod schema {
+    use sea_orm_migration::prelude::{Index, IndexCreateStatement, Table, TableCreateStatement};
+
+    /// `CREATE TABLE IF NOT EXISTS name`, its columns to be added.
+    pub fn table(name: &'static str) -> TableCreateStatement {
+        Table::create().table(name).if_not_exists().to_owned()
+    }
+
+    /// `CREATE INDEX IF NOT EXISTS name ON table (columns)`.
+    pub fn index(
+        name: &'static str,
+        table: &'static str,
+        columns: &[&'static str],
+    ) -> IndexCreateStatement {
+        let mut index = Index::create();
+        index.if_not_exists().name(name).table(table);
+        for column in columns {
+            index.col(*column);
+        }
+        index.to_owned()
+    }
+}
+
 /// Readiness probe: the database answers a ping.
 #[derive(Debug, Clone)]
 pub struct DatabaseProbe(pub DatabaseConnection);

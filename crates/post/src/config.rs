@@ -5,7 +5,7 @@ use platform::SecretString;
 use platform::auth::{SessionSource, VerifyingKeys};
 use platform::config::{
     ConfigError, DatabaseConfig, Environment, HttpConfig, KafkaConfig, RedisConfig,
-    RetentionConfig, StorageConfig, Vars,
+    RetentionConfig, ServiceBase, StorageConfig, Vars,
 };
 use url::Url;
 
@@ -86,24 +86,22 @@ impl Config {
     /// Reads the distributed-mode configuration; every problem is reported at once.
     pub fn from_env(env: &dyn Environment) -> Result<Self, ConfigError> {
         let mut vars = Vars::new(env);
-        let http = HttpConfig::read(&mut vars, DEFAULT_PORT);
-        let database = DatabaseConfig::read(&mut vars, "post");
-        let kafka = KafkaConfig::read(&mut vars);
-        let retention = RetentionConfig::read(&mut vars);
+        let base = ServiceBase::read(&mut vars, DEFAULT_PORT, "post");
         let storage = StorageConfig::read(&mut vars, "./data/images");
         let auth = VerifyingKeys::read(&mut vars);
         let redis = RedisConfig::read(&mut vars);
         let settings = Settings::read(&mut vars, storage.as_ref());
         vars.finish(|| {
+            let (http, database, kafka, retention) = base.parts()?;
             Some(Self {
-                http,
-                database: database?,
-                kafka: Some(kafka?),
-                retention,
                 storage: storage?,
                 auth: auth?,
                 sessions: SessionSource::Redis(redis?),
                 settings: settings?,
+                http,
+                database,
+                kafka: Some(kafka),
+                retention,
             })
         })
     }

@@ -127,18 +127,12 @@ pub async fn connect(config: &Config, bus: &Bus) -> anyhow::Result<Connected> {
         .with_task("image sweeper", move |shutdown| {
             reactions::sweep_images_until(sweeping, shutdown)
         });
-    Ok(Connected {
-        state,
-        readiness,
-        workers,
-    })
+    Ok(Connected::new(state, readiness, workers))
 }
 
 /// Runs the post service until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let bus = Bus::from_config(config.kafka.as_ref(), &Bus::in_process());
-    let connected = connect(&config, &bus).await?;
-    Ok(connected
-        .serve(router, CODES, config.http.addr(), shutdown)
-        .await?)
+    let (kafka, addr) = (config.kafka.as_ref(), config.http.addr());
+    let connect = async |bus: &Bus| connect(&config, bus).await;
+    events::run_service(kafka, addr, connect, router, CODES, shutdown).await
 }

@@ -1,5 +1,6 @@
 //! The post database's migrations, applied at start-up and by `thegallery migrate post`.
 
+use platform::db::schema::{index, table};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
     big_integer, big_integer_null, big_pk_auto, boolean, string_len, text, text_null,
@@ -12,9 +13,7 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        let mut migrations = events::migration::migrations();
-        migrations.push(Box::new(CreatePostTables));
-        migrations
+        events::migration::followed_by(vec![Box::new(CreatePostTables)])
     }
 }
 
@@ -36,15 +35,6 @@ fn micros(name: &'static str) -> ColumnDef {
         .to_owned()
 }
 
-fn index(name: &'static str, table: &'static str, cols: &[&'static str]) -> IndexCreateStatement {
-    let mut index = Index::create();
-    index.if_not_exists().name(name).table(table);
-    for col in cols {
-        index.col(*col);
-    }
-    index.to_owned()
-}
-
 #[expect(
     elided_lifetimes_in_paths,
     reason = "The trait is declared with an elided `SchemaManager` lifetime; naming it breaks the impl."
@@ -54,9 +44,7 @@ impl MigrationTrait for CreatePostTables {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .create_table(
-                Table::create()
-                    .table("music")
-                    .if_not_exists()
+                table("music")
                     .col(big_pk_auto("id"))
                     .col(string_len("title", 255))
                     .col(string_len("artist", 255))
@@ -75,9 +63,7 @@ impl MigrationTrait for CreatePostTables {
             .await?;
         manager
             .create_table(
-                Table::create()
-                    .table("post")
-                    .if_not_exists()
+                table("post")
                     .col(big_pk_auto("id"))
                     .col(big_integer("gallery_id"))
                     .col(string_len("title", 50))
@@ -113,9 +99,7 @@ impl CreatePostTables {
     async fn create_comment(&self, manager: &SchemaManager<'_>) -> Result<(), DbErr> {
         manager
             .create_table(
-                Table::create()
-                    .table("comment")
-                    .if_not_exists()
+                table("comment")
                     .col(big_pk_auto("id"))
                     .col(big_integer("post_id"))
                     .col(big_integer("member_id"))
@@ -147,9 +131,7 @@ impl CreatePostTables {
     async fn create_projections(&self, manager: &SchemaManager<'_>) -> Result<(), DbErr> {
         manager
             .create_table(
-                Table::create()
-                    .table("gallery_owner")
-                    .if_not_exists()
+                table("gallery_owner")
                     .col(big_integer("gallery_id").primary_key())
                     .col(big_integer("member_id"))
                     .to_owned(),
@@ -157,9 +139,7 @@ impl CreatePostTables {
             .await?;
         manager
             .create_table(
-                Table::create()
-                    .table("member_nickname")
-                    .if_not_exists()
+                table("member_nickname")
                     .col(big_integer("member_id").primary_key())
                     .col(string_len("nickname", 255))
                     .to_owned(),
@@ -168,9 +148,7 @@ impl CreatePostTables {
         // Images of deleted galleries wait here until their deletion has committed.
         manager
             .create_table(
-                Table::create()
-                    .table("image_trash")
-                    .if_not_exists()
+                table("image_trash")
                     .col(string_len("image_key", 255).primary_key())
                     .to_owned(),
             )

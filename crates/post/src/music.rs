@@ -101,6 +101,13 @@ const SEARCH_LIMIT: &str = "3";
 /// Refresh a token this long before Spotify says it expires.
 const TOKEN_MARGIN: Duration = Duration::from_secs(30);
 
+/// Sends `request` and reads its JSON answer; an error status fails like a failed send.
+async fn json_answer<T: serde::de::DeserializeOwned>(
+    request: reqwest::RequestBuilder,
+) -> reqwest::Result<T> {
+    request.send().await?.error_for_status()?.json().await
+}
+
 impl MusicClient {
     /// A client for the configured providers.
     pub fn new(spotify: Option<SpotifyConfig>, youtube: Option<YoutubeConfig>) -> Self {
@@ -120,22 +127,14 @@ impl MusicClient {
     pub async fn search(&self, query: &str) -> Result<Vec<TrackCandidate>, PostError> {
         let spotify = self.spotify.as_ref().ok_or(PostError::MusicNotConfigured)?;
         let token = self.token(spotify).await?;
-        let answer: SearchAnswer = self
-            .http
-            .get(spotify.search_url.clone())
-            .query(&[
-                ("q", query),
-                ("type", "track"),
-                ("limit", SEARCH_LIMIT),
-                ("market", "KR"),
-                ("locale", "ko_KR"),
-            ])
-            .bearer_auth(token)
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(PostError::MusicUnavailable)?
-            .json()
+        let request = self.http.get(spotify.search_url.clone()).query(&[
+            ("q", query),
+            ("type", "track"),
+            ("limit", SEARCH_LIMIT),
+            ("market", "KR"),
+            ("locale", "ko_KR"),
+        ]);
+        let answer: SearchAnswer = json_answer(request.bearer_auth(token))
             .await
             .map_err(PostError::MusicUnavailable)?;
         Ok(answer.tracks.items.into_iter().map(candidate).collect())
@@ -146,21 +145,13 @@ impl MusicClient {
         if let Some(token) = cached.as_ref().filter(|t| t.expires > Instant::now()) {
             return Ok(token.value.clone());
         }
-        let answer: TokenAnswer = self
-            .http
-            .post(spotify.token_url.clone())
-            .basic_auth(
-                &spotify.client_id,
-                Some(spotify.client_secret.expose_secret()),
-            )
-            .form(&[("grant_type", "client_credentials")])
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(PostError::MusicUnavailable)?
-            .json()
-            .await
-            .map_err(PostError::MusicUnavailable)?;
+        let secret = spotify.client_secret.expose_secret();
+        let request = self.http.post(spotify.token_url.clone());
+        let request = request.basic_auth(&spotify.client_id, Some(secret));
+        let answer: TokenAnswer =
+            json_answer(request.form(&[("grant_type", "client_credentials")]))
+                .await
+                .map_err(PostError::MusicUnavailable)?;
         let lifetime = Duration::from_secs(answer.expires_in).saturating_sub(TOKEN_MARGIN);
         *cached = Some(CachedToken {
             value: answer.access_token.clone(),
@@ -173,27 +164,21 @@ impl MusicClient {
     pub async fn find_video(&self, artist: &str, title: &str) -> Result<Option<String>, PostError> {
         let youtube = self.youtube.as_ref().ok_or(PostError::MusicNotConfigured)?;
         let query = format!("{artist} {title}");
-        let answer: YoutubeAnswer = self
-            .http
-            .get(youtube.search_url.clone())
-            .query(&[
-                ("part", "snippet"),
-                ("type", "video"),
-                ("q", query.as_str()),
-                ("key", youtube.api_key.expose_secret()),
-                ("maxResults", "1"),
-                (
-                    "fields",
-                    "items(id(videoId),snippet(title,thumbnails(high(url))))",
-                ),
-            ])
-            .send()
+        let request = self.http.get(youtube.search_url.clone()).query(&[
+            ("part", "snippet"),
+            ("type", "video"),
+            ("q", query.as_str()),
+            ("key", youtube.api_key.expose_secret()),
+            ("maxResults", "1"),
+            (
+                "fields",
+                "items(id(videoId),snippet(title,thumbnails(high(url))))",
+            ),
+        ]);
+        // The URL carries the API key, so errors drop it.
+        let answer: YoutubeAnswer = json_answer(request)
             .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| PostError::MusicUnavailable(e.without_url()))?
-            .json()
-            .await
-            .map_err(PostError::MusicUnavailable)?;
+            .map_err(|e| PostError::MusicUnavailable(e.without_url()))?;
         Ok(answer
             .items
             .into_iter()

@@ -36,9 +36,7 @@ pub struct ApiDoc;
 /// The document as served: generated, then completed with the shared conventions (security from
 /// the gateway's access matrix).
 pub fn api_document() -> utoipa::openapi::OpenApi {
-    let mut doc = ApiDoc::openapi();
-    platform::http::openapi::conventions(&mut doc, platform::http::access::Service::Gallery);
-    doc
+    platform::http::openapi::document::<ApiDoc>(platform::http::access::Service::Gallery)
 }
 
 /// Serves the document.

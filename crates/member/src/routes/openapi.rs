@@ -40,9 +40,7 @@ struct MemberApi;
 /// The document as served: generated, then completed with the shared conventions (security from
 /// the gateway's access matrix).
 pub fn api_document() -> utoipa::openapi::OpenApi {
-    let mut doc = MemberApi::openapi();
-    platform::http::openapi::conventions(&mut doc, platform::http::access::Service::Member);
-    doc
+    platform::http::openapi::document::<MemberApi>(platform::http::access::Service::Member)
 }
 
 /// Serves the document.

@@ -80,6 +80,13 @@ const PROTECTED: &[(&str, &str)] = &[
     ),
 ];
 
+/// The document of `service` as served: `A`'s, generated, then completed with [`conventions`].
+pub fn document<A: utoipa::OpenApi>(service: Service) -> OpenApi {
+    let mut doc = A::openapi();
+    conventions(&mut doc, service);
+    doc
+}
+
 /// Adds the shared schemas, security schemes and error answers to `doc`, the document of
 /// `service`. Which operations need a member's token comes from the gateway's access matrix
 /// ([`access`](super::access)), never from a list of its own.

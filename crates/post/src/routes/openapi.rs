@@ -39,9 +39,7 @@ pub struct ApiDoc;
 /// The document as served: generated, then completed with the shared conventions (security from
 /// the gateway's access matrix).
 pub fn api_document() -> utoipa::openapi::OpenApi {
-    let mut doc = ApiDoc::openapi();
-    platform::http::openapi::conventions(&mut doc, platform::http::access::Service::Post);
-    doc
+    platform::http::openapi::document::<ApiDoc>(platform::http::access::Service::Post)
 }
 
 /// Serves the document.
