@@ -89,8 +89,8 @@ fn member_with_nothing_set_lists_every_missing_variable_at_once() {
             "MYSQL_SERVER",
             "MYSQL_USER",
             "MYSQL_PASSWORD",
-            "REDIS_HOST",
             "KAFKA_SERVER",
+            "REDIS_HOST",
             "JWT_PRIVATE_KEY"
         ]
     );
@@ -113,9 +113,9 @@ fn member_with_several_invalid_values_lists_each_of_them() {
             "BIND_ADDR",
             "PORT",
             "MYSQL_SERVER",
-            "REDIS_PORT",
             "KAFKA_SERVER",
-            "KAFKA_TOPIC_PARTITIONS"
+            "KAFKA_TOPIC_PARTITIONS",
+            "REDIS_PORT"
         ]
     );
 }
