@@ -29,7 +29,7 @@ pub struct SearchQuery {
     pub size: Option<u64>,
 }
 
-/// One search result (B §5 "GallerySearchItem").
+/// One search result: the original's `GallerySearchItem` (docs/api.md, gallery search).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GallerySearchItem {
