@@ -4,9 +4,7 @@
 
 mod common;
 
-use axum::http::Method;
-use common::{Backend, TestApp, redis_config, unique_email, unique_id};
-use serde_json::json;
+use common::{Backend, PASSWORD, TestApp, redis_config, unique_email, unique_id};
 use testkit::Switch;
 
 const UNAVAILABLE: &str = "일시적으로 서비스를 사용할 수 없습니다. 잠시 후 다시 시도해주세요";
@@ -20,8 +18,7 @@ async fn without_redis_logins_answer_503_without_a_cookie_and_recover_afterwards
     let app = TestApp::start_with(Backend::MariaDb, config).await;
     let token = app.member_token().await;
     let email = unique_email();
-    let signup = json!({ "email": email, "password": "a quiet gallery", "nickname": "레디스" });
-    app.call(Method::POST, "/api/member/signup", None, Some(signup))
+    app.signup(&email, "레디스")
         .await
         .assert_ok("회원가입 성공");
 
@@ -29,41 +26,20 @@ async fn without_redis_logins_answer_503_without_a_cookie_and_recover_afterwards
     let kakao = app.kakao_login(unique_id(), "tester").await;
     kakao.assert_error(503, "GA001", UNAVAILABLE);
     assert!(kakao.set_cookie().is_empty());
-    let signin = json!({ "email": email, "password": "a quiet gallery" });
-    let answer = app
-        .call(
-            Method::POST,
-            "/api/member/signin",
-            None,
-            Some(signin.clone()),
-        )
-        .await;
+    let answer = app.signin(&email, PASSWORD).await;
     answer.assert_error(503, "GA001", UNAVAILABLE);
     assert!(answer.set_cookie().is_empty());
-    let me = app
-        .call(Method::GET, "/api/member", Some(&token), None)
-        .await;
-    me.assert_error(503, "GA001", UNAVAILABLE);
-    let withdraw = app
-        .call(Method::DELETE, "/api/member", Some(&token), None)
-        .await;
-    assert_eq!(withdraw.status, 503);
+    app.profile(&token)
+        .await
+        .assert_error(503, "GA001", UNAVAILABLE);
+    assert_eq!(app.withdraw(&token).await.status, 503);
     assert!(app.outbox().await.iter().all(|e| e.0 != "member.withdrawn"));
 
     relay.up();
     testkit::eventually("signing in works again", || async {
-        let answer = app
-            .call(
-                Method::POST,
-                "/api/member/signin",
-                None,
-                Some(signin.clone()),
-            )
-            .await;
+        let answer = app.signin(&email, PASSWORD).await;
         (answer.status == 200).then_some(())
     })
     .await;
-    app.call(Method::GET, "/api/member", Some(&token), None)
-        .await
-        .assert_ok("회원 정보 조회 성공");
+    app.profile(&token).await.assert_ok("회원 정보 조회 성공");
 }

@@ -23,8 +23,9 @@ use events::Outbox;
 use http_body_util::BodyExt;
 use member::AppState;
 use member::config::{AuthConfig, ProviderConfig};
+use member::store::Member;
 use member::throttle::{Ephemeral, MemoryEphemeral, RedisEphemeral};
-use platform::auth::{DbSessions, RedisSessions, SessionStore, SigningKey};
+use platform::auth::{DbSessions, RedisSessions, Session, SessionStore, SigningKey};
 use platform::config::RedisConfig;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::Value;
@@ -306,6 +307,96 @@ impl TestApp {
         Answer::new(status, headers, bytes.to_vec())
     }
 
+    /// `GET uri` without a token.
+    pub async fn get(&self, uri: &str) -> Answer {
+        self.call(Method::GET, uri, None, None).await
+    }
+
+    /// `POST uri` without a token or a body.
+    pub async fn post(&self, uri: &str) -> Answer {
+        self.call(Method::POST, uri, None, None).await
+    }
+
+    /// `POST uri` with a JSON body and no token.
+    pub async fn post_json(&self, uri: &str, body: Value) -> Answer {
+        self.call(Method::POST, uri, None, Some(body)).await
+    }
+
+    /// `method uri` with `token` as the cookie and no body.
+    pub async fn as_member(&self, method: Method, uri: &str, token: &str) -> Answer {
+        self.call(method, uri, Some(token), None).await
+    }
+
+    /// The profile of the member `token` names (`GET /api/member`).
+    pub async fn profile(&self, token: &str) -> Answer {
+        self.as_member(Method::GET, "/api/member", token).await
+    }
+
+    /// Renames the member `token` names (`PATCH /api/member` with `body`).
+    pub async fn rename(&self, token: &str, body: Value) -> Answer {
+        self.call(Method::PATCH, "/api/member", Some(token), Some(body))
+            .await
+    }
+
+    /// Withdraws the member `token` names (`DELETE /api/member`).
+    pub async fn withdraw(&self, token: &str) -> Answer {
+        self.as_member(Method::DELETE, "/api/member", token).await
+    }
+
+    /// Sends `method` to each of `uris` and asserts that every one answers this error.
+    pub async fn assert_each_error(
+        &self,
+        method: Method,
+        uris: &[&str],
+        status: u16,
+        code: &str,
+        message: &str,
+    ) {
+        for uri in uris {
+            let answer = self.call(method.clone(), uri, None, None).await;
+            // The shared assertion does not say which of the requests it was checking.
+            assert_eq!(answer.status, status, "{method} {uri}: {}", answer.text());
+            answer.assert_error(status, code, message);
+        }
+    }
+
+    /// Signs up a local account with [`PASSWORD`].
+    pub async fn signup(&self, email: &str, nickname: &str) -> Answer {
+        let body =
+            serde_json::json!({ "email": email, "password": PASSWORD, "nickname": nickname });
+        self.post_json("/api/member/signup", body).await
+    }
+
+    /// Signs in a local account.
+    pub async fn signin(&self, email: &str, password: &str) -> Answer {
+        let body = serde_json::json!({ "email": email, "password": password });
+        self.post_json("/api/member/signin", body).await
+    }
+
+    /// Signs up a new local account with [`PASSWORD`] and returns its e-mail address.
+    pub async fn local_account(&self) -> String {
+        let email = unique_email();
+        self.signup(&email, &unique_nickname())
+            .await
+            .assert_ok("회원가입 성공");
+        email
+    }
+
+    /// The stored session `token` names, if it still exists.
+    pub async fn session(&self, token: &str) -> Option<Session> {
+        self.state.sessions.get(&Self::sid(token)).await.unwrap()
+    }
+
+    /// The active member with this id; panics when there is none.
+    pub async fn active_member(&self, member_id: i64) -> Member {
+        self.state
+            .store
+            .find_active(member_id)
+            .await
+            .unwrap()
+            .expect("an active member")
+    }
+
     /// Logs in through Kakao as `kakao_id` with display name `name`; returns the answer.
     pub async fn kakao_login(&self, kakao_id: i64, name: &str) -> Answer {
         let code = enc(&format!("good:{kakao_id}:{name}"));
@@ -361,6 +452,63 @@ impl TestApp {
     }
 }
 
+/// Writes one `#[tokio::test]` per row, named by the row's sentence, for the many cases that differ
+/// only in data: each starts an app on the row's backend, sends the row's method to each of its
+/// URIs without a token or a body, and asserts that every one answers the row's error.
+///
+/// ```text
+/// refusal_tests! {
+///     a_profile_without_a_cookie_is_refused: MariaDb, GET ["/api/member"]
+///         => 400, "GATE004", "missing cookie";
+/// }
+/// ```
+#[allow(
+    unused_macros,
+    reason = "only some test files write refusal tables; `expect` would fail in the others"
+)]
+macro_rules! refusal_tests {
+    ($(
+        $name:ident: $backend:ident, $method:ident [$($uri:literal),+ $(,)?]
+            => $status:literal, $code:literal, $message:expr;
+    )+) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                let app = $crate::common::TestApp::start($crate::common::Backend::$backend).await;
+                let uris = [$($uri),+];
+                let method = ::axum::http::Method::$method;
+                app.assert_each_error(method, &uris, $status, $code, $message)
+                    .await;
+            }
+        )+
+    };
+}
+#[allow(
+    unused_imports,
+    reason = "only some test files write refusal tables; `expect` would fail in the others"
+)]
+pub(crate) use refusal_tests;
+
+/// Asserts the status and `errorCode` of an answer whose message the test does not pin down.
+#[track_caller]
+pub fn assert_status_and_code(answer: &Answer, status: u16, code: &str) {
+    assert_eq!(
+        (answer.status.as_u16(), answer.code()),
+        (status, code),
+        "{}",
+        answer.text()
+    );
+}
+
+/// The `Set-Cookie` that ends the session in the browser.
+pub const CLEARED_COOKIE: &str = "gallery_cookie=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax";
+
+/// The message that refuses a nickname outside the rule.
+pub const INVALID_NICKNAME: &str = "닉네임은 한글, 영어, 숫자 조합 2~10자로 입력해주세요";
+
+/// The password of the local accounts tests sign up; long and uncommon enough to be accepted.
+pub const PASSWORD: &str = "a quiet gallery at dawn";
+
 /// A Kakao id no other test uses.
 pub fn unique_id() -> i64 {
     i64::from_str_radix(&testkit::unique()[..12], 16).unwrap()
@@ -369,4 +517,9 @@ pub fn unique_id() -> i64 {
 /// An e-mail address no other test uses.
 pub fn unique_email() -> String {
     format!("user{}@example.com", testkit::unique())
+}
+
+/// A valid nickname no other test uses.
+pub fn unique_nickname() -> String {
+    format!("n{}", &testkit::unique()[..8])
 }
