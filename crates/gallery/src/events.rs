@@ -1,63 +1,22 @@
-//! What the gallery service publishes (`gallery.created`, `gallery.deleted`, written to the outbox
-//! in the same transaction as the change) and how it reacts to member events (the nickname
-//! projection and the withdrawal cascade).
+//! How the gallery service reacts to member events: the nickname projection and the withdrawal
+//! cascade, whose `gallery.deleted` events go to the outbox in the consumer's transaction. What
+//! a request changes and announces is [`crate::store`]'s.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::NaiveDateTime;
 use events::{
     Bus, BusError, Consumer, ConsumerOptions, Envelope, GalleryEvent, Handler, HandlerError,
     MEMBER_TOPIC, MemberEvent, Outbox, nicknames,
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction};
 
-use crate::AppState;
-use crate::domain::{GalleryDraft, GalleryId, MemberId};
+use crate::domain::MemberId;
 use crate::error::{GalleryError, Result};
-use crate::store::{self, Changed};
+use crate::store;
 
 /// Consumer group of the gallery service on the `member` topic.
 pub const CONSUMER_GROUP: &str = "gallery";
-
-/// Creates a gallery and records `gallery.created` in one transaction.
-pub async fn create_gallery(
-    state: &AppState,
-    member: MemberId,
-    draft: GalleryDraft,
-    now: NaiveDateTime,
-) -> Result<Changed> {
-    let mut change = state.outbox.begin(&state.db).await?;
-    let created = store::create(change.txn(), member, draft, now).await?;
-    change.announce(&created_event(&created)).await?;
-    change.commit().await?;
-    Ok(created)
-}
-
-/// Deletes the member's gallery and records `gallery.deleted` in one transaction.
-pub async fn delete_gallery(state: &AppState, member: MemberId, id: GalleryId) -> Result<Changed> {
-    let mut change = state.outbox.begin(&state.db).await?;
-    let deleted = store::delete(change.txn(), member, id).await?;
-    change.announce(&deleted_event(&deleted)).await?;
-    change.commit().await?;
-    Ok(deleted)
-}
-
-fn created_event(created: &Changed) -> GalleryEvent {
-    GalleryEvent::Created {
-        gallery_id: created.gallery,
-        member_id: created.member.0,
-        place_id: created.place,
-        frame_count: created.frames,
-    }
-}
-
-fn deleted_event(deleted: &Changed) -> GalleryEvent {
-    GalleryEvent::Deleted {
-        gallery_id: deleted.gallery,
-        member_id: deleted.member.0,
-    }
-}
 
 async fn announce(outbox: &Outbox, txn: &impl ConnectionTrait, event: &GalleryEvent) -> Result<()> {
     outbox
@@ -90,7 +49,7 @@ impl MemberEvents {
     /// Deletes every gallery of the member, one `gallery.deleted` each.
     async fn withdraw(&self, txn: &DatabaseTransaction, member: MemberId) -> Result<()> {
         for deleted in store::delete_all_of(txn, member).await? {
-            announce(&self.outbox, txn, &deleted_event(&deleted)).await?;
+            announce(&self.outbox, txn, &store::deleted_event(&deleted)).await?;
         }
         Ok(())
     }

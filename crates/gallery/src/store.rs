@@ -1,5 +1,6 @@
 //! Persistence of places, galleries and the nickname projection; every query is written once and
-//! runs on MySQL/MariaDB and SQLite.
+//! runs on MySQL/MariaDB and SQLite. A change others must hear about (`gallery.created`,
+//! `gallery.deleted`) is made here with its outbox event in one transaction, as in member's store.
 
 use chrono::NaiveDateTime;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
@@ -16,6 +17,7 @@ use crate::entity::{gallery, place};
 use crate::error::{GalleryError, Result};
 use crate::search_index::{self, SearchIndex};
 use events::nicknames::{self, member_nickname};
+use events::{GalleryEvent, Outbox};
 
 /// A gallery with its place, as the gallery list and the gallery read show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +48,51 @@ pub struct Changed {
     pub place: i64,
     /// Frames of the place.
     pub frames: i32,
+}
+
+/// Creates a gallery and records `gallery.created` in one transaction.
+pub async fn create_gallery(
+    outbox: &Outbox,
+    db: &DatabaseConnection,
+    member: MemberId,
+    draft: GalleryDraft,
+    now: NaiveDateTime,
+) -> Result<Changed> {
+    let mut change = outbox.begin(db).await?;
+    let created = create(change.txn(), member, draft, now).await?;
+    change.announce(&created_event(&created)).await?;
+    change.commit().await?;
+    Ok(created)
+}
+
+/// Deletes the member's gallery and records `gallery.deleted` in one transaction.
+pub async fn delete_gallery(
+    outbox: &Outbox,
+    db: &DatabaseConnection,
+    member: MemberId,
+    id: GalleryId,
+) -> Result<Changed> {
+    let mut change = outbox.begin(db).await?;
+    let deleted = delete(change.txn(), member, id).await?;
+    change.announce(&deleted_event(&deleted)).await?;
+    change.commit().await?;
+    Ok(deleted)
+}
+
+fn created_event(created: &Changed) -> GalleryEvent {
+    GalleryEvent::Created {
+        gallery_id: created.gallery,
+        member_id: created.member.0,
+        place_id: created.place,
+        frame_count: created.frames,
+    }
+}
+
+pub(crate) fn deleted_event(deleted: &Changed) -> GalleryEvent {
+    GalleryEvent::Deleted {
+        gallery_id: deleted.gallery,
+        member_id: deleted.member.0,
+    }
 }
 
 /// Every place, in id order.

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{Envelope, ErrorBody, GalleryInfo, MessageOnly};
 use crate::domain::{Gallery, GalleryDraft, GalleryId, GalleryName, MemberId, PlaceId};
 use crate::error::{GalleryError, Result};
-use crate::{AppState, events, store};
+use crate::{AppState, store};
 use platform::time::now_utc;
 
 /// The body of `POST /api/gallery` and `PATCH /api/gallery/{galleryId}`.
@@ -65,7 +65,8 @@ pub async fn create(
     Json(form): Json<GalleryForm>,
 ) -> Result<ApiResponse<CreatedGallery>> {
     let draft = form.parse()?;
-    let created = events::create_gallery(&state, member(&auth), draft, now_utc()).await?;
+    let created =
+        store::create_gallery(&state.outbox, &state.db, member(&auth), draft, now_utc()).await?;
     let data = CreatedGallery {
         gallery_id: created.gallery,
     };
@@ -149,6 +150,6 @@ pub async fn delete(
     auth: AuthMember,
     PathId(id): PathId<Gallery>,
 ) -> Result<ApiResponse<()>> {
-    events::delete_gallery(&state, member(&auth), id).await?;
+    store::delete_gallery(&state.outbox, &state.db, member(&auth), id).await?;
     Ok(ApiResponse::message("갤러리가 삭제되었습니다"))
 }
