@@ -16,16 +16,7 @@ use async_trait::async_trait;
 use events::{Bus, ConsumerOptions, Envelope, Handler, HandlerError, RelayOptions, TraceContext};
 use platform::config::{DatabaseConfig, KafkaConfig, Vars};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, TransactionTrait};
-use sea_orm_migration::{MigrationTrait, MigratorTrait};
 use uuid::Uuid;
-
-struct Migrator;
-
-impl MigratorTrait for Migrator {
-    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        events::migration::migrations()
-    }
-}
 
 const THROUGHPUT_EVENTS: usize = 20_000;
 const RATE: u64 = 200;
@@ -66,7 +57,9 @@ async fn database(
         (DatabaseConfig::sqlite(dir.join("bench.db")), None)
     };
     let db = platform::db::connect(&config).await.unwrap();
-    platform::db::migrate::<Migrator>(&db).await.unwrap();
+    platform::db::migrate::<events::migration::EventTables>(&db)
+        .await
+        .unwrap();
     db.execute_unprepared("CREATE TABLE bench_effect (n BIGINT NOT NULL)")
         .await
         .unwrap();

@@ -19,17 +19,8 @@ use async_trait::async_trait;
 use events::{Bus, ConsumerOptions, Envelope, Handler, HandlerError, Outbox, TraceContext};
 use platform::config::{DatabaseConfig, Environment, KafkaConfig, Vars};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, TransactionTrait};
-use sea_orm_migration::{MigrationTrait, MigratorTrait};
 use tokio::sync::Notify;
 use uuid::Uuid;
-
-struct Migrator;
-
-impl MigratorTrait for Migrator {
-    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        events::migration::migrations()
-    }
-}
 
 /// When each event was applied; `applied` is notified after every one.
 #[derive(Default)]
@@ -180,7 +171,9 @@ async fn main() {
     let db = platform::db::connect(&DatabaseConfig::read(&mut vars, "bench").unwrap())
         .await
         .unwrap();
-    platform::db::migrate::<Migrator>(&db).await.unwrap();
+    platform::db::migrate::<events::migration::EventTables>(&db)
+        .await
+        .unwrap();
     let kafka_env = HashMap::from([("KAFKA_SERVER".to_owned(), broker.address.clone())]);
     let bus = Bus::kafka(KafkaConfig::read(&mut Vars::new(&kafka_env)).unwrap());
     let topic = testkit::unique_topic("resume");

@@ -15,15 +15,6 @@ use chrono::{NaiveDateTime, Utc};
 use events::Bus;
 use platform::config::{DatabaseConfig, RetentionConfig, Vars};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
-use sea_orm_migration::{MigrationTrait, MigratorTrait};
-
-struct Migrator;
-
-impl MigratorTrait for Migrator {
-    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        events::migration::migrations()
-    }
-}
 
 const EVENTS: usize = 1_000_000;
 const OLD: usize = 900_000;
@@ -131,7 +122,9 @@ async fn sizes(db: &DatabaseConnection) -> String {
 }
 
 async fn run(name: &str, db: &DatabaseConnection, bus: &Bus) {
-    platform::db::migrate::<Migrator>(db).await.unwrap();
+    platform::db::migrate::<events::migration::EventTables>(db)
+        .await
+        .unwrap();
     let filled = fill(db).await;
     println!(
         "{name}: filled in {:.0} s: {}",

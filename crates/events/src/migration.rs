@@ -176,6 +176,17 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
     ]
 }
 
+/// A migrator of the event tables alone, for a database that holds nothing else: this crate's own
+/// tests and benchmarks.
+#[derive(Debug)]
+pub struct EventTables;
+
+impl MigratorTrait for EventTables {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        migrations()
+    }
+}
+
 /// A service's migration set: the event tables first, which its own tables come after.
 pub fn followed_by(own: Vec<Box<dyn MigrationTrait>>) -> Vec<Box<dyn MigrationTrait>> {
     let mut all = migrations();

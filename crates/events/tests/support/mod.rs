@@ -22,15 +22,6 @@ use platform::config::{DatabaseConfig, KafkaConfig, Vars};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, Statement, TransactionTrait,
 };
-use sea_orm_migration::{MigrationTrait, MigratorTrait};
-
-struct Migrator;
-
-impl MigratorTrait for Migrator {
-    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        events::migration::migrations()
-    }
-}
 
 /// A database for one test, on MariaDB or SQLite.
 pub struct TestDb {
@@ -80,7 +71,9 @@ impl TestDb {
 
 async fn prepare(config: &DatabaseConfig) -> DatabaseConnection {
     let db = platform::db::connect(config).await.unwrap();
-    platform::db::migrate::<Migrator>(&db).await.unwrap();
+    platform::db::migrate::<events::migration::EventTables>(&db)
+        .await
+        .unwrap();
     let id = match db.get_database_backend() {
         sea_orm::DbBackend::Sqlite => "id INTEGER PRIMARY KEY AUTOINCREMENT",
         _ => "id BIGINT AUTO_INCREMENT PRIMARY KEY",
