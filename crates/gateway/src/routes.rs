@@ -7,6 +7,7 @@
 
 use http::Method;
 use platform::http::access::{self, PublicLimit};
+use smallvec::SmallVec;
 
 /// The service behind a prefix, and whether a route needs a token: the shared access matrix,
 /// which the services' OpenAPI documents read too.
@@ -73,7 +74,8 @@ pub fn classify(method: &Method, path: &str) -> Target {
     let Some(rest) = path.strip_prefix('/') else {
         return Target::BadPath;
     };
-    let segments: Vec<&str> = rest.split('/').collect();
+    // On the stack for every path the API has (at most 6 segments): this runs on every request.
+    let segments: SmallVec<[&str; 8]> = rest.split('/').collect();
     if segments.iter().any(|s| is_suspicious(s)) {
         return Target::BadPath;
     }
