@@ -1,6 +1,12 @@
 //! Token-bucket rate limits (docs/gateway.md, "Rate limits"): one atomic Lua script on Redis in
 //! distributed mode, an in-memory map in standalone mode, the same arithmetic in both.
 //!
+//! The in-memory twin is hand-written rather than `governor`'s keyed limiter on purpose: it
+//! mirrors the Lua script step for step, so standalone and distributed gateways send the same
+//! `X-RateLimit-Remaining` and `X-RateLimit-Reset` for the same history. `governor`'s GCRA admits
+//! the same requests but tells the time to the next token only on a refusal, and cannot replace
+//! the script, whose state every replica shares.
+//!
 //! When Redis cannot be reached the limiter fails open: the request is served unlimited, a warning
 //! is logged and `gateway_rate_limit_unavailable_total` counts it. Protected routes are already
 //! refused with 503 by the session check in that state, so this only keeps public routes working.

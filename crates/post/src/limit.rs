@@ -1,5 +1,9 @@
 //! The comment-creation limit: 3 tokens per member, 2 refilled every 3 seconds.
 //!
+//! The refill is stepwise, as documented in docs/api.md: two tokens come back together at the end
+//! of each 3-second period, not one every 1.5 s. That is why this is not `governor`, whose GCRA
+//! refills continuously and would answer other `Retry-After` values.
+//!
 //! Buckets live in this process's memory: with several replicas each grants its own tokens, so a
 //! member could write up to N times the burst across N replicas. The gateway's Redis limit still
 //! bounds writes globally; this one keeps the original's per-member message.
