@@ -34,12 +34,25 @@ fn post_service() -> Router {
         )
 }
 
-async fn connect(fixture: &WithPost) -> TcpStream {
-    TcpStream::connect(fixture.harness.addr).await.unwrap()
+/// A gateway in front of `post_service`, a raw connection to it, and the `Cookie:` line of its
+/// signed-in member; the gateway lives as long as the returned fixture.
+async fn open() -> (WithPost, TcpStream, String) {
+    let fixture = common::with_post(post_service()).await;
+    let stream = TcpStream::connect(fixture.harness.addr).await.unwrap();
+    let cookie = format!("Cookie: {}", fixture.cookie);
+    (fixture, stream, cookie)
 }
 
-fn cookie_line(fixture: &WithPost) -> String {
-    format!("Cookie: {}", fixture.cookie)
+/// Writes `request` and reads until `marker` has appeared once.
+async fn ask(stream: &mut TcpStream, request: &str, marker: &str) -> String {
+    stream.write_all(request.as_bytes()).await.unwrap();
+    read_until(stream, marker, 1).await
+}
+
+/// The answer has `status_line` first and `tail` last.
+fn assert_answer(answer: &str, status_line: &str, tail: &str) {
+    assert!(answer.starts_with(status_line), "{answer}");
+    assert!(answer.ends_with(tail), "{answer}");
 }
 
 /// Reads until `marker` has appeared `count` times (or the connection ends).
@@ -63,16 +76,10 @@ async fn read_until(stream: &mut TcpStream, marker: &str, count: usize) -> Strin
 
 #[tokio::test]
 async fn a_chunked_answer_is_relayed_whole_and_the_connection_serves_the_next_request() {
-    let fixture = common::with_post(post_service()).await;
-    let mut stream = connect(&fixture).await;
-    let request = format!(
-        "GET /api/post/stream HTTP/1.1\r\nhost: a\r\n{}\r\n\r\n",
-        cookie_line(&fixture)
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let first = read_until(&mut stream, "0\r\n\r\n", 1).await;
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let second = read_until(&mut stream, "0\r\n\r\n", 1).await;
+    let (_fixture, mut stream, cookie) = open().await;
+    let request = format!("GET /api/post/stream HTTP/1.1\r\nhost: a\r\n{cookie}\r\n\r\n");
+    let first = ask(&mut stream, &request, "0\r\n\r\n").await;
+    let second = ask(&mut stream, &request, "0\r\n\r\n").await;
     for answer in [first, second] {
         assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
         assert!(
@@ -87,9 +94,7 @@ async fn a_chunked_answer_is_relayed_whole_and_the_connection_serves_the_next_re
 
 #[tokio::test]
 async fn pipelined_requests_are_answered_in_order() {
-    let fixture = common::with_post(post_service()).await;
-    let mut stream = connect(&fixture).await;
-    let cookie = &cookie_line(&fixture);
+    let (_fixture, mut stream, cookie) = open().await;
     let requests = format!(
         "POST /api/post/echo HTTP/1.1\r\nhost: a\r\n{cookie}\r\ncontent-length: 3\r\n\r\nabc\
          POST /api/post/echo HTTP/1.1\r\nhost: a\r\n{cookie}\r\ncontent-length: 5\r\n\r\nhello\
@@ -108,76 +113,54 @@ async fn pipelined_requests_are_answered_in_order() {
 
 #[tokio::test]
 async fn an_http_1_0_request_is_answered_through_the_fallback() {
-    let fixture = common::with_post(post_service()).await;
-    let mut stream = connect(&fixture).await;
-    let request = format!(
-        "GET /api/post/stream HTTP/1.0\r\n{}\r\n\r\n",
-        cookie_line(&fixture)
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let answer = read_until(&mut stream, "three", 1).await;
-    assert!(answer.starts_with("HTTP/1.0 200 OK\r\n"), "{answer}");
-    assert!(answer.ends_with("one two three"), "{answer}");
+    let (_fixture, mut stream, cookie) = open().await;
+    let request = format!("GET /api/post/stream HTTP/1.0\r\n{cookie}\r\n\r\n");
+    let answer = ask(&mut stream, &request, "three").await;
+    assert_answer(&answer, "HTTP/1.0 200 OK\r\n", "one two three");
 }
 
 #[tokio::test]
 async fn a_chunked_upload_is_forwarded_through_the_fallback() {
-    let fixture = common::with_post(post_service()).await;
-    let mut stream = connect(&fixture).await;
+    let (_fixture, mut stream, cookie) = open().await;
     let request = format!(
-        "POST /api/post/echo HTTP/1.1\r\nhost: a\r\n{}\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
-        cookie_line(&fixture)
+        "POST /api/post/echo HTTP/1.1\r\nhost: a\r\n{cookie}\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
     );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let answer = read_until(&mut stream, "got ", 1).await;
-    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
-    assert!(answer.ends_with("got 11"), "{answer}");
+    let answer = ask(&mut stream, &request, "got ").await;
+    assert_answer(&answer, "HTTP/1.1 200 OK\r\n", "got 11");
 }
 
 #[tokio::test]
 async fn an_upload_that_expects_100_continue_gets_it_and_is_forwarded() {
-    let fixture = common::with_post(post_service()).await;
-    let mut stream = connect(&fixture).await;
+    let (_fixture, mut stream, cookie) = open().await;
     let head = format!(
-        "POST /api/post/echo HTTP/1.1\r\nhost: a\r\n{}\r\ncontent-length: 4\r\nexpect: 100-continue\r\n\r\n",
-        cookie_line(&fixture)
+        "POST /api/post/echo HTTP/1.1\r\nhost: a\r\n{cookie}\r\ncontent-length: 4\r\nexpect: 100-continue\r\n\r\n"
     );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    let interim = read_until(&mut stream, "\r\n\r\n", 1).await;
+    let interim = ask(&mut stream, &head, "\r\n\r\n").await;
     assert!(interim.starts_with("HTTP/1.1 100 Continue"), "{interim}");
-    stream.write_all(b"data").await.unwrap();
-    let answer = read_until(&mut stream, "got ", 1).await;
+    let answer = ask(&mut stream, "data", "got ").await;
     assert!(answer.ends_with("got 4"), "{answer}");
 }
 
 #[tokio::test]
 async fn a_head_that_arrives_a_byte_at_a_time_is_answered() {
-    let fixture = common::with_post(post_service()).await;
-    let mut stream = connect(&fixture).await;
+    let (_fixture, mut stream, cookie) = open().await;
     stream.set_nodelay(true).unwrap();
     let request = format!(
-        "POST /api/post/echo HTTP/1.1\r\nhost: a\r\n{}\r\ncontent-length: 2\r\n\r\nhi",
-        cookie_line(&fixture)
+        "POST /api/post/echo HTTP/1.1\r\nhost: a\r\n{cookie}\r\ncontent-length: 2\r\n\r\nhi"
     );
     for byte in request.as_bytes() {
         stream.write_all(&[*byte]).await.unwrap();
         tokio::task::yield_now().await;
     }
     let answer = read_until(&mut stream, "got ", 1).await;
-    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
-    assert!(answer.ends_with("got 2"), "{answer}");
+    assert_answer(&answer, "HTTP/1.1 200 OK\r\n", "got 2");
 }
 
 #[tokio::test]
 async fn a_head_with_bare_line_feeds_is_answered() {
-    let fixture = common::with_post(post_service()).await;
-    let mut stream = connect(&fixture).await;
-    let request = format!(
-        "POST /api/post/echo HTTP/1.1\nhost: a\n{}\ncontent-length: 3\n\nabc",
-        cookie_line(&fixture)
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let answer = read_until(&mut stream, "got ", 1).await;
-    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
-    assert!(answer.ends_with("got 3"), "{answer}");
+    let (_fixture, mut stream, cookie) = open().await;
+    let request =
+        format!("POST /api/post/echo HTTP/1.1\nhost: a\n{cookie}\ncontent-length: 3\n\nabc");
+    let answer = ask(&mut stream, &request, "got ").await;
+    assert_answer(&answer, "HTTP/1.1 200 OK\r\n", "got 3");
 }
