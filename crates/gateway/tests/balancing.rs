@@ -20,12 +20,11 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use bytes::Bytes;
-use common::{Harness, Setup, closed_port, host_port};
+use common::{Harness, Setup, exchange_raw, host_port, nothing_listening};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use platform::CancellationToken;
 use platform::config::{HostPort, HostPortList};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 
@@ -143,6 +142,15 @@ async fn gateway_for(post: HostPortList) -> Harness {
     .await
 }
 
+/// A gateway in front of `replicas` and, listed after them, an address that refuses connections;
+/// also returns that address's port.
+async fn gateway_with_a_dead_address(replicas: &[Arc<Replica>]) -> (Harness, u16) {
+    let dead = nothing_listening().await;
+    let mut upstreams = list(replicas);
+    upstreams.0.push(dead.clone());
+    (gateway_for(upstreams).await, dead.port)
+}
+
 /// One request's fate in a load run.
 #[derive(Debug, Clone)]
 struct Sent {
@@ -254,12 +262,18 @@ fn counts(replicas: &[Arc<Replica>]) -> Vec<usize> {
     replicas.iter().map(|r| r.received()).collect()
 }
 
+/// Starts one replica per entry of `delays` (in milliseconds) behind a gateway, sends `count` GETs
+/// through it, `workers` at a time, and returns how many each replica received.
+async fn shares(delays: &[u64], count: usize, workers: usize) -> Vec<usize> {
+    let replicas = replicas(delays).await;
+    let gw = gateway_for(list(&replicas)).await;
+    gets(&gw, count, workers).await;
+    counts(&replicas)
+}
+
 #[tokio::test]
 async fn requests_spread_across_the_replicas_of_one_list_each_within_a_quarter_of_an_even_share() {
-    let replicas = replicas(&[0, 0, 0]).await;
-    let gw = gateway_for(list(&replicas)).await;
-    gets(&gw, 600, 6).await;
-    let seen = counts(&replicas);
+    let seen = shares(&[0, 0, 0], 600, 6).await;
     assert_eq!(seen.iter().sum::<usize>(), 600);
     for count in &seen {
         assert!((150..=250).contains(count), "{seen:?}");
@@ -327,10 +341,7 @@ async fn a_replica_that_comes_back_receives_requests_again() {
 
 #[tokio::test]
 async fn a_slow_replica_gets_fewer_requests() {
-    let replicas = replicas(&[0, 0, 100]).await;
-    let gw = gateway_for(list(&replicas)).await;
-    gets(&gw, 600, 8).await;
-    let seen = counts(&replicas);
+    let seen = shares(&[0, 0, 100], 600, 8).await;
     let slow = seen[2];
     let fastest = seen[0].min(seen[1]);
     assert!(slow * 3 < fastest, "{seen:?}");
@@ -406,21 +417,10 @@ async fn a_name_resolving_to_several_addresses_is_balanced_and_followed_as_repli
 #[tokio::test]
 async fn requests_handed_to_hyper_are_balanced_and_retried_on_another_replica_too() {
     let replicas = replicas(&[0, 0]).await;
-    let mut upstreams = list(&replicas);
-    upstreams.0.push(HostPort {
-        host: "127.0.0.1".into(),
-        port: closed_port().await,
-    });
-    let gw = gateway_for(upstreams).await;
+    let (gw, _) = gateway_with_a_dead_address(&replicas).await;
     for _ in 0..60 {
         // HTTP/1.0 is served by hyper and the axum router, not the wire front end.
-        let mut stream = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
-        stream
-            .write_all(b"GET /api/post/list/1 HTTP/1.0\r\n\r\n")
-            .await
-            .unwrap();
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).await.unwrap();
+        let answer = exchange_raw(gw.addr, b"GET /api/post/list/1 HTTP/1.0\r\n\r\n").await;
         assert!(
             answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200"),
             "{answer}"
@@ -431,15 +431,6 @@ async fn requests_handed_to_hyper_are_balanced_and_retried_on_another_replica_to
         "{:?}",
         counts(&replicas)
     );
-}
-
-/// Sends `request` on a new client connection and returns the whole answer.
-async fn exchange_raw(gw: &Harness, request: &[u8]) -> String {
-    let mut stream = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
-    stream.write_all(request).await.unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.unwrap();
-    answer
 }
 
 #[tokio::test]
@@ -453,7 +444,7 @@ async fn both_front_ends_send_over_one_pool_of_upstream_connections() {
         b"GET /api/post/list/1 HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n",
     ];
     for round in 0..6 {
-        let answer = exchange_raw(&gw, requests[round % 2]).await;
+        let answer = exchange_raw(gw.addr, requests[round % 2]).await;
         assert!(answer.contains(" 200 OK\r\n"), "{answer}");
         // The hyper path gives its connection back once the exchange is over, on another task.
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -465,13 +456,7 @@ async fn both_front_ends_send_over_one_pool_of_upstream_connections() {
 #[tokio::test]
 async fn each_endpoint_has_request_error_and_ejection_metrics_labelled_by_service_and_address() {
     let replicas = replicas(&[0]).await;
-    let dead = closed_port().await;
-    let mut upstreams = list(&replicas);
-    upstreams.0.push(HostPort {
-        host: "127.0.0.1".into(),
-        port: dead,
-    });
-    let gw = gateway_for(upstreams).await;
+    let (gw, dead) = gateway_with_a_dead_address(&replicas).await;
     gets(&gw, 30, 1).await;
     let metrics = gw.get("/metrics").await.text();
     let line = |name: &str, port: u16| {

@@ -14,7 +14,6 @@ mod common;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use common::{Harness, Setup, host_port};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -142,6 +141,7 @@ fn dechunk(input: &[u8]) -> Option<(Vec<u8>, usize)> {
     }
 }
 
+/// A gateway in front of the recording upstream, with member 1 signed in.
 struct Attack {
     gateway: Harness,
     cookie: String,
@@ -151,11 +151,7 @@ struct Attack {
 impl Attack {
     async fn start() -> Self {
         let (upstream, record) = recording_upstream().await;
-        let gateway = Harness::with(Setup {
-            post: Some(host_port(upstream)),
-            ..Setup::default()
-        })
-        .await;
+        let gateway = Harness::in_front_of_post(upstream).await;
         let (token, _) = gateway.login(1).await;
         Self {
             gateway,
@@ -168,18 +164,20 @@ impl Attack {
     /// reads everything the gateway sends back until it closes the connection.
     async fn send(&self, raw: &str) -> String {
         let raw = raw.replace("{cookie}", &self.cookie);
-        let mut stream = TcpStream::connect(self.gateway.addr).await.unwrap();
-        stream.write_all(raw.as_bytes()).await.unwrap();
-        let mut answer = Vec::new();
-        let reading = stream.read_to_end(&mut answer);
-        let read = tokio::time::timeout(Duration::from_secs(10), reading).await;
-        assert!(read.is_ok(), "the gateway must close the connection");
-        String::from_utf8_lossy(&answer).into_owned()
+        common::exchange_raw(self.gateway.addr, raw.as_bytes()).await
     }
 
     /// Everything the upstream recorded since the last call.
     fn take(&self) -> Record {
         std::mem::take(&mut *self.record.lock().unwrap())
+    }
+
+    /// Sends `raw`, hands the answer and what the upstream recorded of it to `check`, then proves
+    /// the upstream side is still in step.
+    async fn expect(&self, raw: &str, check: impl FnOnce(&str, &Record)) {
+        let answer = self.send(raw).await;
+        check(&answer, &self.take());
+        self.assert_in_step().await;
     }
 
     /// A plain request afterwards arrives alone and whole: the upstream side is in step.
@@ -189,7 +187,7 @@ impl Attack {
                 "POST /api/post/after HTTP/1.1\r\nHost: a\r\n{cookie}\r\nContent-Length: 5\r\nConnection: close\r\n\r\nafter",
             )
             .await;
-        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        assert_ok(&answer);
         let record = self.take();
         let seen: Vec<(&str, &[u8])> = record
             .requests
@@ -198,6 +196,17 @@ impl Attack {
             .collect();
         assert_eq!(seen, [("/api/post/after", b"after".as_slice())]);
     }
+}
+
+/// The answer is a 200 from the upstream.
+fn assert_ok(answer: &str) {
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+}
+
+/// The one request the upstream recorded.
+fn only(record: &Record) -> &Received {
+    assert_eq!(record.requests.len(), 1, "{record:?}");
+    &record.requests[0]
 }
 
 /// The answer is a 400 in the gateway's error shape, sent once and followed by the close.
@@ -212,26 +221,32 @@ fn assert_refused(answer: &str) {
 }
 
 async fn assert_refused_and_never_forwarded(attack: &Attack, raw: &str) {
-    let answer = attack.send(raw).await;
-    assert_refused(&answer);
-    let record = attack.take();
-    assert!(record.requests.is_empty(), "{raw:?} reached: {record:?}");
-    assert!(record.leftovers.is_empty(), "{raw:?} left: {record:?}");
-    attack.assert_in_step().await;
+    attack
+        .expect(raw, |answer, record| {
+            assert_refused(answer);
+            assert!(record.requests.is_empty(), "{raw:?} reached: {record:?}");
+            assert!(record.leftovers.is_empty(), "{raw:?} left: {record:?}");
+        })
+        .await;
 }
 
-#[tokio::test]
-async fn cl_te_a_length_beside_chunked_is_refused_and_never_forwarded() {
-    let attack = Attack::start().await;
-    let raw = "POST /api/post/a HTTP/1.1\r\nHost: a\r\n{cookie}\r\nContent-Length: 49\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /api/post/smuggled HTTP/1.1\r\nHost: a\r\n\r\n";
-    assert_refused_and_never_forwarded(&attack, raw).await;
+/// One test per attack that must be refused before any byte of it goes upstream.
+macro_rules! refused_and_never_forwarded {
+    ($($name:ident: $raw:expr;)+) => {$(
+        #[tokio::test]
+        async fn $name() {
+            assert_refused_and_never_forwarded(&Attack::start().await, $raw).await;
+        }
+    )+};
 }
 
-#[tokio::test]
-async fn te_cl_chunked_before_a_length_is_refused_and_never_forwarded() {
-    let attack = Attack::start().await;
-    let raw = "POST /api/post/a HTTP/1.1\r\nHost: a\r\n{cookie}\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n2e\r\nGET /api/post/smuggled HTTP/1.1\r\nHost: a\r\n\r\n\r\n0\r\n\r\n";
-    assert_refused_and_never_forwarded(&attack, raw).await;
+refused_and_never_forwarded! {
+    cl_te_a_length_beside_chunked_is_refused_and_never_forwarded:
+        "POST /api/post/a HTTP/1.1\r\nHost: a\r\n{cookie}\r\nContent-Length: 49\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /api/post/smuggled HTTP/1.1\r\nHost: a\r\n\r\n";
+    te_cl_chunked_before_a_length_is_refused_and_never_forwarded:
+        "POST /api/post/a HTTP/1.1\r\nHost: a\r\n{cookie}\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n2e\r\nGET /api/post/smuggled HTTP/1.1\r\nHost: a\r\n\r\n\r\n0\r\n\r\n";
+    several_host_lines_are_refused_and_never_forwarded:
+        "GET /api/post/a HTTP/1.1\r\nHost: a\r\nHost: internal\r\n{cookie}\r\n\r\n";
 }
 
 #[tokio::test]
@@ -251,11 +266,12 @@ async fn te_te_obfuscated_codings_are_refused_and_never_forwarded() {
         let raw = format!(
             "POST /api/post/a HTTP/1.1\r\nHost: a\r\n{{cookie}}\r\nContent-Length: 4\r\n{coding}\r\n\r\n5c\r\nGPOST / HTTP/1.1\r\n\r\n0\r\n\r\n"
         );
-        let answer = attack.send(&raw).await;
-        assert!(answer.starts_with("HTTP/1.1 400"), "{coding:?}: {answer}");
-        let record = attack.take();
-        assert!(record.requests.is_empty(), "{coding:?} reached: {record:?}");
-        attack.assert_in_step().await;
+        attack
+            .expect(&raw, |answer, record| {
+                assert!(answer.starts_with("HTTP/1.1 400"), "{coding:?}: {answer}");
+                assert!(record.requests.is_empty(), "{coding:?} reached: {record:?}");
+            })
+            .await;
     }
 }
 
@@ -275,13 +291,6 @@ async fn duplicate_lengths_equal_or_not_are_refused_and_never_forwarded() {
 }
 
 #[tokio::test]
-async fn several_host_lines_are_refused_and_never_forwarded() {
-    let attack = Attack::start().await;
-    let raw = "GET /api/post/a HTTP/1.1\r\nHost: a\r\nHost: internal\r\n{cookie}\r\n\r\n";
-    assert_refused_and_never_forwarded(&attack, raw).await;
-}
-
-#[tokio::test]
 async fn a_body_holding_a_request_arrives_as_one_body() {
     let attack = Attack::start().await;
     let inner = "GET /api/post/smuggled HTTP/1.1\r\nHost: a\r\n\r\n";
@@ -289,56 +298,59 @@ async fn a_body_holding_a_request_arrives_as_one_body() {
         "POST /api/post/a HTTP/1.1\r\nHost: a\r\n{{cookie}}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{inner}",
         inner.len()
     );
-    let answer = attack.send(&raw).await;
-    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
-    let record = attack.take();
-    assert_eq!(record.requests.len(), 1, "{record:?}");
-    assert_eq!(record.requests[0].target, "/api/post/a");
-    assert_eq!(record.requests[0].body, inner.as_bytes());
-    attack.assert_in_step().await;
+    attack
+        .expect(&raw, |answer, record| {
+            assert_ok(answer);
+            let received = only(record);
+            assert_eq!(received.target, "/api/post/a");
+            assert_eq!(received.body, inner.as_bytes());
+        })
+        .await;
 }
 
 #[tokio::test]
 async fn a_chunk_size_beyond_64_bits_ends_the_request_before_a_whole_one_goes_upstream() {
     let attack = Attack::start().await;
     let raw = "POST /api/post/a HTTP/1.1\r\nHost: a\r\n{cookie}\r\nTransfer-Encoding: chunked\r\n\r\n1ffffffffffffffff1\r\nx\r\n0\r\n\r\nGET /api/post/smuggled HTTP/1.1\r\nHost: a\r\n\r\n";
-    let answer = attack.send(raw).await;
-    assert!(!answer.starts_with("HTTP/1.1 200"), "{answer}");
-    let record = attack.take();
-    assert!(record.requests.is_empty(), "{record:?}");
-    attack.assert_in_step().await;
+    attack
+        .expect(raw, |answer, record| {
+            assert!(!answer.starts_with("HTTP/1.1 200"), "{answer}");
+            assert!(record.requests.is_empty(), "{record:?}");
+        })
+        .await;
 }
 
 #[tokio::test]
 async fn chunk_extensions_stop_at_the_gateway_and_the_data_arrives_whole() {
     let attack = Attack::start().await;
     let raw = "POST /api/post/a HTTP/1.1\r\nHost: a\r\n{cookie}\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=\"0\\r\\n\\r\\nGET /x\"\r\nhello\r\n6;a=b;c\r\n world\r\n0;last\r\n\r\n";
-    let answer = attack.send(raw).await;
-    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
-    let record = attack.take();
-    assert_eq!(record.requests.len(), 1, "{record:?}");
-    let received = &record.requests[0];
-    assert_eq!(received.body, b"hello world");
-    assert_eq!(received.header("transfer-encoding"), ["chunked"]);
-    assert!(received.header("content-length").is_empty());
-    assert!(record.leftovers.is_empty(), "{record:?}");
-    attack.assert_in_step().await;
+    attack
+        .expect(raw, |answer, record| {
+            assert_ok(answer);
+            let received = only(record);
+            assert_eq!(received.body, b"hello world");
+            assert_eq!(received.header("transfer-encoding"), ["chunked"]);
+            assert!(received.header("content-length").is_empty());
+            assert!(record.leftovers.is_empty(), "{record:?}");
+        })
+        .await;
 }
 
 #[tokio::test]
 async fn trailers_stop_at_the_gateway_and_a_request_after_them_is_not_read() {
     let attack = Attack::start().await;
     let raw = "POST /api/post/a HTTP/1.1\r\nHost: a\r\n{cookie}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-Member-Id: 999\r\nContent-Length: 40\r\n\r\nGET /api/post/smuggled HTTP/1.1\r\nHost: a\r\n\r\n";
-    let answer = attack.send(raw).await;
-    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
-    assert_eq!(answer.matches("HTTP/1.1 ").count(), 1, "{answer}");
-    let record = attack.take();
-    assert_eq!(record.requests.len(), 1, "{record:?}");
-    assert_eq!(record.requests[0].target, "/api/post/a");
-    assert_eq!(record.requests[0].body, b"hello");
-    assert_eq!(record.requests[0].header("x-member-id"), ["1"]);
-    assert!(record.leftovers.is_empty(), "{record:?}");
-    attack.assert_in_step().await;
+    attack
+        .expect(raw, |answer, record| {
+            assert_ok(answer);
+            assert_eq!(answer.matches("HTTP/1.1 ").count(), 1, "{answer}");
+            let received = only(record);
+            assert_eq!(received.target, "/api/post/a");
+            assert_eq!(received.body, b"hello");
+            assert_eq!(received.header("x-member-id"), ["1"]);
+            assert!(record.leftovers.is_empty(), "{record:?}");
+        })
+        .await;
 }
 
 #[tokio::test]
@@ -362,11 +374,13 @@ async fn an_over_long_head_gets_431_and_a_closed_connection() {
         "GET /api/post/a HTTP/1.1\r\nHost: a\r\n{{cookie}}\r\nX-Big: {}\r\n\r\n",
         "a".repeat(70 * 1024)
     );
-    let answer = attack.send(&raw).await;
-    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
-    assert!(answer.contains(r#""errorCode":"GATE001""#), "{answer}");
-    assert!(attack.take().requests.is_empty());
-    attack.assert_in_step().await;
+    attack
+        .expect(&raw, |answer, record| {
+            assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+            assert!(answer.contains(r#""errorCode":"GATE001""#), "{answer}");
+            assert!(record.requests.is_empty());
+        })
+        .await;
 }
 
 #[tokio::test]
@@ -374,10 +388,12 @@ async fn too_many_header_lines_get_431_and_a_closed_connection() {
     let attack = Attack::start().await;
     let lines: String = (0..120).map(|i| format!("X-{i}: {i}\r\n")).collect();
     let raw = format!("GET /api/post/a HTTP/1.1\r\nHost: a\r\n{{cookie}}\r\n{lines}\r\n");
-    let answer = attack.send(&raw).await;
-    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
-    assert!(attack.take().requests.is_empty());
-    attack.assert_in_step().await;
+    attack
+        .expect(&raw, |answer, record| {
+            assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+            assert!(record.requests.is_empty());
+        })
+        .await;
 }
 
 #[tokio::test]
@@ -396,14 +412,8 @@ async fn a_connection_past_the_cap_gets_503_and_is_closed() {
     let mut first = [0_u8; 15];
     held.read_exact(&mut first).await.unwrap();
     assert_eq!(&first, b"HTTP/1.1 200 OK");
-    let mut refused = TcpStream::connect(gateway.addr).await.unwrap();
-    let mut answer = Vec::new();
-    let reading = refused.read_to_end(&mut answer);
-    tokio::time::timeout(Duration::from_secs(10), reading)
-        .await
-        .unwrap()
-        .unwrap();
-    let answer = String::from_utf8_lossy(&answer);
+    // The gateway answers a connection past the cap without waiting for a request.
+    let answer = common::exchange_raw(gateway.addr, b"").await;
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(answer.contains(r#""errorCode":"GATE503""#), "{answer}");
 }

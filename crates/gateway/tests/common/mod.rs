@@ -24,7 +24,8 @@ use hyper_util::rt::TokioExecutor;
 use platform::CancellationToken;
 use platform::auth::{Claims, RedisSessions, Role, Session, SessionStore, SigningKey, TOKEN_TTL};
 use platform::config::{HostPort, HostPortList, HttpConfig, RedisConfig, Vars};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 
 /// What an upstream received.
 #[derive(Debug, Clone)]
@@ -84,6 +85,14 @@ pub fn redis_config() -> RedisConfig {
 pub async fn closed_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     listener.local_addr().unwrap().port()
+}
+
+/// An upstream address on 127.0.0.1 that refuses connections.
+pub async fn nothing_listening() -> HostPort {
+    HostPort {
+        host: "127.0.0.1".into(),
+        port: closed_port().await,
+    }
 }
 
 pub fn one(host_port: HostPort) -> HostPortList {
@@ -149,6 +158,24 @@ impl Harness {
         Self::with(Setup::default()).await
     }
 
+    /// A gateway with `policy` and everything else as by default.
+    pub async fn with_policy(policy: Policy) -> Self {
+        Self::with(Setup {
+            policy,
+            ..Setup::default()
+        })
+        .await
+    }
+
+    /// A gateway whose post upstream listens at `post`.
+    pub async fn in_front_of_post(post: SocketAddr) -> Self {
+        Self::with(Setup {
+            post: Some(host_port(post)),
+            ..Setup::default()
+        })
+        .await
+    }
+
     pub async fn with(setup: Setup) -> Self {
         let stop = CancellationToken::new();
         let log: Log = Arc::default();
@@ -209,6 +236,11 @@ impl Harness {
         self.send(Method::GET, path, &[]).await
     }
 
+    /// A GET of `path` with `headers`.
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
+        self.send(Method::GET, path, headers).await
+    }
+
     pub async fn with_cookie(&self, method: Method, path: &str, token: &str) -> Answer {
         let cookie = format!("gallery_cookie={token}");
         self.send(method, path, &[("cookie", &cookie)]).await
@@ -237,12 +269,7 @@ pub struct WithPost {
 
 pub async fn with_post(post: Router) -> WithPost {
     let stop = CancellationToken::new();
-    let upstream = serve(post, &stop).await;
-    let harness = Harness::with(Setup {
-        post: Some(host_port(upstream)),
-        ..Setup::default()
-    })
-    .await;
+    let harness = Harness::in_front_of_post(serve(post, &stop).await).await;
     let (token, _) = harness.login(1).await;
     WithPost {
         harness,
@@ -291,6 +318,20 @@ pub async fn send(url: &str, method: Method, headers: &[(&str, &str)], body: Bod
     Answer::new(parts.status, parts.headers, bytes.to_vec())
 }
 
+/// Sends `request` on a new connection to `addr` and returns everything read until the other side
+/// closes, which it must do within ten seconds.
+pub async fn exchange_raw(addr: SocketAddr, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    // A refusal may close with the request's rest unread, which resets the connection; what was
+    // read before the reset stays in `answer` and is what the caller checks.
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+        .await
+        .expect("the connection closes in time");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
 /// A relay in front of the real Redis that a test switches off and on, to simulate an outage
 /// without stopping the shared server.
 pub async fn redis_switch() -> testkit::Switch {
@@ -300,8 +341,13 @@ pub async fn redis_switch() -> testkit::Switch {
 
 /// The Redis behind `switch`.
 pub fn switched(switch: &testkit::Switch) -> RedisConfig {
+    redis_on(switch.port())
+}
+
+/// The local Redis settings with `port` in place of Redis's own (a relay, or a closed port).
+pub fn redis_on(port: u16) -> RedisConfig {
     RedisConfig {
-        port: switch.port(),
+        port,
         ..redis_config()
     }
 }
