@@ -12,16 +12,18 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Harness, Setup};
+use common::{Answer, Harness};
 use gateway::config::{Limits, Policy, Rate};
 use http::{Method, StatusCode};
 
-fn policy(limits: Limits) -> Policy {
-    Policy {
+/// A gateway with `limits` on and one trusted proxy hop, so `X-Forwarded-For` names the client.
+async fn limited(limits: Limits) -> Harness {
+    Harness::with_policy(Policy {
         limits,
         forwarded_hops: 1,
         ..common::quiet_policy()
-    }
+    })
+    .await
 }
 
 /// A member id no other run uses, so buckets left in Redis by earlier runs do not interfere.
@@ -34,14 +36,17 @@ fn fresh_address() -> String {
     format!("10.{}.{}.{}", n % 250, (n / 250) % 250, (n / 62_500) % 250)
 }
 
+/// The answer is the gateway's 429 GATE005.
+fn assert_limited(answer: &Answer) {
+    assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(answer.code(), "GATE005");
+}
+
 #[tokio::test]
 async fn the_fourth_comment_in_a_burst_is_refused_with_the_original_message_and_headers() {
-    let gw = Harness::with(Setup {
-        policy: policy(Limits {
-            comment: Some(Rate::new(3, 2, Duration::from_secs(3))),
-            ..Limits::off()
-        }),
-        ..Setup::default()
+    let gw = limited(Limits {
+        comment: Some(Rate::new(3, 2, Duration::from_secs(3))),
+        ..Limits::off()
     })
     .await;
     let (token, _) = gw.login(fresh_member()).await;
@@ -76,36 +81,24 @@ async fn the_fourth_comment_in_a_burst_is_refused_with_the_original_message_and_
 
 #[tokio::test]
 async fn write_limits_count_per_member() {
-    let gw = Harness::with(Setup {
-        policy: policy(Limits {
-            write: Some(Rate::new(1, 1, Duration::from_secs(60))),
-            ..Limits::off()
-        }),
-        ..Setup::default()
+    let gw = limited(Limits {
+        write: Some(Rate::new(1, 1, Duration::from_secs(60))),
+        ..Limits::off()
     })
     .await;
     let (alice, _) = gw.login(fresh_member()).await;
     let (bob, _) = gw.login(fresh_member()).await;
-    assert_eq!(
-        gw.with_cookie(Method::PATCH, "/api/member", &alice)
-            .await
-            .status,
-        StatusCode::OK
-    );
-    let again = gw.with_cookie(Method::PATCH, "/api/member", &alice).await;
-    assert_eq!(again.status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(again.code(), "GATE005");
+    let profile = |method: Method, token: &str| {
+        let (gw, token) = (&gw, token.to_owned());
+        async move { gw.with_cookie(method, "/api/member", &token).await }
+    };
+    assert_eq!(profile(Method::PATCH, &alice).await.status, StatusCode::OK);
+    let again = profile(Method::PATCH, &alice).await;
+    assert_limited(&again);
     assert_eq!(again.header("retry-after"), Some("60"));
+    assert_eq!(profile(Method::PATCH, &bob).await.status, StatusCode::OK);
     assert_eq!(
-        gw.with_cookie(Method::PATCH, "/api/member", &bob)
-            .await
-            .status,
-        StatusCode::OK
-    );
-    assert_eq!(
-        gw.with_cookie(Method::GET, "/api/member", &alice)
-            .await
-            .status,
+        profile(Method::GET, &alice).await.status,
         StatusCode::OK,
         "authenticated reads are not limited"
     );
@@ -113,32 +106,30 @@ async fn write_limits_count_per_member() {
 
 #[tokio::test]
 async fn sign_in_is_limited_per_client_address() {
-    let gw = Harness::with(Setup {
-        policy: policy(Limits {
-            signin: Some(Rate::new(2, 2, Duration::from_secs(60))),
-            ..Limits::off()
-        }),
-        ..Setup::default()
+    let gw = limited(Limits {
+        signin: Some(Rate::new(2, 2, Duration::from_secs(60))),
+        ..Limits::off()
     })
     .await;
     let (one, two) = (fresh_address(), fresh_address());
-    let from = |ip: &str| vec![("x-forwarded-for", ip.to_owned())];
-    let sign_in = |headers: Vec<(&'static str, String)>| {
-        let gw = &gw;
+    let sign_in = |ip: &str| {
+        let (gw, ip) = (&gw, ip.to_owned());
         async move {
-            let headers: Vec<(&str, &str)> =
-                headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            gw.send(Method::POST, "/api/member/signin", &headers).await
+            gw.send(
+                Method::POST,
+                "/api/member/signin",
+                &[("x-forwarded-for", &ip)],
+            )
+            .await
         }
     };
-    assert_eq!(sign_in(from(&one)).await.status, StatusCode::OK);
-    assert_eq!(sign_in(from(&one)).await.status, StatusCode::OK);
-    let refused = sign_in(from(&one)).await;
-    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(refused.code(), "GATE005");
+    assert_eq!(sign_in(&one).await.status, StatusCode::OK);
+    assert_eq!(sign_in(&one).await.status, StatusCode::OK);
+    let refused = sign_in(&one).await;
+    assert_limited(&refused);
     assert!(refused.header("retry-after").is_some());
     assert_eq!(
-        sign_in(from(&two)).await.status,
+        sign_in(&two).await.status,
         StatusCode::OK,
         "another address has its own bucket"
     );
@@ -146,23 +137,18 @@ async fn sign_in_is_limited_per_client_address() {
 
 #[tokio::test]
 async fn public_reads_are_limited_per_client_address() {
-    let gw = Harness::with(Setup {
-        policy: policy(Limits {
-            public_read: Some(Rate::new(1, 1, Duration::from_secs(60))),
-            ..Limits::off()
-        }),
-        ..Setup::default()
+    let gw = limited(Limits {
+        public_read: Some(Rate::new(1, 1, Duration::from_secs(60))),
+        ..Limits::off()
     })
     .await;
     let ip = fresh_address();
     let headers = [("x-forwarded-for", ip.as_str())];
     assert_eq!(
-        gw.send(Method::GET, "/api/gallery/1", &headers)
-            .await
-            .status,
+        gw.get_with("/api/gallery/1", &headers).await.status,
         StatusCode::OK
     );
-    let refused = gw.send(Method::GET, "/api/post/list/1", &headers).await;
+    let refused = gw.get_with("/api/post/list/1", &headers).await;
     assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(refused.header("x-ratelimit-limit"), Some("1"));
 }
