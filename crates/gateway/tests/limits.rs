@@ -16,14 +16,28 @@ use common::{Answer, Harness};
 use gateway::config::{Limits, Policy, Rate};
 use http::{Method, StatusCode};
 
-/// A gateway with `limits` on and one trusted proxy hop, so `X-Forwarded-For` names the client.
-async fn limited(limits: Limits) -> Harness {
+/// A gateway with the one limit `on` switches on, and one trusted proxy hop, so `X-Forwarded-For`
+/// names the client.
+async fn limited(on: impl FnOnce(&mut Limits)) -> Harness {
+    let mut limits = Limits::off();
+    on(&mut limits);
     Harness::with_policy(Policy {
         limits,
         forwarded_hops: 1,
         ..common::quiet_policy()
     })
     .await
+}
+
+/// `method` on the signed-in member's own profile.
+async fn profile(gw: &Harness, method: Method, token: &str) -> Answer {
+    gw.with_cookie(method, "/api/member", token).await
+}
+
+/// A sign-in from the client at `ip`.
+async fn sign_in(gw: &Harness, ip: &str) -> Answer {
+    let from = [("x-forwarded-for", ip)];
+    gw.send(Method::POST, "/api/member/signin", &from).await
 }
 
 /// A member id no other run uses, so buckets left in Redis by earlier runs do not interfere.
@@ -44,11 +58,7 @@ fn assert_limited(answer: &Answer) {
 
 #[tokio::test]
 async fn the_fourth_comment_in_a_burst_is_refused_with_the_original_message_and_headers() {
-    let gw = limited(Limits {
-        comment: Some(Rate::new(3, 2, Duration::from_secs(3))),
-        ..Limits::off()
-    })
-    .await;
+    let gw = limited(|limits| limits.comment = Some(Rate::new(3, 2, Duration::from_secs(3)))).await;
     let (token, _) = gw.login(fresh_member()).await;
     for remaining in ["2", "1", "0"] {
         let answer = gw
@@ -81,24 +91,22 @@ async fn the_fourth_comment_in_a_burst_is_refused_with_the_original_message_and_
 
 #[tokio::test]
 async fn write_limits_count_per_member() {
-    let gw = limited(Limits {
-        write: Some(Rate::new(1, 1, Duration::from_secs(60))),
-        ..Limits::off()
-    })
-    .await;
+    let gw = limited(|limits| limits.write = Some(Rate::new(1, 1, Duration::from_secs(60)))).await;
     let (alice, _) = gw.login(fresh_member()).await;
     let (bob, _) = gw.login(fresh_member()).await;
-    let profile = |method: Method, token: &str| {
-        let (gw, token) = (&gw, token.to_owned());
-        async move { gw.with_cookie(method, "/api/member", &token).await }
-    };
-    assert_eq!(profile(Method::PATCH, &alice).await.status, StatusCode::OK);
-    let again = profile(Method::PATCH, &alice).await;
+    assert_eq!(
+        profile(&gw, Method::PATCH, &alice).await.status,
+        StatusCode::OK
+    );
+    let again = profile(&gw, Method::PATCH, &alice).await;
     assert_limited(&again);
     assert_eq!(again.header("retry-after"), Some("60"));
-    assert_eq!(profile(Method::PATCH, &bob).await.status, StatusCode::OK);
     assert_eq!(
-        profile(Method::GET, &alice).await.status,
+        profile(&gw, Method::PATCH, &bob).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        profile(&gw, Method::GET, &alice).await.status,
         StatusCode::OK,
         "authenticated reads are not limited"
     );
@@ -106,30 +114,15 @@ async fn write_limits_count_per_member() {
 
 #[tokio::test]
 async fn sign_in_is_limited_per_client_address() {
-    let gw = limited(Limits {
-        signin: Some(Rate::new(2, 2, Duration::from_secs(60))),
-        ..Limits::off()
-    })
-    .await;
+    let gw = limited(|limits| limits.signin = Some(Rate::new(2, 2, Duration::from_secs(60)))).await;
     let (one, two) = (fresh_address(), fresh_address());
-    let sign_in = |ip: &str| {
-        let (gw, ip) = (&gw, ip.to_owned());
-        async move {
-            gw.send(
-                Method::POST,
-                "/api/member/signin",
-                &[("x-forwarded-for", &ip)],
-            )
-            .await
-        }
-    };
-    assert_eq!(sign_in(&one).await.status, StatusCode::OK);
-    assert_eq!(sign_in(&one).await.status, StatusCode::OK);
-    let refused = sign_in(&one).await;
+    assert_eq!(sign_in(&gw, &one).await.status, StatusCode::OK);
+    assert_eq!(sign_in(&gw, &one).await.status, StatusCode::OK);
+    let refused = sign_in(&gw, &one).await;
     assert_limited(&refused);
     assert!(refused.header("retry-after").is_some());
     assert_eq!(
-        sign_in(&two).await.status,
+        sign_in(&gw, &two).await.status,
         StatusCode::OK,
         "another address has its own bucket"
     );
@@ -137,11 +130,8 @@ async fn sign_in_is_limited_per_client_address() {
 
 #[tokio::test]
 async fn public_reads_are_limited_per_client_address() {
-    let gw = limited(Limits {
-        public_read: Some(Rate::new(1, 1, Duration::from_secs(60))),
-        ..Limits::off()
-    })
-    .await;
+    let gw =
+        limited(|limits| limits.public_read = Some(Rate::new(1, 1, Duration::from_secs(60)))).await;
     let ip = fresh_address();
     let headers = [("x-forwarded-for", ip.as_str())];
     assert_eq!(
