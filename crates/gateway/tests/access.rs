@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::Harness;
+use common::{Answer, Harness, Seen};
 use http::{Method, StatusCode};
 
 const PUBLIC: &[(&str, &str)] = &[
@@ -76,25 +76,41 @@ fn method(name: &str) -> Method {
     name.parse().unwrap()
 }
 
+/// Asserts that `answer` to `verb path` is the service's 200, and returns the one request that
+/// reached a service.
+fn forwarded_once(gw: &Harness, verb: &str, path: &str, answer: &Answer) -> Seen {
+    assert_eq!(
+        answer.status,
+        StatusCode::OK,
+        "{verb} {path}: {}",
+        answer.text()
+    );
+    let mut seen = gw.take_seen();
+    assert_eq!(seen.len(), 1, "{verb} {path}");
+    seen.remove(0)
+}
+
+/// GETs each of `paths`, hands every answer to `check`, then asserts that none reached a service.
+async fn assert_answered_by_the_gateway(paths: &[&str], check: impl Fn(&str, &Answer)) {
+    let gw = Harness::start().await;
+    for path in paths {
+        check(path, &gw.get(path).await);
+    }
+    assert!(gw.take_seen().is_empty());
+}
+
 #[tokio::test]
 async fn every_public_route_reaches_its_service_without_a_cookie() {
     let gw = Harness::start().await;
     for (verb, path) in PUBLIC {
         let answer = gw.send(method(verb), path, &[]).await;
+        let seen = forwarded_once(&gw, verb, path, &answer);
         assert_eq!(
-            answer.status,
-            StatusCode::OK,
-            "{verb} {path}: {}",
-            answer.text()
-        );
-        let seen = gw.take_seen();
-        assert_eq!(seen.len(), 1, "{verb} {path}");
-        assert_eq!(
-            seen[0].uri, *path,
+            seen.uri, *path,
             "path and query reach the service unchanged"
         );
         let prefix = path.split('/').nth(2).unwrap();
-        assert_eq!(seen[0].upstream, prefix, "{verb} {path}");
+        assert_eq!(seen.upstream, prefix, "{verb} {path}");
     }
 }
 
@@ -121,23 +137,15 @@ async fn every_protected_route_with_a_valid_cookie_reaches_its_service() {
     let (token, _) = gw.login(41).await;
     for (verb, path) in PROTECTED {
         let answer = gw.with_cookie(method(verb), path, &token).await;
-        assert_eq!(
-            answer.status,
-            StatusCode::OK,
-            "{verb} {path}: {}",
-            answer.text()
-        );
-        let seen = gw.take_seen();
-        assert_eq!(seen.len(), 1, "{verb} {path}");
-        assert_eq!(seen[0].uri, *path);
-        assert_eq!(seen[0].headers["x-member-id"], "41");
+        let seen = forwarded_once(&gw, verb, path, &answer);
+        assert_eq!(seen.uri, *path);
+        assert_eq!(seen.headers["x-member-id"], "41");
     }
 }
 
 #[tokio::test]
 async fn dot_segments_and_encoded_separators_are_refused_without_reaching_a_service() {
-    let gw = Harness::start().await;
-    for path in [
+    let tricks = [
         "/api/post/../member",
         "/api/post/%2e%2e/member",
         "/api/post/.%2E/member",
@@ -145,18 +153,17 @@ async fn dot_segments_and_encoded_separators_are_refused_without_reaching_a_serv
         "/api/post/list%2F..%2Fmember",
         "/api/gallery%2F12",
         "/api/post/list/3%5c..",
-    ] {
-        let answer = gw.get(path).await;
+    ];
+    assert_answered_by_the_gateway(&tricks, |path, answer| {
         assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{path}");
         assert_eq!(answer.code(), "GATE001", "{path}");
-    }
-    assert!(gw.take_seen().is_empty());
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn paths_outside_the_api_prefixes_get_404_in_the_error_shape() {
-    let gw = Harness::start().await;
-    for path in [
+    let outside = [
         "/",
         "/api",
         "/api/",
@@ -165,13 +172,13 @@ async fn paths_outside_the_api_prefixes_get_404_in_the_error_shape() {
         "/index.html",
         "/kafka/health",
         "/health/",
-    ] {
-        let answer = gw.get(path).await;
+    ];
+    assert_answered_by_the_gateway(&outside, |path, answer| {
         assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}");
         assert_eq!(answer.json["errorType"], "Not Found", "{path}");
         assert_eq!(answer.code(), "GATE001", "{path}");
-    }
-    assert!(gw.take_seen().is_empty());
+    })
+    .await;
 }
 
 #[tokio::test]
