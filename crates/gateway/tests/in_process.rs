@@ -9,17 +9,18 @@
 
 mod common;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use common::{Log, now, recorder};
+use common::{Answer, Log, now, recorder};
 use http::{Method, StatusCode};
 use platform::CancellationToken;
 use platform::auth::{Claims, DbSessions, Role, Session, SessionStore, SigningKey, TOKEN_TTL};
 use platform::config::DatabaseConfig;
 
 struct Standalone {
-    url: String,
+    addr: SocketAddr,
     log: Log,
     key: SigningKey,
     sessions: Arc<DbSessions>,
@@ -28,7 +29,7 @@ struct Standalone {
 }
 
 /// Serves `app` as standalone mode does: the shared server, refusals in the gateway's codes.
-async fn serve_as_standalone(app: axum::Router, stop: &CancellationToken) -> std::net::SocketAddr {
+async fn serve_as_standalone(app: axum::Router, stop: &CancellationToken) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(platform::http::server::serve(
@@ -61,7 +62,7 @@ async fn standalone() -> Standalone {
     let stop = CancellationToken::new();
     let addr = serve_as_standalone(app, &stop).await;
     Standalone {
-        url: format!("http://{addr}"),
+        addr,
         log,
         key,
         sessions,
@@ -71,16 +72,22 @@ async fn standalone() -> Standalone {
 }
 
 impl Standalone {
-    async fn get_member(&self, token: Option<&str>) -> common::Answer {
+    /// A GET of `path` with `headers`.
+    async fn get(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
+        let url = format!("http://{}{path}", self.addr);
+        common::send(&url, Method::GET, headers, Default::default()).await
+    }
+
+    async fn get_member(&self, token: Option<&str>) -> Answer {
         let cookie = token.map(|t| format!("gallery_cookie={t}"));
         let headers: Vec<(&str, &str)> = cookie.iter().map(|c| ("cookie", c.as_str())).collect();
-        common::send(
-            &format!("{}/api/member", self.url),
-            Method::GET,
-            &headers,
-            Default::default(),
-        )
-        .await
+        self.get("/api/member", &headers).await
+    }
+
+    /// A token for `member_id` naming the session `sid`, signed with the gateway's key.
+    fn token(&self, member_id: i64, sid: &str) -> String {
+        let claims = Claims::new(member_id, Role::User, sid, now());
+        self.key.sign(&claims).unwrap()
     }
 }
 
@@ -91,18 +98,11 @@ async fn in_process_services_get_the_same_checks_and_identity_headers() {
 
     let session = Session::start(12, Role::User, TOKEN_TTL);
     sa.sessions.create(&session).await.unwrap();
-    let token = sa
-        .key
-        .sign(&Claims::new(12, Role::User, session.sid.clone(), now()))
-        .unwrap();
+    let token = sa.token(12, &session.sid);
     let spoofed = format!("gallery_cookie={token}");
-    let answer = common::send(
-        &format!("{}/api/member", sa.url),
-        Method::GET,
-        &[("cookie", &spoofed), ("x-member-id", "1")],
-        Default::default(),
-    )
-    .await;
+    let answer = sa
+        .get("/api/member", &[("cookie", &spoofed), ("x-member-id", "1")])
+        .await;
     assert_eq!(answer.status, StatusCode::OK);
     let seen = sa.log.lock().unwrap().remove(0);
     assert_eq!(seen.upstream, "member");
@@ -116,40 +116,18 @@ async fn in_process_services_get_the_same_checks_and_identity_headers() {
 #[tokio::test]
 async fn in_process_public_routes_pass_and_unknown_paths_get_404() {
     let sa = standalone().await;
-    let answer = common::send(
-        &format!("{}/api/gallery/5", sa.url),
-        Method::GET,
-        &[],
-        Default::default(),
-    )
-    .await;
+    let answer = sa.get("/api/gallery/5", &[]).await;
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(sa.log.lock().unwrap()[0].upstream, "gallery");
-    let missing = common::send(
-        &format!("{}/nowhere", sa.url),
-        Method::GET,
-        &[],
-        Default::default(),
-    )
-    .await;
+    let missing = sa.get("/nowhere", &[]).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn in_process_two_host_lines_are_refused_and_the_connection_closed() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let sa = standalone().await;
-    let addr = sa.url.trim_start_matches("http://").to_owned();
     let head = "GET /api/gallery/5 HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n";
-    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    stream.write_all(head.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    let reading = stream.read_to_end(&mut answer);
-    tokio::time::timeout(std::time::Duration::from_secs(5), reading)
-        .await
-        .expect("the connection closes")
-        .unwrap();
-    let answer = String::from_utf8_lossy(&answer);
+    let answer = common::exchange_raw(sa.addr, head.as_bytes()).await;
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     assert!(answer.contains(r#""errorCode":"GATE001""#), "{answer}");
     assert!(sa.log.lock().unwrap().is_empty(), "nothing reached gallery");
@@ -160,10 +138,7 @@ async fn in_process_a_token_carrying_alices_session_and_bobs_subject_is_refused(
     let sa = standalone().await;
     let alice = Session::start(31, Role::User, TOKEN_TTL);
     sa.sessions.create(&alice).await.unwrap();
-    let forged = sa
-        .key
-        .sign(&Claims::new(32, Role::User, alice.sid.clone(), now()))
-        .unwrap();
+    let forged = sa.token(32, &alice.sid);
     assert_eq!(sa.get_member(Some(&forged)).await.code(), "GATE003");
     assert!(sa.log.lock().unwrap().is_empty());
 }
