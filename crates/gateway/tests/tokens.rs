@@ -19,7 +19,18 @@ async fn protected_with(gw: &Harness, token: &str) -> Answer {
     gw.with_cookie(Method::GET, "/api/member", token).await
 }
 
-fn assert_invalid(answer: &Answer, case: &str) {
+/// A gateway with `member_id` signed in, and claims naming that member's live session issued at
+/// `issued_at`, for a test to alter and sign.
+async fn claims_of_a_live_session(member_id: i64, issued_at: i64) -> (Harness, Claims) {
+    let gw = Harness::start().await;
+    let (_, session) = gw.login(member_id).await;
+    let claims = Claims::new(member_id, Role::User, session.sid, issued_at);
+    (gw, claims)
+}
+
+/// `token` on a protected route gets 401 GATE003 "invalid token".
+async fn assert_refused_as_invalid(gw: &Harness, token: &str, case: &str) {
+    let answer = protected_with(gw, token).await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{case}");
     assert_eq!(
         answer.json,
@@ -39,9 +50,7 @@ fn claims(member_id: i64, sid: &str) -> serde_json::Value {
 #[tokio::test]
 async fn an_empty_cookie_is_refused_with_gate002() {
     let gw = Harness::start().await;
-    let answer = gw
-        .send(Method::GET, "/api/member", &[("cookie", "gallery_cookie=")])
-        .await;
+    let answer = protected_with(&gw, "").await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         answer.json,
@@ -53,7 +62,7 @@ async fn an_empty_cookie_is_refused_with_gate002() {
 async fn another_cookie_without_ours_is_refused_with_gate004() {
     let gw = Harness::start().await;
     let answer = gw
-        .send(Method::GET, "/api/member", &[("cookie", "theme=dark")])
+        .get_with("/api/member", &[("cookie", "theme=dark")])
         .await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
     assert_eq!(answer.code(), "GATE004");
@@ -72,7 +81,7 @@ async fn an_unsigned_alg_none_token_is_refused() {
     let kid: serde_json::Value = serde_json::from_slice(&kid).unwrap();
     let header = serde_json::json!({"alg": "none", "typ": "JWT", "kid": kid["kid"]});
     let forged = format!("{}.{}.", b64(&header), b64(&claims(5, &session.sid)));
-    assert_invalid(&protected_with(&gw, &forged).await, "alg none");
+    assert_refused_as_invalid(&gw, &forged, "alg none").await;
 }
 
 #[tokio::test]
@@ -88,40 +97,30 @@ async fn an_hs256_token_keyed_with_the_public_key_is_refused() {
         &jsonwebtoken::EncodingKey::from_secret(public_pem.as_bytes()),
     )
     .unwrap();
-    assert_invalid(
-        &protected_with(&gw, &forged).await,
-        "HS256 with the public key",
-    );
+    assert_refused_as_invalid(&gw, &forged, "HS256 with the public key").await;
 }
 
 #[tokio::test]
 async fn a_token_signed_by_an_unknown_key_is_refused() {
-    let gw = Harness::start().await;
-    let (_, session) = gw.login(7).await;
+    let (gw, claims) = claims_of_a_live_session(7, now()).await;
     let stranger = SigningKey::generate().unwrap();
-    let forged = stranger
-        .sign(&Claims::new(7, Role::User, session.sid, now()))
-        .unwrap();
-    assert_invalid(&protected_with(&gw, &forged).await, "unknown kid");
+    let forged = stranger.sign(&claims).unwrap();
+    assert_refused_as_invalid(&gw, &forged, "unknown kid").await;
 }
 
 #[tokio::test]
 async fn an_expired_token_is_refused() {
-    let gw = Harness::start().await;
-    let (_, session) = gw.login(8).await;
-    let mut old = Claims::new(8, Role::User, session.sid, now() - 9 * 3600);
+    let (gw, mut old) = claims_of_a_live_session(8, now() - 9 * 3600).await;
     old.exp = now() - 60;
     let token = gw.key.sign(&old).unwrap();
-    assert_invalid(&protected_with(&gw, &token).await, "expired");
+    assert_refused_as_invalid(&gw, &token, "expired").await;
 }
 
 #[tokio::test]
 async fn a_token_issued_in_the_future_is_refused() {
-    let gw = Harness::start().await;
-    let (_, session) = gw.login(9).await;
-    let future = Claims::new(9, Role::User, session.sid, now() + 3600);
+    let (gw, future) = claims_of_a_live_session(9, now() + 3600).await;
     let token = gw.key.sign(&future).unwrap();
-    assert_invalid(&protected_with(&gw, &token).await, "not yet valid");
+    assert_refused_as_invalid(&gw, &token, "not yet valid").await;
 }
 
 #[tokio::test]
@@ -135,7 +134,7 @@ async fn a_tampered_payload_is_refused() {
         b64(&claims(1, &session.sid)),
         parts[2]
     );
-    assert_invalid(&protected_with(&gw, &forged).await, "tampered");
+    assert_refused_as_invalid(&gw, &forged, "tampered").await;
 }
 
 #[tokio::test]
@@ -144,7 +143,7 @@ async fn a_token_whose_session_was_revoked_is_refused_at_once() {
     let (token, session) = gw.login(11).await;
     assert_eq!(protected_with(&gw, &token).await.status, StatusCode::OK);
     sessions().await.delete(&session.sid).await.unwrap();
-    assert_invalid(&protected_with(&gw, &token).await, "revoked");
+    assert_refused_as_invalid(&gw, &token, "revoked").await;
 }
 
 #[tokio::test]
@@ -154,11 +153,8 @@ async fn a_valid_token_of_a_withdrawn_member_is_refused() {
     let (token, _) = gw.login(member).await;
     let (other, _) = gw.login(member).await;
     sessions().await.delete_all(member).await.unwrap();
-    assert_invalid(&protected_with(&gw, &token).await, "withdrawn");
-    assert_invalid(
-        &protected_with(&gw, &other).await,
-        "withdrawn, second device",
-    );
+    assert_refused_as_invalid(&gw, &token, "withdrawn").await;
+    assert_refused_as_invalid(&gw, &other, "withdrawn, second device").await;
     gw.take_seen();
 }
 
@@ -166,7 +162,7 @@ async fn a_valid_token_of_a_withdrawn_member_is_refused() {
 async fn garbage_in_the_cookie_is_refused() {
     let gw = Harness::start().await;
     for junk in ["abc", "a.b.c", "....", "eyJhbGciOiJFZERTQSJ9.e30.AAAA"] {
-        assert_invalid(&protected_with(&gw, junk).await, junk);
+        assert_refused_as_invalid(&gw, junk, junk).await;
     }
     assert!(gw.take_seen().is_empty());
 }
@@ -185,9 +181,6 @@ async fn a_token_signed_with_our_key_carrying_alices_session_and_bobs_subject_is
         .key
         .sign(&Claims::new(22, Role::User, alice.sid.clone(), now()))
         .unwrap();
-    assert_invalid(
-        &protected_with(&gw, &forged).await,
-        "alice's sid, bob's sub",
-    );
+    assert_refused_as_invalid(&gw, &forged, "alice's sid, bob's sub").await;
     assert!(gw.take_seen().is_empty());
 }
