@@ -16,6 +16,7 @@ use common::{redis_config, redis_switch, sessions, switched};
 use gateway::session_cache::TrackedSessions;
 use platform::auth::sessions::session_key;
 use platform::auth::{Role, Session, SessionStore, TOKEN_TTL};
+use platform::config::RedisConfig;
 
 /// How long a test waits for a push Redis sends at once.
 const PUSH_DEADLINE: Duration = Duration::from_secs(5);
@@ -32,7 +33,6 @@ fn unique_member() -> i64 {
     800_000_000 + i64::from(std::process::id() % 1000) * 1_000_000 + i64::from(nanos % 1_000_000)
 }
 
-/// Waits, on invalidations rather than on time, until `done` holds.
 /// Writes `session` under its key as member would, but with a key that outlives its `expires_at`.
 async fn write_raw(session: &Session) {
     let mut redis = platform::redis_client::connect(&redis_config())
@@ -48,6 +48,7 @@ async fn write_raw(session: &Session) {
         .unwrap();
 }
 
+/// Waits, on invalidations rather than on time, until `done` holds.
 async fn until(cache: &TrackedSessions, done: impl Fn(&TrackedSessions) -> bool) {
     tokio::time::timeout(PUSH_DEADLINE, async {
         loop {
@@ -76,11 +77,25 @@ async fn invalidated_by(
         .expect(missing);
 }
 
+/// A cache on `redis` that has looked up a fresh session of `member_id`, and that session.
+async fn cached(redis: RedisConfig, member_id: i64) -> (TrackedSessions, Session) {
+    let cache = TrackedSessions::new(redis);
+    let session = logged_in(member_id).await;
+    assert!(cache.exists(&session.sid).await.unwrap());
+    (cache, session)
+}
+
+/// Like `cached`, but through a relay to Redis that is then cut, once the cache has noticed.
+async fn cached_then_cut(member_id: i64) -> (testkit::Switch, TrackedSessions, Session) {
+    let switch = redis_switch().await;
+    let (cache, session) = cached(switched(&switch), member_id).await;
+    invalidated_by(&cache, async { switch.down() }, "the cut was not noticed").await;
+    (switch, cache, session)
+}
+
 #[tokio::test]
 async fn a_second_lookup_of_a_live_session_is_answered_without_a_redis_round_trip() {
-    let cache = TrackedSessions::new(redis_config());
-    let session = logged_in(31).await;
-    assert!(cache.exists(&session.sid).await.unwrap());
+    let (cache, session) = cached(redis_config(), 31).await;
     let after_first = cache.round_trips();
     assert!(cache.exists(&session.sid).await.unwrap());
     assert_eq!(cache.round_trips(), after_first);
@@ -95,9 +110,7 @@ async fn an_unknown_session_is_refused_and_not_remembered() {
 
 #[tokio::test]
 async fn a_session_deleted_by_logout_is_refused_once_the_invalidation_arrives() {
-    let cache = TrackedSessions::new(redis_config());
-    let session = logged_in(32).await;
-    assert!(cache.exists(&session.sid).await.unwrap());
+    let (cache, session) = cached(redis_config(), 32).await;
     let logout = async { sessions().await.delete(&session.sid).await.unwrap() };
     invalidated_by(&cache, logout, "no invalidation from Redis").await;
     assert!(!cache.exists(&session.sid).await.unwrap());
@@ -136,11 +149,7 @@ async fn a_session_past_its_expiry_is_refused_while_its_key_still_exists() {
 
 #[tokio::test]
 async fn a_session_deleted_while_the_connection_was_cut_is_refused_after_redis_comes_back() {
-    let switch = redis_switch().await;
-    let cache = TrackedSessions::new(switched(&switch));
-    let session = logged_in(34).await;
-    assert!(cache.exists(&session.sid).await.unwrap());
-    invalidated_by(&cache, async { switch.down() }, "the cut was not noticed").await;
+    let (switch, cache, session) = cached_then_cut(34).await;
     sessions().await.delete(&session.sid).await.unwrap();
     switch.up();
     assert!(!cache.exists(&session.sid).await.unwrap());
@@ -148,11 +157,7 @@ async fn a_session_deleted_while_the_connection_was_cut_is_refused_after_redis_c
 
 #[tokio::test]
 async fn with_redis_unreachable_lookups_fail_and_work_again_when_it_returns() {
-    let switch = redis_switch().await;
-    let cache = TrackedSessions::new(switched(&switch));
-    let session = logged_in(35).await;
-    assert!(cache.exists(&session.sid).await.unwrap());
-    invalidated_by(&cache, async { switch.down() }, "the cut was not noticed").await;
+    let (switch, cache, session) = cached_then_cut(35).await;
     assert!(cache.exists(&session.sid).await.is_err());
     assert!(cache.exists(&session.sid).await.is_err(), "fails fast");
 
@@ -169,9 +174,7 @@ async fn with_redis_unreachable_lookups_fail_and_work_again_when_it_returns() {
 
 #[tokio::test]
 async fn a_session_rewritten_in_redis_is_read_again() {
-    let cache = TrackedSessions::new(redis_config());
-    let session = logged_in(36).await;
-    assert!(cache.exists(&session.sid).await.unwrap());
+    let (cache, session) = cached(redis_config(), 36).await;
     let mut shortened = session.clone();
     shortened.expires_at = Utc::now() - chrono::Duration::seconds(1);
     write_raw(&shortened).await;
