@@ -11,32 +11,37 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Harness, Setup, closed_port, quiet_policy, redis_config, redis_switch, switched};
+use common::{
+    Answer, Harness, Setup, closed_port, nothing_listening, quiet_policy, redis_on, redis_switch,
+    switched,
+};
 use gateway::config::{Limits, Policy};
 use http::{Method, StatusCode};
-use platform::config::{HostPort, RedisConfig};
 
-fn unreachable_redis(port: u16) -> RedisConfig {
-    RedisConfig {
-        port,
-        ..redis_config()
-    }
+/// The answer is `status` in the gateway's error shape, with `error_type` and `code`.
+fn assert_error(answer: &Answer, status: StatusCode, error_type: &str, code: &str) {
+    assert_eq!(answer.status, status);
+    assert_eq!(answer.json["errorType"], error_type);
+    assert_eq!(answer.code(), code);
 }
 
 #[tokio::test]
 async fn with_redis_unreachable_protected_routes_answer_503_public_routes_200_and_the_gateway_stays_ready()
  {
     let gw = Harness::with(Setup {
-        redis: unreachable_redis(closed_port().await),
+        redis: redis_on(closed_port().await),
         policy: Policy::default(), // limits on: they must fail open, not break public routes
         ..Setup::default()
     })
     .await;
     let (token, _) = gw.login(21).await;
     let protected = gw.with_cookie(Method::GET, "/api/member", &token).await;
-    assert_eq!(protected.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(protected.json["errorType"], "Service Unavailable");
-    assert_eq!(protected.code(), "GATE503");
+    assert_error(
+        &protected,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Service Unavailable",
+        "GATE503",
+    );
     assert_eq!(
         gw.get("/api/gallery/place/list").await.status,
         StatusCode::OK
@@ -95,41 +100,36 @@ async fn after_a_redis_outage_protected_routes_recover_without_a_restart() {
 #[tokio::test]
 async fn an_upstream_that_refuses_connections_gives_502_in_the_error_shape() {
     let gw = Harness::with(Setup {
-        member: Some(HostPort {
-            host: "127.0.0.1".into(),
-            port: closed_port().await,
-        }),
+        member: Some(nothing_listening().await),
         ..Setup::default()
     })
     .await;
     let answer = gw.get("/api/member/health").await;
-    assert_eq!(answer.status, StatusCode::BAD_GATEWAY);
-    assert_eq!(answer.json["errorType"], "Bad Gateway");
-    assert_eq!(answer.code(), "GATE502");
+    assert_error(&answer, StatusCode::BAD_GATEWAY, "Bad Gateway", "GATE502");
     assert!(answer.header("x-request-id").is_some());
 }
 
 #[tokio::test]
 async fn an_upstream_slower_than_the_response_timeout_gives_504_in_the_error_shape() {
-    let gw = Harness::with(Setup {
-        policy: Policy {
-            response_timeout: Duration::from_millis(300),
-            limits: Limits::off(),
-            ..quiet_policy()
-        },
-        ..Setup::default()
+    let gw = Harness::with_policy(Policy {
+        response_timeout: Duration::from_millis(300),
+        limits: Limits::off(),
+        ..quiet_policy()
     })
     .await;
     let answer = gw.get("/api/post/list/1/slow").await;
-    assert_eq!(answer.status, StatusCode::GATEWAY_TIMEOUT);
-    assert_eq!(answer.json["errorType"], "Gateway Timeout");
-    assert_eq!(answer.code(), "GATE504");
+    assert_error(
+        &answer,
+        StatusCode::GATEWAY_TIMEOUT,
+        "Gateway Timeout",
+        "GATE504",
+    );
 }
 
 #[tokio::test]
 async fn an_upstream_that_resets_the_connection_gives_502() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         while let Ok((socket, _)) = listener.accept().await {
             #[expect(
@@ -140,14 +140,7 @@ async fn an_upstream_that_resets_the_connection_gives_502() {
             drop(socket);
         }
     });
-    let gw = Harness::with(Setup {
-        post: Some(HostPort {
-            host: "127.0.0.1".into(),
-            port,
-        }),
-        ..Setup::default()
-    })
-    .await;
+    let gw = Harness::in_front_of_post(addr).await;
     let answer = gw.get("/api/post/list/1").await;
     assert_eq!(answer.status, StatusCode::BAD_GATEWAY);
     assert_eq!(answer.code(), "GATE502");
