@@ -13,7 +13,7 @@ mod common;
 use axum::Router;
 use axum::body::Body;
 use axum::routing::{patch, post};
-use common::{WithPost, send};
+use common::{Answer, WithPost, send};
 use http::{Method, StatusCode};
 
 fn impatient_post_service() -> Router {
@@ -29,27 +29,33 @@ fn impatient_post_service() -> Router {
         )
 }
 
+/// Uploads `size` bytes to the route the service refuses without reading.
+async fn unread_upload(fixture: &WithPost, size: usize) -> Answer {
+    send(
+        &fixture.harness.url("/api/post/list/1"),
+        Method::PATCH,
+        &[
+            ("cookie", &fixture.cookie),
+            ("content-type", "application/octet-stream"),
+        ],
+        Body::from(vec![7_u8; size]),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn a_small_request_after_an_unread_upload_still_reaches_the_service() {
-    let WithPost {
-        harness, cookie, ..
-    } = &common::with_post(impatient_post_service()).await;
+    let fixture = common::with_post(impatient_post_service()).await;
     for round in 0..20 {
-        let upload = send(
-            &harness.url("/api/post/list/1"),
-            Method::PATCH,
-            &[
-                ("cookie", cookie),
-                ("content-type", "application/octet-stream"),
-            ],
-            Body::from(vec![7_u8; 100 * 1024]),
-        )
-        .await;
+        let upload = unread_upload(&fixture, 100 * 1024).await;
         assert_eq!(upload.status, StatusCode::NOT_FOUND, "round {round}");
         let comment = send(
-            &harness.url("/api/post/comment"),
+            &fixture.harness.url("/api/post/comment"),
             Method::POST,
-            &[("cookie", cookie), ("content-type", "application/json")],
+            &[
+                ("cookie", &fixture.cookie),
+                ("content-type", "application/json"),
+            ],
             Body::from(r#"{"postId":1,"content":"hi"}"#),
         )
         .await;
@@ -64,19 +70,8 @@ async fn a_small_request_after_an_unread_upload_still_reaches_the_service() {
 
 #[tokio::test]
 async fn a_large_upload_the_service_refuses_without_reading_gets_the_services_answer() {
-    let WithPost {
-        harness, cookie, ..
-    } = &common::with_post(impatient_post_service()).await;
+    let fixture = common::with_post(impatient_post_service()).await;
     // Far beyond what socket buffers hold, so the service's answer arrives mid-upload.
-    let upload = send(
-        &harness.url("/api/post/list/1"),
-        Method::PATCH,
-        &[
-            ("cookie", cookie),
-            ("content-type", "application/octet-stream"),
-        ],
-        Body::from(vec![7_u8; 16 * 1024 * 1024]),
-    )
-    .await;
+    let upload = unread_upload(&fixture, 16 * 1024 * 1024).await;
     assert_eq!(upload.status, StatusCode::NOT_FOUND, "{}", upload.text());
 }

@@ -23,7 +23,7 @@ const SPOOFED: &[(&str, &str)] = &[
 #[tokio::test]
 async fn spoofed_identity_headers_on_a_public_route_never_reach_the_service() {
     let gw = Harness::start().await;
-    let answer = gw.send(Method::GET, "/api/post/list/1", SPOOFED).await;
+    let answer = gw.get_with("/api/post/list/1", SPOOFED).await;
     assert_eq!(answer.status, StatusCode::OK);
     let seen = gw.take_seen().remove(0);
     for name in [
@@ -74,11 +74,7 @@ async fn a_bearer_token_is_accepted_like_the_cookie() {
     let (token, _) = gw.login(78).await;
     let bearer = format!("Bearer {token}");
     let answer = gw
-        .send(
-            Method::GET,
-            "/api/gallery/list",
-            &[("authorization", &bearer)],
-        )
+        .get_with("/api/gallery/list", &[("authorization", &bearer)])
         .await;
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(gw.take_seen()[0].headers["x-member-id"], "78");
@@ -93,7 +89,7 @@ async fn forwarded_headers_describe_the_client_and_replace_what_it_claimed() {
         ("connection", "x-hop"),
         ("x-hop", "secret"),
     ];
-    gw.send(Method::GET, "/api/gallery/3", &headers).await;
+    gw.get_with("/api/gallery/3", &headers).await;
     let seen = gw.take_seen().remove(0);
     assert_eq!(seen.headers["x-forwarded-for"], "127.0.0.1");
     assert_eq!(seen.headers["x-forwarded-proto"], "http");
@@ -118,11 +114,7 @@ async fn a_request_id_is_generated_passed_on_and_returned_or_kept_when_the_clien
     );
 
     let answer = gw
-        .send(
-            Method::GET,
-            "/api/post/health",
-            &[("x-request-id", "trace-42")],
-        )
+        .get_with("/api/post/health", &[("x-request-id", "trace-42")])
         .await;
     assert_eq!(answer.header("x-request-id"), Some("trace-42"));
     assert_eq!(gw.take_seen()[0].headers["x-request-id"], "trace-42");

@@ -18,12 +18,11 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::routing::{get, post};
 use bytes::Bytes;
-use common::{Harness, Setup, client, serve};
+use common::{Harness, client, serve};
 use futures::StreamExt;
 use http::{Method, StatusCode};
 use http_body_util::BodyExt;
 use platform::CancellationToken;
-use platform::config::HostPort;
 use tokio::sync::{mpsc, oneshot};
 
 const CHUNK: usize = 1 << 20;
@@ -80,14 +79,7 @@ async fn harness(first_seen: Signal, go: oneshot::Receiver<()>) -> (Harness, Can
         &stop,
     )
     .await;
-    let gw = Harness::with(Setup {
-        post: Some(HostPort {
-            host: "127.0.0.1".into(),
-            port: upstream.port(),
-        }),
-        ..Setup::default()
-    })
-    .await;
+    let gw = Harness::in_front_of_post(upstream).await;
     (gw, stop)
 }
 

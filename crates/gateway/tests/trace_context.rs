@@ -13,7 +13,7 @@ mod common;
 
 use axum::body::Body;
 use bytes::Bytes;
-use common::{Harness, Setup};
+use common::Harness;
 use gateway::Policy;
 use http::{Method, StatusCode};
 
@@ -21,12 +21,9 @@ const PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 const STATE: &str = "vendor=opaque";
 
 async fn behind(hops: usize) -> Harness {
-    Harness::with(Setup {
-        policy: Policy {
-            forwarded_hops: hops,
-            ..common::quiet_policy()
-        },
-        ..Setup::default()
+    Harness::with_policy(Policy {
+        forwarded_hops: hops,
+        ..common::quiet_policy()
     })
     .await
 }
@@ -39,7 +36,7 @@ fn chunked() -> Body {
 
 /// What the upstream received of the trace context, for a plain request and a chunked upload.
 async fn received(gw: &Harness, headers: &[(&str, &str)]) -> Vec<(Option<String>, Option<String>)> {
-    let plain = gw.send(Method::GET, "/api/gallery/3", headers).await;
+    let plain = gw.get_with("/api/gallery/3", headers).await;
     assert_eq!(plain.status, StatusCode::OK);
     let (token, _) = gw.login(91).await;
     let cookie = format!("gallery_cookie={token}");
