@@ -43,6 +43,12 @@ async fn open() -> (WithPost, TcpStream, String) {
     (fixture, stream, cookie)
 }
 
+/// A POST to the echo route from the member of `cookie` (its `Cookie:` line), framed by the header
+/// lines `framing` and followed by `body`.
+fn echo(cookie: &str, framing: &str, body: &str) -> String {
+    format!("POST /api/post/echo HTTP/1.1\r\nhost: a\r\n{cookie}\r\n{framing}\r\n\r\n{body}")
+}
+
 /// Writes `request` and reads until `marker` has appeared once.
 async fn ask(stream: &mut TcpStream, request: &str, marker: &str) -> String {
     stream.write_all(request.as_bytes()).await.unwrap();
@@ -95,11 +101,12 @@ async fn a_chunked_answer_is_relayed_whole_and_the_connection_serves_the_next_re
 #[tokio::test]
 async fn pipelined_requests_are_answered_in_order() {
     let (_fixture, mut stream, cookie) = open().await;
-    let requests = format!(
-        "POST /api/post/echo HTTP/1.1\r\nhost: a\r\n{cookie}\r\ncontent-length: 3\r\n\r\nabc\
-         POST /api/post/echo HTTP/1.1\r\nhost: a\r\n{cookie}\r\ncontent-length: 5\r\n\r\nhello\
-         POST /api/post/echo HTTP/1.1\r\nhost: a\r\n{cookie}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-    );
+    let requests = [
+        echo(&cookie, "content-length: 3", "abc"),
+        echo(&cookie, "content-length: 5", "hello"),
+        echo(&cookie, "content-length: 0\r\nconnection: close", ""),
+    ]
+    .concat();
     stream.write_all(requests.as_bytes()).await.unwrap();
     let answers = read_until(&mut stream, "got ", 99).await;
     let bodies: Vec<&str> = answers.matches("got ").collect();
@@ -122,9 +129,8 @@ async fn an_http_1_0_request_is_answered_through_the_fallback() {
 #[tokio::test]
 async fn a_chunked_upload_is_forwarded_through_the_fallback() {
     let (_fixture, mut stream, cookie) = open().await;
-    let request = format!(
-        "POST /api/post/echo HTTP/1.1\r\nhost: a\r\n{cookie}\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
-    );
+    let chunks = "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
+    let request = echo(&cookie, "transfer-encoding: chunked", chunks);
     let answer = ask(&mut stream, &request, "got ").await;
     assert_answer(&answer, "HTTP/1.1 200 OK\r\n", "got 11");
 }
@@ -132,9 +138,7 @@ async fn a_chunked_upload_is_forwarded_through_the_fallback() {
 #[tokio::test]
 async fn an_upload_that_expects_100_continue_gets_it_and_is_forwarded() {
     let (_fixture, mut stream, cookie) = open().await;
-    let head = format!(
-        "POST /api/post/echo HTTP/1.1\r\nhost: a\r\n{cookie}\r\ncontent-length: 4\r\nexpect: 100-continue\r\n\r\n"
-    );
+    let head = echo(&cookie, "content-length: 4\r\nexpect: 100-continue", "");
     let interim = ask(&mut stream, &head, "\r\n\r\n").await;
     assert!(interim.starts_with("HTTP/1.1 100 Continue"), "{interim}");
     let answer = ask(&mut stream, "data", "got ").await;
@@ -145,9 +149,7 @@ async fn an_upload_that_expects_100_continue_gets_it_and_is_forwarded() {
 async fn a_head_that_arrives_a_byte_at_a_time_is_answered() {
     let (_fixture, mut stream, cookie) = open().await;
     stream.set_nodelay(true).unwrap();
-    let request = format!(
-        "POST /api/post/echo HTTP/1.1\r\nhost: a\r\n{cookie}\r\ncontent-length: 2\r\n\r\nhi"
-    );
+    let request = echo(&cookie, "content-length: 2", "hi");
     for byte in request.as_bytes() {
         stream.write_all(&[*byte]).await.unwrap();
         tokio::task::yield_now().await;
