@@ -180,7 +180,7 @@ fn check(text: &str) -> Result<(), TestCaseError> {
         return Ok(());
     };
     let head = bytes.slice(..end);
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut slots = super::request::slots();
     let parsed = Parsed::parse(&head, &mut slots);
     let mut theirs = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut request = httparse::Request::new(&mut theirs);

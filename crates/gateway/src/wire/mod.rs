@@ -52,7 +52,7 @@ use self::upstream::{Forward, forward};
 use crate::balance::View;
 use crate::connections::Admitted;
 use crate::forwarding::{self, Additions};
-use crate::framing::{MAX_HEAD, MAX_HEADERS, Malformed};
+use crate::framing::{MAX_HEAD, Malformed};
 use crate::handler::{Admission, Destination, Gateway, GatewayError, PREFLIGHT};
 use crate::pool::Pool;
 use crate::proxy::ProxyError;
@@ -307,7 +307,7 @@ async fn serve_one(shared: &Shared, client: &mut Client, deadlines: &mut Deadlin
         HeadRead::TooLarge => return refuse(shared, client, Malformed::HeadTooLarge, None).await,
     };
     let head = client.input.split_to(head_len).freeze();
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut slots = request::slots();
     let request = match Parsed::parse(&head, &mut slots) {
         Parsed::Plain(request) if is_ours(&request) => request,
         Parsed::Plain(_) | Parsed::Hyper => return Next::HandOver(unread(&head, client)),

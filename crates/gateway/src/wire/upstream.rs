@@ -293,9 +293,14 @@ pub(super) async fn read_response_head(
             }
             Err(e) => return Err(Stale::Cut(ProxyError::Unreachable(Box::new(e)))),
         }
-        let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut response = httparse::Response::new(&mut slots);
-        match response.parse(input) {
+        // Uninitialised for the reason given at [`super::request::Slots`].
+        let mut slots = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
+        let mut response = httparse::Response::new(&mut []);
+        match httparse::ParserConfig::default().parse_response_with_uninit_headers(
+            &mut response,
+            input,
+            &mut slots,
+        ) {
             Ok(httparse::Status::Complete(n)) => {
                 let described = describe_response(&response);
                 spans(input, &response, &mut lines);
