@@ -266,180 +266,95 @@ fn with_valid_image_first(ids: &[i64]) -> Form {
     Form::default().post(0, &part)
 }
 
-#[tokio::test]
-async fn a_file_that_is_not_an_image_is_refused_and_nothing_changes() {
-    let (h, ids) = gallery_of_ten().await;
-    let mut part = PostPart::new(ids[1], 2);
-    part.image = Some(b"GIF89a not accepted at all".to_vec());
-    let form = with_valid_image_first(&ids).post(1, &part);
-    let expected = error(
-        400,
-        "GP005",
-        "이미지는 PNG, JPEG, WebP 형식만 업로드할 수 있습니다",
-    );
-    refused(&h, OWNER, form, expected).await;
+/// Writes one test per refused edit: in a gallery of ten, `$member` sends the form `$form` builds
+/// (with `$h` the harness and `$ids` the post ids in scope), and [`refused`] checks the answer.
+macro_rules! refused_edits {
+    ($(
+        $name:ident($h:ident, $ids:ident) as $member:expr, $form:block
+            => $status:literal, $code:literal, $message:literal;
+    )+) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                let ($h, $ids) = gallery_of_ten().await;
+                let form = $form;
+                refused(&$h, $member, form, error($status, $code, $message)).await;
+            }
+        )+
+    };
 }
 
-#[tokio::test]
-async fn an_image_over_ten_megabytes_is_refused_and_nothing_changes() {
-    let (h, ids) = gallery_of_ten().await;
-    let mut part = PostPart::new(ids[1], 2);
-    part.image = Some(png(10 * 1024 * 1024 + 1));
-    let form = with_valid_image_first(&ids).post(1, &part);
-    let expected = error(
-        413,
-        "GP005",
-        "이미지는 한 장에 10MB 이하만 업로드할 수 있습니다",
-    );
-    refused(&h, OWNER, form, expected).await;
-}
+refused_edits! {
+    a_file_that_is_not_an_image_is_refused_and_nothing_changes(h, ids) as OWNER, {
+        let mut part = PostPart::new(ids[1], 2);
+        part.image = Some(b"GIF89a not accepted at all".to_vec());
+        with_valid_image_first(&ids).post(1, &part)
+    } => 400, "GP005", "이미지는 PNG, JPEG, WebP 형식만 업로드할 수 있습니다";
 
-#[tokio::test]
-async fn images_over_fifty_megabytes_in_one_request_are_refused_and_nothing_changes() {
-    let (h, ids) = gallery_of_ten().await;
-    let form = (0..6).fold(Form::default(), |form, i| {
-        let mut part = PostPart::new(ids[i], i as i64 + 1);
-        part.image = Some(png(9 * 1024 * 1024));
-        form.post(i, &part)
-    });
-    let expected = error(
-        413,
-        "GP005",
-        "한 번에 업로드하는 이미지는 모두 합쳐 50MB 이하여야 합니다",
-    );
-    refused(&h, OWNER, form, expected).await;
-}
+    an_image_over_ten_megabytes_is_refused_and_nothing_changes(h, ids) as OWNER, {
+        let mut part = PostPart::new(ids[1], 2);
+        part.image = Some(png(10 * 1024 * 1024 + 1));
+        with_valid_image_first(&ids).post(1, &part)
+    } => 413, "GP005", "이미지는 한 장에 10MB 이하만 업로드할 수 있습니다";
 
-#[tokio::test]
-async fn a_post_of_another_gallery_is_not_found_and_nothing_changes() {
-    let (h, ids) = gallery_of_ten().await;
-    h.gallery(GALLERY + 1, OWNER, 1).await;
-    let foreign = h.post_ids(GALLERY + 1).await[0];
-    let form = with_valid_image_first(&ids).post(1, &PostPart::new(foreign, 2));
-    refused(
-        &h,
-        OWNER,
-        form,
-        error(404, "GP007", "존재하지 않는 게시물입니다"),
-    )
-    .await;
-}
+    images_over_fifty_megabytes_in_one_request_are_refused_and_nothing_changes(h, ids) as OWNER, {
+        (0..6).fold(Form::default(), |form, i| {
+            let mut part = PostPart::new(ids[i], i as i64 + 1);
+            part.image = Some(png(9 * 1024 * 1024));
+            form.post(i, &part)
+        })
+    } => 413, "GP005", "한 번에 업로드하는 이미지는 모두 합쳐 50MB 이하여야 합니다";
 
-#[tokio::test]
-async fn an_unknown_post_id_is_not_found_and_nothing_changes() {
-    let (h, ids) = gallery_of_ten().await;
-    let form = with_valid_image_first(&ids).post(1, &PostPart::new(999_999, 2));
-    refused(
-        &h,
-        OWNER,
-        form,
-        error(404, "GP007", "존재하지 않는 게시물입니다"),
-    )
-    .await;
-}
+    a_post_of_another_gallery_is_not_found_and_nothing_changes(h, ids) as OWNER, {
+        h.gallery(GALLERY + 1, OWNER, 1).await;
+        let foreign = h.post_ids(GALLERY + 1).await[0];
+        with_valid_image_first(&ids).post(1, &PostPart::new(foreign, 2))
+    } => 404, "GP007", "존재하지 않는 게시물입니다";
 
-#[tokio::test]
-async fn another_members_gallery_is_not_found_and_nothing_changes() {
-    let (h, ids) = gallery_of_ten().await;
-    let form = with_valid_image_first(&ids);
-    refused(
-        &h,
-        OWNER + 1,
-        form,
-        error(404, "GP007", "존재하지 않는 갤러리입니다"),
-    )
-    .await;
-}
+    an_unknown_post_id_is_not_found_and_nothing_changes(h, ids) as OWNER, {
+        with_valid_image_first(&ids).post(1, &PostPart::new(999_999, 2))
+    } => 404, "GP007", "존재하지 않는 게시물입니다";
 
-#[tokio::test]
-async fn an_unknown_music_id_is_not_found_and_nothing_changes() {
-    let (h, ids) = gallery_of_ten().await;
-    let mut part = PostPart::new(ids[1], 2);
-    part.music_id = "424242";
-    let form = with_valid_image_first(&ids).post(1, &part);
-    refused(
-        &h,
-        OWNER,
-        form,
-        error(404, "GP001", "음악 정보가 존재하지 않습니다."),
-    )
-    .await;
-}
+    another_members_gallery_is_not_found_and_nothing_changes(h, ids) as OWNER + 1, {
+        with_valid_image_first(&ids)
+    } => 404, "GP007", "존재하지 않는 갤러리입니다";
 
-#[tokio::test]
-async fn a_title_over_fifty_characters_is_refused_and_nothing_changes() {
-    let (h, ids) = gallery_of_ten().await;
-    let long = "가".repeat(51);
-    let mut part = PostPart::new(ids[1], 2);
-    part.title = &long;
-    let form = with_valid_image_first(&ids).post(1, &part);
-    refused(
-        &h,
-        OWNER,
-        form,
-        error(400, "GP005", "게시물 제목은 50자 이내로 작성해주세요"),
-    )
-    .await;
-}
+    an_unknown_music_id_is_not_found_and_nothing_changes(h, ids) as OWNER, {
+        let mut part = PostPart::new(ids[1], 2);
+        part.music_id = "424242";
+        with_valid_image_first(&ids).post(1, &part)
+    } => 404, "GP001", "음악 정보가 존재하지 않습니다.";
 
-#[tokio::test]
-async fn content_over_five_hundred_characters_is_refused_and_nothing_changes() {
-    let (h, ids) = gallery_of_ten().await;
-    let long = "a".repeat(501);
-    let mut part = PostPart::new(ids[1], 2);
-    part.content = &long;
-    let form = with_valid_image_first(&ids).post(1, &part);
-    refused(
-        &h,
-        OWNER,
-        form,
-        error(400, "GP005", "게시물 내용은 500자 이내로 작성해주세요"),
-    )
-    .await;
-}
+    a_title_over_fifty_characters_is_refused_and_nothing_changes(h, ids) as OWNER, {
+        let long = "가".repeat(51);
+        let mut part = PostPart::new(ids[1], 2);
+        part.title = &long;
+        with_valid_image_first(&ids).post(1, &part)
+    } => 400, "GP005", "게시물 제목은 50자 이내로 작성해주세요";
 
-#[tokio::test]
-async fn a_malformed_is_active_is_refused_and_nothing_changes() {
-    let (h, ids) = gallery_of_ten().await;
-    let form = with_valid_image_first(&ids)
-        .text("posts[1].postId", &ids[1].to_string())
-        .text("posts[1].order", "2")
-        .text("posts[1].isActive", "maybe");
-    refused(
-        &h,
-        OWNER,
-        form,
-        error(400, "GP005", "게시물 공개 여부를 확인해주세요"),
-    )
-    .await;
-}
+    content_over_five_hundred_characters_is_refused_and_nothing_changes(h, ids) as OWNER, {
+        let long = "a".repeat(501);
+        let mut part = PostPart::new(ids[1], 2);
+        part.content = &long;
+        with_valid_image_first(&ids).post(1, &part)
+    } => 400, "GP005", "게시물 내용은 500자 이내로 작성해주세요";
 
-#[tokio::test]
-async fn a_missing_post_id_is_refused_and_nothing_changes() {
-    let (h, ids) = gallery_of_ten().await;
-    let form = with_valid_image_first(&ids)
-        .text("posts[1].order", "2")
-        .text("posts[1].isActive", "true");
-    refused(
-        &h,
-        OWNER,
-        form,
-        error(400, "GP005", "게시물 아이디를 확인해주세요"),
-    )
-    .await;
-}
+    a_malformed_is_active_is_refused_and_nothing_changes(h, ids) as OWNER, {
+        with_valid_image_first(&ids)
+            .text("posts[1].postId", &ids[1].to_string())
+            .text("posts[1].order", "2")
+            .text("posts[1].isActive", "maybe")
+    } => 400, "GP005", "게시물 공개 여부를 확인해주세요";
 
-#[tokio::test]
-async fn a_form_without_posts_is_refused() {
-    let (h, _) = gallery_of_ten().await;
-    let form = Form::default().text("name", "갤러리");
-    refused(
-        &h,
-        OWNER,
-        form,
-        error(400, "GP005", "수정할 게시물 정보가 없습니다"),
-    )
-    .await;
+    a_missing_post_id_is_refused_and_nothing_changes(h, ids) as OWNER, {
+        with_valid_image_first(&ids)
+            .text("posts[1].order", "2")
+            .text("posts[1].isActive", "true")
+    } => 400, "GP005", "게시물 아이디를 확인해주세요";
+
+    a_form_without_posts_is_refused(h, _ids) as OWNER, {
+        Form::default().text("name", "갤러리")
+    } => 400, "GP005", "수정할 게시물 정보가 없습니다";
 }
 
 #[tokio::test]
