@@ -230,19 +230,39 @@ async fn first_comment_id(h: &Harness, post: i64) -> i64 {
     comments(h, post).await[0]["commentId"].as_i64().unwrap()
 }
 
+/// The visitor comments `content` on `post`; answers the new comment's id.
+async fn visitor_commented(h: &Harness, post: i64, content: &str) -> i64 {
+    comment(h, VISITOR, post, content).await;
+    first_comment_id(h, post).await
+}
+
+/// `member` asks to change comment `id` to `content`.
+async fn edit(h: &Harness, member: i64, id: i64, content: &str) -> (StatusCode, Value) {
+    h.call(
+        Method::PATCH,
+        &format!("/api/post/comment/{id}"),
+        Some(member),
+        Some(json!({"content": content})),
+    )
+    .await
+}
+
+/// `member` asks to delete comment `id`.
+async fn delete(h: &Harness, member: i64, id: i64) -> (StatusCode, Value) {
+    h.call(
+        Method::DELETE,
+        &format!("/api/post/comment/{id}"),
+        Some(member),
+        None,
+    )
+    .await
+}
+
 #[tokio::test]
 async fn the_author_edits_a_comment() {
     let (h, post) = setup().await;
-    comment(&h, VISITOR, post, "처음").await;
-    let id = first_comment_id(&h, post).await;
-    let answer = h
-        .call(
-            Method::PATCH,
-            &format!("/api/post/comment/{id}"),
-            Some(VISITOR),
-            Some(json!({"content": "고침"})),
-        )
-        .await;
+    let id = visitor_commented(&h, post, "처음").await;
+    let answer = edit(&h, VISITOR, id, "고침").await;
     assert_eq!(
         answer,
         (StatusCode::OK, json!({"message": "댓글이 수정되었습니다"}))
@@ -253,16 +273,8 @@ async fn the_author_edits_a_comment() {
 #[tokio::test]
 async fn another_member_cannot_edit_a_comment() {
     let (h, post) = setup().await;
-    comment(&h, VISITOR, post, "처음").await;
-    let id = first_comment_id(&h, post).await;
-    let answer = h
-        .call(
-            Method::PATCH,
-            &format!("/api/post/comment/{id}"),
-            Some(OWNER),
-            Some(json!({"content": "고침"})),
-        )
-        .await;
+    let id = visitor_commented(&h, post, "처음").await;
+    let answer = edit(&h, OWNER, id, "고침").await;
     assert_eq!(answer, error(404, "GP007", "존재하지 않는 댓글입니다"));
     assert_eq!(comments(&h, post).await[0]["content"], "처음");
 }
@@ -270,16 +282,8 @@ async fn another_member_cannot_edit_a_comment() {
 #[tokio::test]
 async fn an_edit_with_invalid_content_is_refused() {
     let (h, post) = setup().await;
-    comment(&h, VISITOR, post, "처음").await;
-    let id = first_comment_id(&h, post).await;
-    let answer = h
-        .call(
-            Method::PATCH,
-            &format!("/api/post/comment/{id}"),
-            Some(VISITOR),
-            Some(json!({"content": " "})),
-        )
-        .await;
+    let id = visitor_commented(&h, post, "처음").await;
+    let answer = edit(&h, VISITOR, id, " ").await;
     assert_eq!(
         answer,
         error(400, "GP005", "댓글은 최소 1자 이상 입력해주세요")
@@ -290,30 +294,15 @@ async fn an_edit_with_invalid_content_is_refused() {
 #[tokio::test]
 async fn editing_an_unknown_comment_is_not_found() {
     let (h, _) = setup().await;
-    let answer = h
-        .call(
-            Method::PATCH,
-            "/api/post/comment/999",
-            Some(VISITOR),
-            Some(json!({"content": "x"})),
-        )
-        .await;
+    let answer = edit(&h, VISITOR, 999, "x").await;
     assert_eq!(answer, error(404, "GP007", "존재하지 않는 댓글입니다"));
 }
 
 #[tokio::test]
 async fn the_author_deletes_a_comment() {
     let (h, post) = setup().await;
-    comment(&h, VISITOR, post, "지울 댓글").await;
-    let id = first_comment_id(&h, post).await;
-    let answer = h
-        .call(
-            Method::DELETE,
-            &format!("/api/post/comment/{id}"),
-            Some(VISITOR),
-            None,
-        )
-        .await;
+    let id = visitor_commented(&h, post, "지울 댓글").await;
+    let answer = delete(&h, VISITOR, id).await;
     assert_eq!(
         answer,
         (StatusCode::OK, json!({"message": "댓글이 삭제되었습니다"}))
@@ -324,16 +313,8 @@ async fn the_author_deletes_a_comment() {
 #[tokio::test]
 async fn another_member_cannot_delete_a_comment() {
     let (h, post) = setup().await;
-    comment(&h, VISITOR, post, "남을 댓글").await;
-    let id = first_comment_id(&h, post).await;
-    let answer = h
-        .call(
-            Method::DELETE,
-            &format!("/api/post/comment/{id}"),
-            Some(OWNER),
-            None,
-        )
-        .await;
+    let id = visitor_commented(&h, post, "남을 댓글").await;
+    let answer = delete(&h, OWNER, id).await;
     assert_eq!(answer, error(404, "GP007", "존재하지 않는 댓글입니다"));
     assert_eq!(comments(&h, post).await.len(), 1);
 }
@@ -341,9 +322,7 @@ async fn another_member_cannot_delete_a_comment() {
 #[tokio::test]
 async fn deleting_an_unknown_comment_is_not_found() {
     let (h, _) = setup().await;
-    let answer = h
-        .call(Method::DELETE, "/api/post/comment/999", Some(VISITOR), None)
-        .await;
+    let answer = delete(&h, VISITOR, 999).await;
     assert_eq!(answer, error(404, "GP007", "존재하지 않는 댓글입니다"));
 }
 
