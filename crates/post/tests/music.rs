@@ -123,6 +123,22 @@ async fn with_providers() -> (Harness, Arc<Calls>) {
     (Harness::mysql_with(settings).await, calls)
 }
 
+/// Searches the music catalogue at `uri`, anonymously.
+async fn search_music(h: &Harness, uri: &str) -> (StatusCode, Value) {
+    h.call(axum::http::Method::GET, uri, None, None).await
+}
+
+/// Asks for the video of the track `body` describes, as `member`.
+async fn look_up(h: &Harness, member: Option<i64>, body: Value) -> (StatusCode, Value) {
+    h.call(
+        axum::http::Method::POST,
+        "/api/post/music",
+        member,
+        Some(body),
+    )
+    .await
+}
+
 fn choice(title: &str) -> Value {
     json!({"title": title, "artist": "아이유", "coverURL": "https://img/large.jpg", "releasedDate": "2017-03-24"})
 }
@@ -130,14 +146,7 @@ fn choice(title: &str) -> Value {
 #[tokio::test]
 async fn a_search_answers_track_candidates_from_spotify() {
     let (h, _) = with_providers().await;
-    let answer = h
-        .call(
-            axum::http::Method::GET,
-            "/api/post/music/list?q=%EB%B0%A4",
-            None,
-            None,
-        )
-        .await;
+    let answer = search_music(&h, "/api/post/music/list?q=%EB%B0%A4").await;
     let expected = json!({"message": "음악 목록 조회에 성공했습니다", "data": [
         {"title": "밤편지", "artist": "아이유", "coverURL": "https://img/large.jpg", "releasedDate": "2017-03-24"},
         {"title": "Untitled", "artist": "Nobody", "coverURL": null, "releasedDate": "2001"}
@@ -149,13 +158,7 @@ async fn a_search_answers_track_candidates_from_spotify() {
 async fn the_spotify_token_is_reused_between_searches() {
     let (h, calls) = with_providers().await;
     for _ in 0..3 {
-        h.call(
-            axum::http::Method::GET,
-            "/api/post/music/list?q=a",
-            None,
-            None,
-        )
-        .await;
+        search_music(&h, "/api/post/music/list?q=a").await;
     }
     assert_eq!(calls.tokens.load(Ordering::SeqCst), 1);
     assert_eq!(calls.searches.load(Ordering::SeqCst), 3);
@@ -165,7 +168,7 @@ async fn the_spotify_token_is_reused_between_searches() {
 async fn a_search_without_q_is_a_missing_parameter() {
     let (h, _) = with_providers().await;
     for uri in ["/api/post/music/list", "/api/post/music/list?q="] {
-        let answer = h.call(axum::http::Method::GET, uri, None, None).await;
+        let answer = search_music(&h, uri).await;
         assert_eq!(answer, error(400, "GP004", "필수 파라미터 누락"), "{uri}");
     }
 }
@@ -173,14 +176,7 @@ async fn a_search_without_q_is_a_missing_parameter() {
 #[tokio::test]
 async fn a_failing_spotify_answers_503() {
     let (h, _) = with_providers().await;
-    let answer = h
-        .call(
-            axum::http::Method::GET,
-            "/api/post/music/list?q=boom",
-            None,
-            None,
-        )
-        .await;
+    let answer = search_music(&h, "/api/post/music/list?q=boom").await;
     assert_eq!(
         answer,
         error(
@@ -194,14 +190,7 @@ async fn a_failing_spotify_answers_503() {
 #[tokio::test]
 async fn a_chosen_track_gets_its_youtube_video_and_is_cached() {
     let (h, calls) = with_providers().await;
-    let (status, first) = h
-        .call(
-            axum::http::Method::POST,
-            "/api/post/music",
-            Some(1),
-            Some(choice("밤편지")),
-        )
-        .await;
+    let (status, first) = look_up(&h, Some(1), choice("밤편지")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(first["message"], "음악 조회에 성공했습니다");
     let data = &first["data"];
@@ -211,14 +200,7 @@ async fn a_chosen_track_gets_its_youtube_video_and_is_cached() {
         &json!({"musicId": data["musicId"], "title": "밤편지", "artist": "아이유",
                 "releasedDate": "2017-03-24", "videoId": "BzYnNdJhZQw", "coverURL": "https://img/large.jpg"})
     );
-    let (_, second) = h
-        .call(
-            axum::http::Method::POST,
-            "/api/post/music",
-            Some(2),
-            Some(choice("밤편지")),
-        )
-        .await;
+    let (_, second) = look_up(&h, Some(2), choice("밤편지")).await;
     assert_eq!(second, first);
     assert_eq!(calls.videos.load(Ordering::SeqCst), 1);
 }
@@ -226,14 +208,7 @@ async fn a_chosen_track_gets_its_youtube_video_and_is_cached() {
 #[tokio::test]
 async fn a_track_without_a_video_is_not_found_and_not_cached() {
     let (h, _) = with_providers().await;
-    let answer = h
-        .call(
-            axum::http::Method::POST,
-            "/api/post/music",
-            Some(1),
-            Some(choice("없는 노래")),
-        )
-        .await;
+    let answer = look_up(&h, Some(1), choice("없는 노래")).await;
     assert_eq!(
         answer,
         error(404, "GP001", "음악 정보가 존재하지 않습니다.")
@@ -250,28 +225,14 @@ async fn a_track_without_a_video_is_not_found_and_not_cached() {
 async fn a_track_without_title_is_refused() {
     let (h, _) = with_providers().await;
     let body = json!({"artist": "아이유", "releasedDate": "2017"});
-    let answer = h
-        .call(
-            axum::http::Method::POST,
-            "/api/post/music",
-            Some(1),
-            Some(body),
-        )
-        .await;
+    let answer = look_up(&h, Some(1), body).await;
     assert_eq!(answer, error(400, "GP005", "음악 정보를 확인해주세요"));
 }
 
 #[tokio::test]
 async fn music_lookup_needs_a_token() {
     let (h, _) = with_providers().await;
-    let answer = h
-        .call(
-            axum::http::Method::POST,
-            "/api/post/music",
-            None,
-            Some(choice("밤편지")),
-        )
-        .await;
+    let answer = look_up(&h, None, choice("밤편지")).await;
     assert_eq!(answer, error(400, "GATE004", "missing cookie"));
 }
 
@@ -283,22 +244,8 @@ async fn without_configured_providers_music_answers_503_gp008() {
         "GP008",
         "음악 검색이 설정되지 않았습니다. 관리자에게 문의해주세요",
     );
-    let search = h
-        .call(
-            axum::http::Method::GET,
-            "/api/post/music/list?q=a",
-            None,
-            None,
-        )
-        .await;
+    let search = search_music(&h, "/api/post/music/list?q=a").await;
     assert_eq!(search, expected);
-    let lookup = h
-        .call(
-            axum::http::Method::POST,
-            "/api/post/music",
-            Some(1),
-            Some(choice("밤편지")),
-        )
-        .await;
+    let lookup = look_up(&h, Some(1), choice("밤편지")).await;
     assert_eq!(lookup, expected);
 }
