@@ -6,7 +6,8 @@
     clippy::expect_used,
     dead_code,
     unreachable_pub,
-    reason = "each test file uses a different part of this module"
+    reason = "each test file uses a different part of this module; `expect` would fail in the \
+              files that use all of it"
 )]
 
 use std::collections::HashMap;
