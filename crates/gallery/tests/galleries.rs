@@ -368,14 +368,7 @@ async fn timestamps_are_utc_in_storage_and_seoul_time_in_responses(s: &Service) 
 async fn the_owner_can_update_name_content_and_place(s: &Service) {
     let id = s.create(ALICE, 1, "봄").await;
     let body = json!({"placeId": 2, "name": "여름", "content": "바다"});
-    let answer = s
-        .send(
-            Method::PATCH,
-            &format!("/api/gallery/{id}"),
-            Some(ALICE),
-            Some(body),
-        )
-        .await;
+    let answer = update(s, id, ALICE, body).await;
     assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.json);
     assert_eq!(
         answer.json,
@@ -392,92 +385,38 @@ async fn the_owner_can_update_name_content_and_place(s: &Service) {
 async fn an_update_keeping_the_same_name_succeeds(s: &Service) {
     let id = s.create(ALICE, 1, "봄").await;
     let body = json!({"placeId": 1, "name": "봄", "content": "새 설명"});
-    let answer = s
-        .send(
-            Method::PATCH,
-            &format!("/api/gallery/{id}"),
-            Some(ALICE),
-            Some(body),
-        )
-        .await;
+    let answer = update(s, id, ALICE, body).await;
     assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.json);
 }
 
 async fn an_update_to_a_taken_name_answers_409_and_changes_nothing(s: &Service) {
     s.create(ALICE, 1, "봄").await;
     let id = s.create(ALICE, 1, "여름").await;
-    let before = snapshot(s, id).await;
     let body = json!({"placeId": 2, "name": "봄"});
-    let answer = s
-        .send(
-            Method::PATCH,
-            &format!("/api/gallery/{id}"),
-            Some(ALICE),
-            Some(body),
-        )
-        .await;
-    answer.assert_error(409, "GG006", "이미 사용중인 갤러리 이름입니다");
-    assert_eq!(snapshot(s, id).await, before);
+    assert_update_refused(s, id, ALICE, body, TAKEN_NAME).await;
 }
 
 async fn an_update_to_an_unknown_place_answers_404_and_changes_nothing(s: &Service) {
     let id = s.create(ALICE, 1, "봄").await;
-    let before = snapshot(s, id).await;
     let body = json!({"placeId": 99, "name": "여름"});
-    let answer = s
-        .send(
-            Method::PATCH,
-            &format!("/api/gallery/{id}"),
-            Some(ALICE),
-            Some(body),
-        )
-        .await;
-    answer.assert_error(404, "GG007", "존재하지 않는 공간입니다");
-    assert_eq!(snapshot(s, id).await, before);
+    assert_update_refused(s, id, ALICE, body, UNKNOWN_PLACE).await;
 }
 
 async fn an_invalid_update_answers_gg005_and_changes_nothing(s: &Service) {
     let id = s.create(ALICE, 1, "봄").await;
-    let before = snapshot(s, id).await;
     let body = json!({"placeId": 1, "name": "여름 "});
-    let answer = s
-        .send(
-            Method::PATCH,
-            &format!("/api/gallery/{id}"),
-            Some(ALICE),
-            Some(body),
-        )
-        .await;
-    answer.assert_error(400, "GG005", "갤러리 이름은 좌우 공백 없이 입력해주세요");
-    assert_eq!(snapshot(s, id).await, before);
+    assert_update_refused(s, id, ALICE, body, UNTRIMMED_NAME).await;
 }
 
 async fn bob_cannot_update_alices_gallery_and_it_stays_unchanged(s: &Service) {
     let id = s.create(ALICE, 1, "봄").await;
-    let before = snapshot(s, id).await;
     let body = json!({"placeId": 2, "name": "밥의 것"});
-    let answer = s
-        .send(
-            Method::PATCH,
-            &format!("/api/gallery/{id}"),
-            Some(BOB),
-            Some(body),
-        )
-        .await;
-    answer.assert_error(404, "GG007", "해당 갤러리 정보가 없습니다");
-    assert_eq!(snapshot(s, id).await, before);
+    assert_update_refused(s, id, BOB, body, NOT_YOURS).await;
 }
 
 async fn the_owner_can_delete_a_gallery(s: &Service) {
     let id = s.create(ALICE, 1, "봄").await;
-    let answer = s
-        .send(
-            Method::DELETE,
-            &format!("/api/gallery/{id}"),
-            Some(ALICE),
-            None,
-        )
-        .await;
+    let answer = delete(s, id, ALICE).await;
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.json, json!({"message": "갤러리가 삭제되었습니다"}));
     assert_eq!(
@@ -488,14 +427,7 @@ async fn the_owner_can_delete_a_gallery(s: &Service) {
 
 async fn bob_cannot_delete_alices_gallery_and_it_stays(s: &Service) {
     let id = s.create(ALICE, 1, "봄").await;
-    let answer = s
-        .send(
-            Method::DELETE,
-            &format!("/api/gallery/{id}"),
-            Some(BOB),
-            None,
-        )
-        .await;
+    let answer = delete(s, id, BOB).await;
     answer.assert_error(404, "GG007", "해당 갤러리 정보가 없습니다");
     assert_eq!(
         s.get(&format!("/api/gallery/{id}"), None).await.status,
@@ -575,6 +507,44 @@ async fn count(s: &Service, member: i64) -> usize {
 
 async fn snapshot(s: &Service, id: i64) -> Value {
     s.get(&format!("/api/gallery/{id}"), None).await.json
+}
+
+/// The refusal of an update to a name the member already uses.
+const TAKEN_NAME: (u16, &str, &str) = (409, "GG006", "이미 사용중인 갤러리 이름입니다");
+/// The refusal of an update to a place that does not exist.
+const UNKNOWN_PLACE: (u16, &str, &str) = (404, "GG007", "존재하지 않는 공간입니다");
+/// The refusal of an update to a name with surrounding spaces.
+const UNTRIMMED_NAME: (u16, &str, &str) =
+    (400, "GG005", "갤러리 이름은 좌우 공백 없이 입력해주세요");
+/// The refusal of an update of another member's gallery.
+const NOT_YOURS: (u16, &str, &str) = (404, "GG007", "해당 갤러리 정보가 없습니다");
+
+/// `PATCH /api/gallery/{id}` with `body`, as `member`.
+async fn update(s: &Service, id: i64, member: i64, body: Value) -> common::Answer {
+    let path = format!("/api/gallery/{id}");
+    s.send(Method::PATCH, &path, Some(member), Some(body)).await
+}
+
+/// `DELETE /api/gallery/{id}`, as `member`.
+async fn delete(s: &Service, id: i64, member: i64) -> common::Answer {
+    let path = format!("/api/gallery/{id}");
+    s.send(Method::DELETE, &path, Some(member), None).await
+}
+
+/// Asserts that `member`'s update of gallery `id` is refused with `(status, code, message)` and
+/// leaves the gallery as it was.
+async fn assert_update_refused(
+    s: &Service,
+    id: i64,
+    member: i64,
+    body: Value,
+    (status, code, message): (u16, &str, &str),
+) {
+    let before = snapshot(s, id).await;
+    update(s, id, member, body)
+        .await
+        .assert_error(status, code, message);
+    assert_eq!(snapshot(s, id).await, before);
 }
 
 const PAST_I64: &str = "9223372036854775808";
