@@ -4,7 +4,8 @@
 #![allow(
     dead_code,
     unreachable_pub,
-    reason = "each test file uses a different part of this module"
+    reason = "each test file uses a different part of this module; `expect` would fail in the \
+              files that use all of it"
 )]
 
 pub mod scenarios;
