@@ -168,20 +168,17 @@ async fn a_text_image_part_also_keeps_the_current_image() {
 async fn replacing_an_image_deletes_the_old_one_but_never_the_default() {
     let (h, ids) = gallery_of_ten().await;
     let mut part = PostPart::new(ids[0], 1);
-    part.image = Some(png(100));
-    h.patch_posts(GALLERY, OWNER, Form::default().post(0, &part))
-        .await;
-    let first_key = h
-        .stored_files()
-        .into_iter()
-        .find(|f| f != "Default.png")
-        .unwrap();
+    let first_key = hang_image(&h, &mut part).await;
 
     part.image = Some(png(200));
     let (status, _) = h
         .patch_posts(GALLERY, OWNER, Form::default().post(0, &part))
         .await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the second image replaces the first"
+    );
     let files = h.stored_files();
     assert!(files.contains("Default.png"));
     assert!(!files.contains(&first_key), "the replaced image is deleted");
@@ -192,14 +189,7 @@ async fn replacing_an_image_deletes_the_old_one_but_never_the_default() {
 async fn a_replaced_image_that_cannot_be_deleted_stays_queued_until_a_sweep_succeeds() {
     let (h, ids) = gallery_of_ten().await;
     let mut part = PostPart::new(ids[0], 1);
-    part.image = Some(png(100));
-    h.patch_posts(GALLERY, OWNER, Form::default().post(0, &part))
-        .await;
-    let first_key = h
-        .stored_files()
-        .into_iter()
-        .find(|f| f != "Default.png")
-        .unwrap();
+    let first_key = hang_image(&h, &mut part).await;
     // A directory in the image's place: deleting the key fails as a storage outage would.
     let path = h.images.path().join(&first_key);
     std::fs::remove_file(&path).unwrap();
@@ -249,6 +239,17 @@ async fn music_is_set_by_id_and_an_empty_music_id_leaves_it() {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list(&h).await[0]["music"], expected);
+}
+
+/// Hangs a first image in `part`'s frame and returns its storage key.
+async fn hang_image(h: &Harness, part: &mut PostPart<'_>) -> String {
+    part.image = Some(png(100));
+    h.patch_posts(GALLERY, OWNER, Form::default().post(0, part))
+        .await;
+    h.stored_files()
+        .into_iter()
+        .find(|f| f != "Default.png")
+        .unwrap()
 }
 
 /// Sends `form` and checks the answer, and that neither the database nor the storage changed.

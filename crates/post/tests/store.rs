@@ -1,5 +1,10 @@
 //! The store and event effects behave the same on MariaDB and SQLite.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test stops at the first unexpected error; clippy's test exemption does not reach helper functions"
+)]
+
 mod common;
 
 use common::Harness;
@@ -9,6 +14,22 @@ use post::store::{self, NewMusic, PostUpdate};
 
 async fn both() -> [Harness; 2] {
     [Harness::mysql().await, Harness::sqlite().await]
+}
+
+/// Gallery 5 of member 1 created with `frames` blank frames; its first frame.
+async fn first_frame(h: &Harness, frames: u32) -> post::entity::post::Model {
+    reactions::gallery_created(&h.state.db, 5, 1, frames)
+        .await
+        .unwrap();
+    store::list_posts(&h.state.db, 5).await.unwrap().remove(0).0
+}
+
+/// The first page of comments on `post_id`, with the writers' nicknames.
+async fn comments(h: &Harness, post_id: i64) -> Vec<store::CommentWithNickname> {
+    let page = platform::http::Page::parse(None, None).unwrap();
+    store::list_comments(&h.state.db, post_id, page)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -36,10 +57,7 @@ async fn gallery_created_makes_blank_frames_once() {
 #[tokio::test]
 async fn gallery_deleted_removes_posts_comments_owner_and_queues_images() {
     for h in both().await {
-        reactions::gallery_created(&h.state.db, 5, 1, 2)
-            .await
-            .unwrap();
-        let (post, _) = store::list_posts(&h.state.db, 5).await.unwrap().remove(0);
+        let post = first_frame(&h, 2).await;
         store::insert_comment(&h.state.db, post.id, 2, CommentText::parse("hi").unwrap())
             .await
             .unwrap();
@@ -58,16 +76,7 @@ async fn gallery_deleted_removes_posts_comments_owner_and_queues_images() {
         reactions::gallery_deleted(&h.state.db, 5).await.unwrap();
         reactions::gallery_deleted(&h.state.db, 5).await.unwrap();
         assert!(store::list_posts(&h.state.db, 5).await.unwrap().is_empty());
-        assert!(
-            store::list_comments(
-                &h.state.db,
-                post.id,
-                platform::http::Page::parse(None, None).unwrap()
-            )
-            .await
-            .unwrap()
-            .is_empty()
-        );
+        assert!(comments(&h, post.id).await.is_empty());
         assert_eq!(store::gallery_owner(&h.state.db, 5).await.unwrap(), None);
         assert_eq!(
             store::trashed_images(&h.state.db, 10).await.unwrap(),
@@ -79,10 +88,7 @@ async fn gallery_deleted_removes_posts_comments_owner_and_queues_images() {
 #[tokio::test]
 async fn nicknames_are_upserted_and_withdrawal_deletes_comments() {
     for h in both().await {
-        reactions::gallery_created(&h.state.db, 5, 1, 1)
-            .await
-            .unwrap();
-        let (post, _) = store::list_posts(&h.state.db, 5).await.unwrap().remove(0);
+        let post = first_frame(&h, 1).await;
         reactions::nickname_changed(&h.state.db, 2, "a")
             .await
             .unwrap();
@@ -95,23 +101,11 @@ async fn nicknames_are_upserted_and_withdrawal_deletes_comments() {
         store::insert_comment(&h.state.db, post.id, 3, CommentText::parse("y").unwrap())
             .await
             .unwrap();
-        let listed = store::list_comments(
-            &h.state.db,
-            post.id,
-            platform::http::Page::parse(None, None).unwrap(),
-        )
-        .await
-        .unwrap();
+        let listed = comments(&h, post.id).await;
         assert_eq!(listed[0].1.as_deref(), Some("b"));
         assert_eq!(listed[1].1, None);
         reactions::member_withdrawn(&h.state.db, 2).await.unwrap();
-        let listed = store::list_comments(
-            &h.state.db,
-            post.id,
-            platform::http::Page::parse(None, None).unwrap(),
-        )
-        .await
-        .unwrap();
+        let listed = comments(&h, post.id).await;
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].0.member_id, 3);
     }
@@ -148,10 +142,7 @@ async fn music_is_unique_on_artist_and_title() {
 #[tokio::test]
 async fn fifty_character_titles_and_five_hundred_character_contents_fit() {
     for h in both().await {
-        reactions::gallery_created(&h.state.db, 5, 1, 1)
-            .await
-            .unwrap();
-        let (post, _) = store::list_posts(&h.state.db, 5).await.unwrap().remove(0);
+        let post = first_frame(&h, 1).await;
         let update = PostUpdate {
             post_id: post.id,
             order: 1,

@@ -1,11 +1,10 @@
 //! Shared test support: a gallery service on a fresh MariaDB database (or a SQLite file), tokens
 //! for members, and one-shot requests through the router.
 
-#![allow(
+#![expect(
     dead_code,
     unreachable_pub,
-    reason = "each test file uses a different part of this module; `allow` because no one has yet \
-              checked that `expect` holds in every test target"
+    reason = "each test file uses a different part of this module"
 )]
 
 use axum::Router;
@@ -16,7 +15,7 @@ use http_body_util::BodyExt;
 use std::sync::Arc;
 
 use platform::auth::testing::Members;
-use platform::auth::{DbSessions, SessionSource, SessionStore, SigningKey};
+use platform::auth::{SessionSource, SigningKey};
 use platform::config::Presentation;
 use platform::config::{DatabaseConfig, HttpConfig};
 use platform::http::PublicBaseUrl;
@@ -43,20 +42,10 @@ pub use testkit::Answer;
 /// The Redis of the local dev services.
 pub fn redis_config() -> platform::config::RedisConfig {
     let env = testkit::dev_env();
-    platform::config::RedisConfig {
-        host: env["REDIS_HOST"].clone(),
-        port: env["REDIS_PORT"].parse().unwrap(),
-        password: env
-            .get("REDIS_PASSWORD")
-            .map(|p| platform::SecretString::from(p.clone())),
-    }
+    platform::config::RedisConfig::read(&mut platform::config::Vars::new(&env)).unwrap()
 }
 
-/// The embedded session store (member's adapter in standalone mode) on the test's own database.
-pub async fn sessions_on(database: &DatabaseConfig) -> Arc<dyn SessionStore> {
-    let db = platform::db::connect(database).await.unwrap();
-    Arc::new(DbSessions::open(db).await.unwrap())
-}
+pub use platform::auth::testing::sessions_on;
 
 fn config(database: DatabaseConfig, key: &SigningKey, sessions: SessionSource) -> Config {
     Config {

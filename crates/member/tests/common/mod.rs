@@ -44,13 +44,7 @@ pub enum Backend {
 /// The local Redis of `scripts/dev-services`.
 pub fn redis_config() -> RedisConfig {
     let env = testkit::dev_env();
-    RedisConfig {
-        host: env["REDIS_HOST"].clone(),
-        port: env["REDIS_PORT"].parse().unwrap(),
-        password: env
-            .get("REDIS_PASSWORD")
-            .map(|p| platform::SecretString::from(p.clone())),
-    }
+    RedisConfig::read(&mut platform::config::Vars::new(&env)).unwrap()
 }
 
 /// A fresh, migrated database of the given backend.

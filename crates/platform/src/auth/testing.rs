@@ -69,3 +69,15 @@ impl Members {
         self.sids.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
+
+/// The embedded session store (member's adapter in standalone mode) on a test's own database.
+pub async fn sessions_on(database: &crate::config::DatabaseConfig) -> Arc<dyn SessionStore> {
+    let db = crate::db::connect(database)
+        .await
+        .expect("the test database opens");
+    Arc::new(
+        super::DbSessions::open(db)
+            .await
+            .expect("the session table is created"),
+    )
+}

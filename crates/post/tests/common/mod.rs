@@ -18,7 +18,7 @@ use http_body_util::BodyExt;
 use std::sync::Arc;
 
 use platform::auth::testing::Members;
-use platform::auth::{DbSessions, SessionSource, SessionStore, SigningKey};
+use platform::auth::{SessionSource, SigningKey};
 use platform::config::{DatabaseConfig, HttpConfig, StorageConfig};
 use post::entity::comment;
 use post::{AppState, Config, Settings};
@@ -30,20 +30,10 @@ use tower::ServiceExt;
 /// The Redis of the local dev services.
 pub fn redis_config() -> platform::config::RedisConfig {
     let env = testkit::dev_env();
-    platform::config::RedisConfig {
-        host: env["REDIS_HOST"].clone(),
-        port: env["REDIS_PORT"].parse().unwrap(),
-        password: env
-            .get("REDIS_PASSWORD")
-            .map(|p| platform::SecretString::from(p.clone())),
-    }
+    platform::config::RedisConfig::read(&mut platform::config::Vars::new(&env)).unwrap()
 }
 
-/// The embedded session store (member's adapter in standalone mode) on the test's own database.
-pub async fn sessions_on(database: &DatabaseConfig) -> Arc<dyn SessionStore> {
-    let db = platform::db::connect(database).await.unwrap();
-    Arc::new(DbSessions::open(db).await.unwrap())
-}
+pub use platform::auth::testing::sessions_on;
 
 /// One post service under test.
 pub struct Harness {
