@@ -63,6 +63,26 @@ impl MemberSide {
         assert_eq!(self.relay.publish_batch().await.unwrap(), 1);
         assert_eq!(service.consumer.process_batch().await.unwrap(), 1);
     }
+
+    /// Delivers the registration of `member_id` as `nickname`.
+    async fn register(&self, service: &Service, member_id: i64, nickname: &str) {
+        let nickname = nickname.into();
+        let event = MemberEvent::Registered {
+            member_id,
+            nickname,
+        };
+        self.deliver(service, event).await;
+    }
+
+    /// Delivers `member_id`'s change of nickname to `nickname`.
+    async fn rename(&self, service: &Service, member_id: i64, nickname: &str) {
+        let nickname = nickname.into();
+        let event = MemberEvent::NicknameChanged {
+            member_id,
+            nickname,
+        };
+        self.deliver(service, event).await;
+    }
 }
 
 /// `(type, payload)` of every event in the gallery outbox, oldest first.
@@ -87,19 +107,7 @@ async fn outbox(s: &Service) -> Vec<(String, Value)> {
 }
 
 async fn titles_by(s: &Service, nickname: &str) -> Vec<String> {
-    let query: String = url::form_urlencoded::byte_serialize(nickname.as_bytes()).collect();
-    let answer = s
-        .get(
-            &format!("/api/gallery/search?type=author&query={query}"),
-            None,
-        )
-        .await;
-    answer.json["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|item| item["title"].as_str().unwrap().to_owned())
-        .collect()
+    s.search_titles("author", nickname).await
 }
 
 async fn a_created_gallery_announces_its_place_frames_in_the_outbox(s: &Service) {
@@ -158,39 +166,15 @@ async fn the_relay_publishes_what_the_outbox_holds(s: &Service) {
 async fn a_registration_makes_the_nickname_searchable(s: &Service) {
     let member = MemberSide::on(s).await;
     s.create(5, 1, "봄").await;
-    member
-        .deliver(
-            s,
-            MemberEvent::Registered {
-                member_id: 5,
-                nickname: "하늘".into(),
-            },
-        )
-        .await;
+    member.register(s, 5, "하늘").await;
     assert_eq!(titles_by(s, "하늘").await, ["봄"]);
 }
 
 async fn the_projection_follows_a_nickname_change(s: &Service) {
     let member = MemberSide::on(s).await;
     s.create(5, 1, "봄").await;
-    member
-        .deliver(
-            s,
-            MemberEvent::Registered {
-                member_id: 5,
-                nickname: "하늘".into(),
-            },
-        )
-        .await;
-    member
-        .deliver(
-            s,
-            MemberEvent::NicknameChanged {
-                member_id: 5,
-                nickname: "바다".into(),
-            },
-        )
-        .await;
+    member.register(s, 5, "하늘").await;
+    member.rename(s, 5, "바다").await;
     assert_eq!(titles_by(s, "하늘").await, Vec::<String>::new());
     assert_eq!(titles_by(s, "바다").await, ["봄"]);
 }
@@ -199,15 +183,7 @@ async fn a_withdrawal_deletes_exactly_that_members_galleries_and_announces_each(
     let member = MemberSide::on(s).await;
     let gone = [s.create(5, 1, "봄").await, s.create(5, 2, "여름").await];
     let kept = s.create(6, 1, "겨울").await;
-    member
-        .deliver(
-            s,
-            MemberEvent::Registered {
-                member_id: 5,
-                nickname: "하늘".into(),
-            },
-        )
-        .await;
+    member.register(s, 5, "하늘").await;
     member
         .deliver(s, MemberEvent::Withdrawn { member_id: 5 })
         .await;

@@ -164,19 +164,18 @@ fn ids(hits: Vec<SearchHit>) -> Vec<(i64, Option<String>)> {
 
 /// `(gram, gallery)` rows of the index.
 async fn index_rows(db: &DatabaseConnection) -> BTreeSet<(i64, i64)> {
-    let statement = Statement::from_string(
-        db.get_database_backend(),
-        "SELECT gram, gallery_id FROM gallery_gram",
-    );
-    db.query_all_raw(statement)
-        .await
-        .unwrap()
-        .iter()
+    let sql = "SELECT gram, gallery_id FROM gallery_gram";
+    pairs(db, sql).await.into_iter().collect()
+}
+
+/// The two integer columns of every row `sql` selects.
+async fn pairs(db: &DatabaseConnection, sql: &str) -> Vec<(i64, i64)> {
+    let statement = Statement::from_string(db.get_database_backend(), sql);
+    let rows = db.query_all_raw(statement).await.unwrap();
+    rows.iter()
         .map(|row| {
-            (
-                row.try_get_by_index(0).unwrap(),
-                row.try_get_by_index(1).unwrap(),
-            )
+            let first = row.try_get_by_index(0).unwrap();
+            (first, row.try_get_by_index(1).unwrap())
         })
         .collect()
 }
@@ -207,20 +206,7 @@ async fn assert_index_exact(db: &DatabaseConnection) {
 }
 
 async fn title_search(s: &Service, query: &str) -> Vec<String> {
-    let query: String = url::form_urlencoded::byte_serialize(query.as_bytes()).collect();
-    let answer = s
-        .get(
-            &format!("/api/gallery/search?type=title&query={query}"),
-            None,
-        )
-        .await;
-    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.json);
-    answer.json["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|item| item["title"].as_str().unwrap().to_owned())
-        .collect()
+    s.search_titles("title", query).await
 }
 
 async fn a_created_gallery_is_indexed_by_every_gram_of_its_title(s: &Service) {
@@ -357,21 +343,11 @@ async fn searches_keep_using_like_until_the_backfill_is_complete(s: &Service) {
 
 /// `(gallery, member)` of every gallery, oldest first.
 async fn galleries(db: &DatabaseConnection) -> Vec<(i64, i64)> {
-    let statement = Statement::from_string(
-        db.get_database_backend(),
+    pairs(
+        db,
         "SELECT gallery_id, member_id FROM gallery ORDER BY gallery_id",
-    );
-    db.query_all_raw(statement)
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| {
-            (
-                row.try_get_by_index(0).unwrap(),
-                row.try_get_by_index(1).unwrap(),
-            )
-        })
-        .collect()
+    )
+    .await
 }
 
 async fn writes_to_galleries_the_backfill_has_not_reached_leave_the_index_exact(s: &Service) {

@@ -17,9 +17,7 @@ use post::reactions;
 use serde_json::{Value, json};
 use testkit::error_body as error;
 
-const OWNER: i64 = 7;
-const VISITOR: i64 = 8;
-const GALLERY: i64 = 100;
+use common::{GALLERY, OWNER, VISITOR};
 
 /// A gallery with one post, and nicknames for both members.
 async fn setup() -> (Harness, i64) {

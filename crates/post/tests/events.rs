@@ -17,8 +17,7 @@ use platform::config::{KafkaConfig, Vars};
 use post::reactions;
 use serde_json::json;
 
-const OWNER: i64 = 7;
-const VISITOR: i64 = 8;
+use common::{OWNER, VISITOR};
 const GALLERY: i64 = 300;
 
 /// A post service wired to a bus, publishing test events from its own outbox table.

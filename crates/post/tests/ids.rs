@@ -7,8 +7,7 @@ use axum::http::{Method, StatusCode};
 use common::{Form, Harness, PostPart};
 use serde_json::{Value, json};
 
-const OWNER: i64 = 7;
-const GALLERY: i64 = 100;
+use common::{GALLERY, OWNER};
 const PAST_I64: &str = "9223372036854775808";
 
 fn assert_code(answer: &(StatusCode, Value), status: StatusCode, code: &str) {

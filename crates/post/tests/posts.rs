@@ -13,8 +13,7 @@ use post::store::{self, NewMusic};
 use serde_json::{Value, json};
 use testkit::error_body as error;
 
-const OWNER: i64 = 7;
-const GALLERY: i64 = 100;
+use common::{GALLERY, OWNER};
 
 async fn gallery_of_ten() -> (Harness, Vec<i64>) {
     let h = Harness::mysql().await;

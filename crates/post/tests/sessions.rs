@@ -15,9 +15,7 @@ use platform::auth::SessionSource;
 use serde_json::{Value, json};
 use testkit::Switch;
 
-const OWNER: i64 = 7;
-const VISITOR: i64 = 8;
-const GALLERY: i64 = 100;
+use common::{GALLERY, OWNER, VISITOR};
 
 /// Comments on the gallery's first post with `token` as the cookie.
 async fn comment_with(h: &Harness, token: &str) -> (StatusCode, Value) {

@@ -210,6 +210,18 @@ impl Service {
         self.send(Method::GET, path, member, None).await
     }
 
+    /// The titles a search of `kind` (`title` or `author`) for `query` answers, in its order.
+    pub async fn search_titles(&self, kind: &str, query: &str) -> Vec<String> {
+        let query: String = url::form_urlencoded::byte_serialize(query.as_bytes()).collect();
+        let path = format!("/api/gallery/search?type={kind}&query={query}");
+        let answer = self.get(&path, None).await;
+        assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.json);
+        let data = answer.json["data"].as_array().unwrap();
+        data.iter()
+            .map(|item| item["title"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
     /// Creates a gallery for `member` and returns its id.
     pub async fn create(&self, member: i64, place: i64, name: &str) -> i64 {
         let answer = self

@@ -27,6 +27,13 @@ use serde_json::Value;
 use tempfile::TempDir;
 use tower::ServiceExt;
 
+/// The member who owns the test gallery.
+pub const OWNER: i64 = 7;
+/// Another signed-in member.
+pub const VISITOR: i64 = 8;
+/// The gallery most tests hang their frames in.
+pub const GALLERY: i64 = 100;
+
 /// The Redis of the local dev services.
 pub fn redis_config() -> platform::config::RedisConfig {
     let env = testkit::dev_env();
