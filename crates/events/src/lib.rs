@@ -43,4 +43,4 @@ pub use outbox::{Change, Outbox, OutboxError};
 pub use relay::{Backlog, Relay, RelayError, RelayOptions};
 pub use retention::{Purged, Purger};
 pub use typed::{AnyEvent, GALLERY_TOPIC, GalleryEvent, MEMBER_TOPIC, MemberEvent};
-pub use workers::{Connected, Running, Workers, run_service};
+pub use workers::{Connected, Running, Workers, open_database, run_service};

@@ -5,9 +5,15 @@ use std::future::Future;
 use std::pin::Pin;
 
 use platform::CancellationToken;
+use platform::config::ServiceConfig;
+use platform::db::DatabaseProbe;
+use platform::http::Readiness;
+use sea_orm::DatabaseConnection;
+use sea_orm_migration::MigratorTrait;
 
 use crate::bus::Bus;
 use crate::consumer::Consumer;
+use crate::health::BrokerWatch;
 use crate::relay::Relay;
 use crate::retention::Purger;
 
@@ -51,18 +57,33 @@ impl<S> Connected<S> {
 
 /// A domain service's `run`, the same in each: on Kafka when configured, otherwise on an
 /// in-process bus of its own, `connect` builds the service, which then serves `routes` with its
-/// `codes` on `addr` until `shutdown` is cancelled.
+/// `codes` on its address until `shutdown` is cancelled.
 pub async fn run_service<S>(
-    kafka: Option<&platform::config::KafkaConfig>,
-    addr: std::net::SocketAddr,
+    service: &ServiceConfig,
     connect: impl AsyncFnOnce(&Bus) -> anyhow::Result<Connected<S>>,
     routes: impl FnOnce(S) -> axum::Router,
     codes: platform::http::ServiceCodes,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let bus = Bus::from_config(kafka, &Bus::in_process());
+    let bus = Bus::from_config(service.kafka.as_ref(), &Bus::in_process());
     let connected = connect(&bus).await?;
+    let addr = service.http.addr();
     Ok(connected.serve(routes, codes, addr, shutdown).await?)
+}
+
+/// The start of every domain service's `connect`: its database, migrated by `M`, and a readiness
+/// that requires the database and reports the broker when there is one (a service whose broker is
+/// away still answers what it can, and its outbox keeps the events until the broker is back).
+pub async fn open_database<M: MigratorTrait>(
+    service: &ServiceConfig,
+) -> anyhow::Result<(DatabaseConnection, Readiness)> {
+    let db = platform::db::connect(&service.database).await?;
+    platform::db::migrate::<M>(&db).await?;
+    let mut readiness = Readiness::new().with(DatabaseProbe(db.clone()));
+    if let Some(kafka) = &service.kafka {
+        readiness = readiness.with_reported(BrokerWatch::start(kafka)?);
+    }
+    Ok((db, readiness))
 }
 
 /// A background task of a service's own, started with the shutdown token.

@@ -16,7 +16,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use gallery::Config;
-use platform::config::{DatabaseConfig, Environment, HttpConfig};
+use platform::config::{DatabaseConfig, Environment, ServiceConfig};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use tower::ServiceExt;
 
@@ -62,13 +62,7 @@ async fn main() {
             .await
             .unwrap();
     let config = Config {
-        http: HttpConfig {
-            bind_addr: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
-            port: 0,
-        },
-        database: database_config,
-        kafka: None,
-        retention: platform::config::RetentionConfig::default(),
+        service: ServiceConfig::local(database_config),
         presentation: platform::config::Presentation::default(),
         keys: key.verifying_keys(),
         sessions: platform::auth::SessionSource::Shared(std::sync::Arc::new(sessions)),

@@ -2,8 +2,7 @@
 
 use platform::auth::{SessionSource, VerifyingKeys};
 use platform::config::{
-    ConfigError, DatabaseConfig, Environment, HttpConfig, KafkaConfig, Presentation, RedisConfig,
-    RetentionConfig, ServiceBase, Vars,
+    ConfigError, Environment, Presentation, RedisConfig, ServiceBase, ServiceConfig, Vars,
 };
 
 /// Default port of the gallery service.
@@ -12,14 +11,8 @@ pub const DEFAULT_PORT: u16 = 8002;
 /// Everything the gallery service reads at start-up.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Listen address.
-    pub http: HttpConfig,
-    /// The gallery database.
-    pub database: DatabaseConfig,
-    /// Event bus; `None` in standalone mode, where the in-process bus carries events.
-    pub kafka: Option<KafkaConfig>,
-    /// How long the event tables keep done rows (`EVENTS_*_RETENTION_HOURS`, …).
-    pub retention: RetentionConfig,
+    /// Listen address, database, broker and event-table retention.
+    pub service: ServiceConfig,
     /// `PUBLIC_BASE_URL` (place image URIs are absolute from it) and `APP_TIMEZONE`.
     pub presentation: Presentation,
     /// `JWT_PUBLIC_KEYS`: keys that verify members' tokens.
@@ -37,15 +30,12 @@ impl Config {
         let keys = VerifyingKeys::read(&mut vars);
         let redis = RedisConfig::read(&mut vars);
         vars.finish(|| {
-            let (http, database, kafka, retention) = base.parts()?;
+            let service = base.finish()?;
             Some(Self {
                 presentation,
                 keys: keys?,
                 sessions: SessionSource::Redis(redis?),
-                http,
-                database,
-                kafka: Some(kafka),
-                retention,
+                service,
             })
         })
     }

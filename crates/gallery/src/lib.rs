@@ -15,8 +15,7 @@ use platform::CancellationToken;
 use std::sync::Arc;
 
 use platform::auth::{SessionStore, VerifyingKeys};
-use platform::db::DatabaseProbe;
-use platform::http::{Readiness, ServiceCodes};
+use platform::http::ServiceCodes;
 use sea_orm::DatabaseConnection;
 
 pub use config::Config;
@@ -60,12 +59,8 @@ pub type Connected = ::events::Connected<AppState>;
 /// Connects to the database (migrating it) and builds the relay and consumer on `bus` (Kafka in
 /// distributed mode, the process's in-process bus in standalone mode).
 pub async fn connect(config: &Config, bus: &Bus) -> anyhow::Result<Connected> {
-    let db = platform::db::connect(&config.database).await?;
-    platform::db::migrate::<migration::Migrator>(&db).await?;
-    let mut readiness = Readiness::new().with(DatabaseProbe(db.clone()));
-    if let Some(kafka) = &config.kafka {
-        readiness = readiness.with_reported(::events::BrokerWatch::start(kafka)?);
-    }
+    let (db, mut readiness) =
+        ::events::open_database::<migration::Migrator>(&config.service).await?;
     let (sessions, redis) = config.sessions.open().await?;
     if let Some(probe) = redis {
         readiness = readiness.with_reported(probe);
@@ -74,7 +69,7 @@ pub async fn connect(config: &Config, bus: &Bus) -> anyhow::Result<Connected> {
     let outbox = relay.outbox();
     let options = events::consumer_options();
     let consumer = events::member_consumer(bus, db.clone(), outbox.clone(), options).await?;
-    let purger = bus.purger(db.clone(), config.retention);
+    let purger = bus.purger(db.clone(), config.service.retention);
     let search_index = SearchIndex::new();
     let index_builder = IndexBuilder::new(db.clone(), search_index.clone(), IndexBuilder::BATCH);
     let state = AppState {
@@ -98,7 +93,6 @@ pub async fn connect(config: &Config, bus: &Bus) -> anyhow::Result<Connected> {
 
 /// Runs the gallery service until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let (kafka, addr) = (config.kafka.as_ref(), config.http.addr());
     let connect = async |bus: &Bus| connect(&config, bus).await;
-    ::events::run_service(kafka, addr, connect, router, CODES, shutdown).await
+    ::events::run_service(&config.service, connect, router, CODES, shutdown).await
 }

@@ -18,7 +18,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use member::Config;
 use member::config::AuthConfig;
-use platform::config::{DatabaseConfig, HttpConfig, RedisConfig};
+use platform::config::{DatabaseConfig, RedisConfig, ServiceConfig};
 use tower::ServiceExt;
 
 const ACCOUNTS: usize = 16;
@@ -143,14 +143,8 @@ async fn main() {
     let database = testkit::MySqlDatabase::create().await;
     let key = platform::auth::SigningKey::generate().unwrap();
     let config = Config {
-        http: HttpConfig {
-            bind_addr: std::net::Ipv4Addr::LOCALHOST.into(),
-            port: 0,
-        },
-        database: DatabaseConfig::from_url(&database.url()).unwrap(),
+        service: ServiceConfig::local(DatabaseConfig::from_url(&database.url()).unwrap()),
         redis: Some(redis()),
-        kafka: None,
-        retention: platform::config::RetentionConfig::default(),
         auth: AuthConfig::standalone(key),
     };
     let connected = member::connect(&config, &events::Bus::in_process())

@@ -3,8 +3,7 @@
 use platform::SecretString;
 use platform::auth::SigningKey;
 use platform::config::{
-    ConfigError, DatabaseConfig, Environment, Flag, HttpConfig, KafkaConfig, RedisConfig,
-    RetentionConfig, ServiceBase, Vars,
+    ConfigError, Environment, Flag, RedisConfig, ServiceBase, ServiceConfig, Vars,
 };
 use url::Url;
 
@@ -184,16 +183,10 @@ pub fn load_or_create_key(dir: &std::path::Path) -> anyhow::Result<SigningKey> {
 /// Everything the member service reads at start-up.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Listen address.
-    pub http: HttpConfig,
-    /// The member database.
-    pub database: DatabaseConfig,
+    /// Listen address, database, broker and event-table retention.
+    pub service: ServiceConfig,
     /// Session store; `None` in standalone mode, where sessions live in the database.
     pub redis: Option<RedisConfig>,
-    /// Event bus; `None` in standalone mode, where the in-process bus carries events.
-    pub kafka: Option<KafkaConfig>,
-    /// How long the event tables keep done rows (`EVENTS_*_RETENTION_HOURS`, …).
-    pub retention: RetentionConfig,
     /// Keys, cookie, OAuth providers.
     pub auth: AuthConfig,
 }
@@ -207,14 +200,11 @@ impl Config {
         let key = SigningKey::read(&mut vars);
         let settings = Settings::read(&mut vars, true);
         vars.finish(|| {
-            let (http, database, kafka, retention) = base.parts()?;
+            let service = base.finish()?;
             Some(Self {
                 redis: Some(redis?),
                 auth: AuthConfig::new(key?, settings),
-                http,
-                database,
-                kafka: Some(kafka),
-                retention,
+                service,
             })
         })
     }

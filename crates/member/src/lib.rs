@@ -17,8 +17,7 @@ use std::sync::Arc;
 use events::{Bus, MEMBER_TOPIC, Outbox, Workers};
 use platform::CancellationToken;
 use platform::auth::{DbSessions, RedisSessions, SessionStore, SigningKey};
-use platform::db::DatabaseProbe;
-use platform::http::{Readiness, ServiceCodes};
+use platform::http::ServiceCodes;
 use platform::redis_client::RedisProbe;
 use sea_orm::DatabaseConnection;
 
@@ -91,9 +90,7 @@ pub type Connected = events::Connected<AppState>;
 /// Connects to the database (migrating it), to Redis when configured, and builds the outbox relay
 /// on `bus`. Without Redis, sessions live in the database and throttles in memory (standalone).
 pub async fn connect(config: &Config, bus: &Bus) -> anyhow::Result<Connected> {
-    let db = platform::db::connect(&config.database).await?;
-    platform::db::migrate::<migration::Migrator>(&db).await?;
-    let mut readiness = Readiness::new().with(DatabaseProbe(db.clone()));
+    let (db, mut readiness) = events::open_database::<migration::Migrator>(&config.service).await?;
     let (sessions, ephemeral): (Arc<dyn SessionStore>, Arc<dyn Ephemeral>) = match &config.redis {
         Some(redis) => {
             let redis = platform::redis_client::connect(redis).await?;
@@ -111,21 +108,17 @@ pub async fn connect(config: &Config, bus: &Bus) -> anyhow::Result<Connected> {
             Arc::new(MemoryEphemeral::default()),
         ),
     };
-    if let Some(kafka) = &config.kafka {
-        readiness = readiness.with_reported(events::BrokerWatch::start(kafka)?);
-    }
     let relay = bus.relay(db.clone(), &[MEMBER_TOPIC]).await?;
     let outbox = relay.outbox();
     let workers = Workers::new()
         .with_relay(relay)
-        .with_purger(bus.purger(db.clone(), config.retention));
+        .with_purger(bus.purger(db.clone(), config.service.retention));
     let state = AppState::new(db, outbox, sessions, ephemeral, config.auth.clone());
     Ok(Connected::new(state, readiness, workers))
 }
 
 /// Runs the member service until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let (kafka, addr) = (config.kafka.as_ref(), config.http.addr());
     let connect = async |bus: &Bus| connect(&config, bus).await;
-    events::run_service(kafka, addr, connect, router, CODES, shutdown).await
+    events::run_service(&config.service, connect, router, CODES, shutdown).await
 }

@@ -12,7 +12,7 @@ use axum::http::{Request, StatusCode, header};
 use member::Config;
 use member::config::AuthConfig;
 use platform::auth::SigningKey;
-use platform::config::{DatabaseConfig, HttpConfig};
+use platform::config::{DatabaseConfig, ServiceConfig};
 use tower::ServiceExt;
 
 async fn signup_and_signin(app: &axum::Router) -> String {
@@ -56,7 +56,7 @@ async fn distributed_mode_connects_to_mariadb_redis_and_kafka_and_is_ready() {
     env.push(("COOKIE_SECURE".into(), "false".into()));
     let env: std::collections::HashMap<String, String> = env.into_iter().collect();
     let config = Config::from_env(&env).unwrap();
-    let bus = events::Bus::kafka(config.kafka.clone().unwrap());
+    let bus = events::Bus::kafka(config.service.kafka.clone().unwrap());
     let connected = member::connect(&config, &bus).await.unwrap();
     let checks = connected.readiness.check().await;
     assert!(checks.values().all(Result::is_ok), "{checks:?}");
@@ -71,14 +71,8 @@ async fn standalone_mode_keeps_sessions_in_sqlite_and_needs_no_servers() {
     let dir = tempfile::tempdir().unwrap();
     let key = member::config::load_or_create_key(dir.path()).unwrap();
     let config = Config {
-        http: HttpConfig {
-            bind_addr: std::net::Ipv4Addr::LOCALHOST.into(),
-            port: 0,
-        },
-        database: DatabaseConfig::sqlite(dir.path().join("member.db")),
+        service: ServiceConfig::local(DatabaseConfig::sqlite(dir.path().join("member.db"))),
         redis: None,
-        kafka: None,
-        retention: platform::config::RetentionConfig::default(),
         auth: AuthConfig::standalone(key),
     };
     let connected = member::connect(&config, &events::Bus::in_process())

@@ -343,6 +343,15 @@ impl HttpConfig {
     pub fn addr(&self) -> SocketAddr {
         SocketAddr::new(self.bind_addr, self.port)
     }
+
+    /// Loopback on a port the system picks: how tests and benchmarks run a server, never on a
+    /// fixed port that another run may hold.
+    pub fn ephemeral_loopback() -> Self {
+        Self {
+            bind_addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+        }
+    }
 }
 
 /// A relational database: MySQL/MariaDB or SQLite.
@@ -658,10 +667,42 @@ impl ServiceBase {
         }
     }
 
-    /// The parts once all of them read well; `None` when the database or the broker did not, whose
-    /// problems [`Vars`] already holds.
-    pub fn parts(self) -> Option<(HttpConfig, DatabaseConfig, KafkaConfig, RetentionConfig)> {
-        Some((self.http, self.database?, self.kafka?, self.retention))
+    /// The configuration once all of it read well; `None` when the database or the broker did not,
+    /// whose problems [`Vars`] already holds.
+    pub fn finish(self) -> Option<ServiceConfig> {
+        Some(ServiceConfig {
+            http: self.http,
+            database: self.database?,
+            kafka: Some(self.kafka?),
+            retention: self.retention,
+        })
+    }
+}
+
+/// What member, gallery and post each need alike, in either mode: where the service listens, its
+/// database, the broker and the retention of its event tables.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// Listen address.
+    pub http: HttpConfig,
+    /// The service's own database.
+    pub database: DatabaseConfig,
+    /// Event bus; `None` in standalone mode, where the in-process bus carries events.
+    pub kafka: Option<KafkaConfig>,
+    /// How long the event tables keep done rows (`EVENTS_*_RETENTION_HOURS`, …).
+    pub retention: RetentionConfig,
+}
+
+impl ServiceConfig {
+    /// A service on [`HttpConfig::ephemeral_loopback`] with `database`, no broker and the default
+    /// retention: what tests and benchmarks run a single service with.
+    pub fn local(database: DatabaseConfig) -> Self {
+        Self {
+            http: HttpConfig::ephemeral_loopback(),
+            database,
+            kafka: None,
+            retention: RetentionConfig::default(),
+        }
     }
 }
 

@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use platform::auth::{Claims, Role, SigningKey, VerifyingKeys};
-use platform::config::{DatabaseConfig, HttpConfig, StorageConfig};
+use platform::config::{DatabaseConfig, ServiceConfig, StorageConfig};
 
 const GALLERY: i64 = 1;
 const OWNER: i64 = 1;
@@ -55,13 +55,7 @@ async fn serve(db_url: &str, dir: &str, pem: &str) {
         .await
         .unwrap();
     let config = post::Config {
-        http: HttpConfig {
-            bind_addr: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
-            port: 0,
-        },
-        database,
-        kafka: None,
-        retention: platform::config::RetentionConfig::default(),
+        service: ServiceConfig::local(database),
         storage: StorageConfig::Local { root: dir.into() },
         auth: VerifyingKeys::from_pem_bundle(&std::fs::read_to_string(pem).unwrap()).unwrap(),
         sessions: platform::auth::SessionSource::Shared(std::sync::Arc::new(sessions)),

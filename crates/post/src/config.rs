@@ -4,8 +4,7 @@ use chrono_tz::Tz;
 use platform::SecretString;
 use platform::auth::{SessionSource, VerifyingKeys};
 use platform::config::{
-    ConfigError, DatabaseConfig, Environment, HttpConfig, KafkaConfig, RedisConfig,
-    RetentionConfig, ServiceBase, StorageConfig, Vars,
+    ConfigError, Environment, RedisConfig, ServiceBase, ServiceConfig, StorageConfig, Vars,
 };
 use url::Url;
 
@@ -18,14 +17,8 @@ pub const LOCAL_IMAGE_BASE_URL: &str = "/api/post/image/";
 /// Everything the post service reads at start-up.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Listen address.
-    pub http: HttpConfig,
-    /// The post database.
-    pub database: DatabaseConfig,
-    /// Event bus; `None` in standalone mode, where the in-process bus carries events.
-    pub kafka: Option<KafkaConfig>,
-    /// How long the event tables keep done rows (`EVENTS_*_RETENTION_HOURS`, …).
-    pub retention: RetentionConfig,
+    /// Listen address, database, broker and event-table retention.
+    pub service: ServiceConfig,
     /// Where images are stored.
     pub storage: StorageConfig,
     /// Public keys that verify members' tokens.
@@ -92,16 +85,13 @@ impl Config {
         let redis = RedisConfig::read(&mut vars);
         let settings = Settings::read(&mut vars, storage.as_ref());
         vars.finish(|| {
-            let (http, database, kafka, retention) = base.parts()?;
+            let service = base.finish()?;
             Some(Self {
                 storage: storage?,
                 auth: auth?,
                 sessions: SessionSource::Redis(redis?),
                 settings: settings?,
-                http,
-                database,
-                kafka: Some(kafka),
-                retention,
+                service,
             })
         })
     }

@@ -18,8 +18,7 @@ use events::{Bus, Workers};
 use platform::CancellationToken;
 use platform::auth::{SessionStore, VerifyingKeys};
 use platform::config::StorageConfig;
-use platform::db::DatabaseProbe;
-use platform::http::{Readiness, ServiceCodes};
+use platform::http::ServiceCodes;
 use sea_orm::DatabaseConnection;
 
 pub use config::{Config, Settings};
@@ -96,8 +95,7 @@ pub type Connected = events::Connected<AppState>;
 /// Kafka when configured, and builds the consumer on `bus` (Kafka in distributed mode, the
 /// process's in-process bus in standalone mode).
 pub async fn connect(config: &Config, bus: &Bus) -> anyhow::Result<Connected> {
-    let db = platform::db::connect(&config.database).await?;
-    platform::db::migrate::<migration::Migrator>(&db).await?;
+    let (db, mut readiness) = events::open_database::<migration::Migrator>(&config.service).await?;
     let store = platform::storage::open(&config.storage)?;
     let local = matches!(config.storage, StorageConfig::Local { .. });
     let (sessions, redis) = config.sessions.open().await?;
@@ -110,12 +108,8 @@ pub async fn connect(config: &Config, bus: &Bus) -> anyhow::Result<Connected> {
         sessions,
     );
     state.images.ensure_default().await?;
-    let mut readiness = Readiness::new().with(DatabaseProbe(db.clone()));
     if let Some(probe) = redis {
         readiness = readiness.with_reported(probe);
-    }
-    if let Some(kafka) = &config.kafka {
-        readiness = readiness.with_reported(events::BrokerWatch::start(kafka)?);
     }
     // The consumer registers with the bus here, so in standalone mode no purger can take a topic's
     // rows for consumed while post's consumer is still missing.
@@ -123,7 +117,7 @@ pub async fn connect(config: &Config, bus: &Bus) -> anyhow::Result<Connected> {
     let sweeping = state.clone();
     let workers = Workers::new()
         .with_consumer(consumer)
-        .with_purger(bus.purger(db, config.retention))
+        .with_purger(bus.purger(db, config.service.retention))
         .with_task("image sweeper", move |shutdown| {
             reactions::sweep_images_until(sweeping, shutdown)
         });
@@ -132,7 +126,6 @@ pub async fn connect(config: &Config, bus: &Bus) -> anyhow::Result<Connected> {
 
 /// Runs the post service until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let (kafka, addr) = (config.kafka.as_ref(), config.http.addr());
     let connect = async |bus: &Bus| connect(&config, bus).await;
-    events::run_service(kafka, addr, connect, router, CODES, shutdown).await
+    events::run_service(&config.service, connect, router, CODES, shutdown).await
 }

@@ -7,7 +7,7 @@ use platform::CancellationToken;
 use platform::auth::SessionSource;
 use platform::config::{
     ConfigError, DatabaseConfig, Environment, HttpConfig, Presentation, RetentionConfig,
-    StorageConfig, Vars,
+    ServiceConfig, StorageConfig, Vars,
 };
 use platform::http::ops_routes;
 
@@ -72,18 +72,22 @@ impl Config {
         })
     }
 
-    fn database(&self, service: &str) -> DatabaseConfig {
-        DatabaseConfig::sqlite(self.data_dir.join(format!("{service}.db")))
+    /// What a service in this process shares with the others: the listen address (every service
+    /// is served behind the gateway on it), a SQLite database of its own and no broker.
+    fn service(&self, name: &str) -> ServiceConfig {
+        ServiceConfig {
+            http: self.http.clone(),
+            database: DatabaseConfig::sqlite(self.data_dir.join(format!("{name}.db"))),
+            kafka: None,
+            retention: self.retention,
+        }
     }
 
     /// The member service's configuration inside this process.
     pub fn member(&self, signing_key: platform::auth::SigningKey) -> member::Config {
         member::Config {
-            http: self.http.clone(),
-            database: self.database("member"),
+            service: self.service("member"),
             redis: None,
-            kafka: None,
-            retention: self.retention,
             auth: member::config::AuthConfig::new(signing_key, self.member_settings.clone()),
         }
     }
@@ -95,10 +99,7 @@ impl Config {
         sessions: SessionSource,
     ) -> gallery::Config {
         gallery::Config {
-            http: self.http.clone(),
-            database: self.database("gallery"),
-            kafka: None,
-            retention: self.retention,
+            service: self.service("gallery"),
             presentation: self.presentation.clone(),
             keys,
             sessions,
@@ -112,10 +113,7 @@ impl Config {
         sessions: SessionSource,
     ) -> post::Config {
         post::Config {
-            http: self.http.clone(),
-            database: self.database("post"),
-            kafka: None,
-            retention: self.retention,
+            service: self.service("post"),
             storage: StorageConfig::Local {
                 root: self.data_dir.join("images"),
             },

@@ -58,14 +58,14 @@ const MEMBER_OK: [(&str, &str); 6] = [
 #[test]
 fn member_reads_mysql_redis_and_kafka_with_defaults_for_the_rest() {
     let config = member::Config::from_env(&with_keys(&MEMBER_OK)).unwrap();
-    assert_eq!(config.http.port, 8001);
-    assert_eq!(config.http.bind_addr.to_string(), "0.0.0.0");
+    assert_eq!(config.service.http.port, 8001);
+    assert_eq!(config.service.http.bind_addr.to_string(), "0.0.0.0");
     let DatabaseConfig::MySql {
         server,
         user,
         password,
         database,
-    } = config.database
+    } = config.service.database
     else {
         panic!("expected MySQL")
     };
@@ -76,7 +76,7 @@ fn member_reads_mysql_redis_and_kafka_with_defaults_for_the_rest() {
     assert_eq!(password.expose_secret(), "pw");
     let redis = config.redis.unwrap();
     assert_eq!((redis.host.as_str(), redis.port), ("redis-svc", 6379));
-    let kafka = config.kafka.unwrap();
+    let kafka = config.service.kafka.unwrap();
     assert_eq!(kafka.bootstrap.to_string(), "kafka-0:9092,kafka-1:9092");
     assert_eq!((kafka.partitions, kafka.replication), (3, 1));
 }
@@ -129,7 +129,7 @@ fn a_database_url_overrides_the_mysql_variables() {
     ];
     let config = member::Config::from_env(&with_keys(&env)).unwrap();
     assert!(
-        matches!(config.database, DatabaseConfig::Sqlite { path } if path.ends_with("member.db"))
+        matches!(config.service.database, DatabaseConfig::Sqlite { path } if path.ends_with("member.db"))
     );
 }
 
@@ -159,7 +159,7 @@ fn a_password_can_come_from_a_file() {
         ("REDIS_HOST", "r"),
     ];
     let config = gallery::Config::from_env(&with_keys(&env)).unwrap();
-    let DatabaseConfig::MySql { password, .. } = config.database else {
+    let DatabaseConfig::MySql { password, .. } = config.service.database else {
         panic!("expected MySQL")
     };
     assert_eq!(password.expose_secret(), "from-a-file");

@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use platform::auth::testing::Members;
 use platform::auth::{SessionSource, SigningKey};
-use platform::config::Presentation;
-use platform::config::{DatabaseConfig, HttpConfig};
+
+use platform::config::{DatabaseConfig, Presentation, ServiceConfig};
 use platform::http::PublicBaseUrl;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -49,13 +49,7 @@ pub use platform::auth::testing::sessions_on;
 
 fn config(database: DatabaseConfig, key: &SigningKey, sessions: SessionSource) -> Config {
     Config {
-        http: HttpConfig {
-            bind_addr: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
-            port: 0,
-        },
-        database,
-        kafka: None,
-        retention: platform::config::RetentionConfig::default(),
+        service: ServiceConfig::local(database),
         presentation: Presentation {
             public_base_url: BASE.parse::<PublicBaseUrl>().unwrap(),
             timezone: chrono_tz::Asia::Seoul,

@@ -184,10 +184,7 @@ impl Harness {
         let post = serve(recorder("post", Arc::clone(&log)), &stop).await;
         let key = SigningKey::generate().unwrap();
         let config = Config {
-            http: HttpConfig {
-                bind_addr: [127, 0, 0, 1].into(),
-                port: 0,
-            },
+            http: HttpConfig::ephemeral_loopback(),
             redis: setup.redis,
             member: one(setup.member.unwrap_or_else(|| host_port(member))),
             gallery: one(host_port(gallery)),

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use platform::auth::testing::Members;
 use platform::auth::{SessionSource, SigningKey};
-use platform::config::{DatabaseConfig, HttpConfig, StorageConfig};
+use platform::config::{DatabaseConfig, ServiceConfig, StorageConfig};
 use post::entity::comment;
 use post::{AppState, Config, Settings};
 use sea_orm::{EntityTrait, QueryOrder};
@@ -132,13 +132,7 @@ impl Harness {
             None => SessionSource::Shared(sessions_on(&database).await),
         };
         let config = Config {
-            http: HttpConfig {
-                bind_addr: [127, 0, 0, 1].into(),
-                port: 0,
-            },
-            database,
-            kafka: None,
-            retention: platform::config::RetentionConfig::default(),
+            service: ServiceConfig::local(database),
             storage,
             auth: key.verifying_keys(),
             sessions,
