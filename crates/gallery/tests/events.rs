@@ -110,6 +110,21 @@ async fn titles_by(s: &Service, nickname: &str) -> Vec<String> {
     s.search_titles("author", nickname).await
 }
 
+/// Asserts that the outbox holds one `gallery.deleted` of `member` for each of `galleries`, in order.
+async fn assert_deleted_in_outbox(s: &Service, galleries: &[i64], member: i64) {
+    let deleted: Vec<Value> = outbox(s)
+        .await
+        .into_iter()
+        .filter(|(kind, _)| kind == "gallery.deleted")
+        .map(|(_, payload)| payload)
+        .collect();
+    let expected: Vec<Value> = galleries
+        .iter()
+        .map(|id| json!({"galleryId": id, "memberId": member}))
+        .collect();
+    assert_eq!(deleted, expected);
+}
+
 async fn a_created_gallery_announces_its_place_frames_in_the_outbox(s: &Service) {
     let id = s.create(5, 2, "봄").await;
     assert_eq!(
@@ -194,16 +209,7 @@ async fn a_withdrawal_deletes_exactly_that_members_galleries_and_announces_each(
     }
     let answer = s.get(&format!("/api/gallery/{kept}"), None).await;
     assert_eq!(answer.status, StatusCode::OK);
-    let deleted: Vec<Value> = outbox(s)
-        .await
-        .into_iter()
-        .filter(|(kind, _)| kind == "gallery.deleted")
-        .map(|(_, payload)| payload)
-        .collect();
-    assert_eq!(
-        deleted,
-        gone.map(|id| json!({"galleryId": id, "memberId": 5}))
-    );
+    assert_deleted_in_outbox(s, &gone, 5).await;
     assert_eq!(titles_by(s, "하늘").await, Vec::<String>::new());
 }
 
@@ -295,16 +301,7 @@ async fn on_kafka_a_withdrawal_delivered_twice_announces_each_deletion_once_and_
     produce(&topic, &withdrawn).await;
     consume(&consumer, 2).await;
 
-    let deleted: Vec<Value> = outbox(&s)
-        .await
-        .into_iter()
-        .filter(|(kind, _)| kind == "gallery.deleted")
-        .map(|(_, payload)| payload)
-        .collect();
-    assert_eq!(
-        deleted,
-        gone.map(|id| json!({"galleryId": id, "memberId": 5}))
-    );
+    assert_deleted_in_outbox(&s, &gone, 5).await;
     let answer = s.get(&format!("/api/gallery/{kept}"), None).await;
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(s.relay.publish_batch().await.unwrap(), 2);

@@ -627,11 +627,7 @@ async fn a_name_error_is_answered_before_an_impossible_place_id(s: &Service) {
 
 async fn the_openapi_document_states_the_range_of_every_id(s: &Service) {
     let doc = s.get("/api/gallery/openapi.json", None).await.json;
-    let id = &doc["components"]["schemas"]["Id"];
-    assert_eq!(id["type"], "integer");
-    assert_eq!(id["format"], "int64");
-    assert_eq!(id["minimum"], 1);
-    assert_eq!(id["maximum"], i64::MAX);
+    testkit::assert_id_schema(&doc);
     let path_param = &doc["paths"]["/api/gallery/{galleryId}"]["get"]["parameters"][0]["schema"];
     assert_eq!(path_param["$ref"], "#/components/schemas/Id");
     let place = &doc["components"]["schemas"]["GalleryForm"]["properties"]["placeId"];

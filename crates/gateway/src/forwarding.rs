@@ -74,6 +74,20 @@ pub(crate) struct Additions<'a> {
     pub trace: Option<&'a Wire>,
 }
 
+#[cfg(test)]
+impl<'a> Additions<'a> {
+    /// Only the request id: a request from no known peer, with no identity and no trace.
+    pub(crate) fn request_id_only(request_id: &'a HeaderValue) -> Self {
+        Self {
+            request_id,
+            peer: None,
+            hops: 0,
+            identity: None,
+            trace: None,
+        }
+    }
+}
+
 fn is(name: &[u8], known: &str) -> bool {
     name.eq_ignore_ascii_case(known.as_bytes())
 }

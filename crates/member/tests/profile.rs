@@ -423,16 +423,7 @@ async fn the_nickname_list_leaves_out_ids_no_member_can_have() {
 async fn the_openapi_document_states_the_range_of_member_ids() {
     let app = TestApp::start(Backend::Sqlite).await;
     let doc = app.get("/api/member/openapi.json").await.json;
-    let id = &doc["components"]["schemas"]["Id"];
-    assert_eq!(
-        (&id["type"], &id["format"], &id["minimum"], &id["maximum"]),
-        (
-            &json!("integer"),
-            &json!("int64"),
-            &json!(1),
-            &json!(i64::MAX)
-        )
-    );
+    testkit::assert_id_schema(&doc);
     let param = &doc["paths"]["/api/member/nickname"]["get"]["parameters"][0]["schema"];
     assert!(
         param.to_string().contains("#/components/schemas/Id"),

@@ -11,9 +11,8 @@ const UNAVAILABLE: &str = "일시적으로 서비스를 사용할 수 없습니�
 
 #[tokio::test]
 async fn without_redis_logins_answer_503_without_a_cookie_and_recover_afterwards() {
-    let redis = redis_config();
-    let relay = Switch::start(format!("{}:{}", redis.host, redis.port)).await;
     let mut config = redis_config();
+    let relay = Switch::start(format!("{}:{}", config.host, config.port)).await;
     config.port = relay.port();
     let app = TestApp::start_with(Backend::MariaDb, config).await;
     let token = app.member_token().await;

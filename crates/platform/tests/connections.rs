@@ -12,17 +12,12 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::{get, post};
 use platform::CancellationToken;
-use platform::http::{ConnectionRules, ServiceCodes};
+use platform::http::ConnectionRules;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const CODES: ServiceCodes = ServiceCodes {
-    service: "test",
-    missing_parameter: "GX004",
-    missing_parameter_message: "필수 파라미터 누락",
-    bad_request: "GX005",
-    internal: "GX001",
-};
+mod support;
+use support::CODES;
 
 /// Far longer than any rule below: only a broken rule makes a test wait this long.
 const SAFETY: Duration = Duration::from_secs(20);

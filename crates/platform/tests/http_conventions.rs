@@ -10,17 +10,12 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use axum::routing::{get, post};
 use http_body_util::BodyExt;
-use platform::http::{ApiResponse, Json, Path, Query, ServiceCodes, service_app};
+use platform::http::{ApiResponse, Json, Path, Query, service_app};
 use serde::Deserialize;
 use tower::ServiceExt;
 
-const CODES: ServiceCodes = ServiceCodes {
-    service: "test",
-    missing_parameter: "GX004",
-    missing_parameter_message: "필수 파라미터 누락",
-    bad_request: "GX005",
-    internal: "GX001",
-};
+mod support;
+use support::CODES;
 
 #[derive(Deserialize)]
 struct Item {

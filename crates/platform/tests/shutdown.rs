@@ -1,36 +1,29 @@
 //! After shutdown starts, in-flight requests finish and new connections are refused.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "Test helpers fail loudly; clippy's test exemption does not reach helper functions."
+)]
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
 use platform::CancellationToken;
 use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
-#[tokio::test]
-async fn a_slow_in_flight_request_completes_after_shutdown_starts_and_new_connections_are_refused()
-{
-    let (entered_tx, entered_rx) = oneshot::channel::<()>();
-    let entered = std::sync::Mutex::new(Some(entered_tx));
-    let (release_tx, release_rx) = oneshot::channel::<()>();
-    let release = std::sync::Arc::new(tokio::sync::Mutex::new(Some(release_rx)));
-    let entered = std::sync::Arc::new(entered);
-    let app = Router::new().route(
-        "/slow",
-        get(move || {
-            let entered = entered.clone();
-            let release = release.clone();
-            async move {
-                if let Some(tx) = entered.lock().unwrap().take() {
-                    let _ = tx.send(());
-                }
-                if let Some(rx) = release.lock().await.take() {
-                    let _ = rx.await;
-                }
-                "finished"
-            }
-        }),
-    );
+/// `app` served on a loopback port with `grace` for in-flight requests once `shutdown` is
+/// cancelled.
+struct Served {
+    addr: SocketAddr,
+    shutdown: CancellationToken,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+async fn serve(app: Router, grace: Duration) -> Served {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();
@@ -38,8 +31,54 @@ async fn a_slow_in_flight_request_completes_after_shutdown_starts_and_new_connec
         listener,
         app,
         shutdown.clone(),
-        Duration::from_secs(10),
+        grace,
     ));
+    Served {
+        addr,
+        shutdown,
+        server,
+    }
+}
+
+/// Tells, once, that a request has reached its handler.
+type Entered = Arc<Mutex<Option<oneshot::Sender<()>>>>;
+
+fn entered_signal() -> (Entered, oneshot::Receiver<()>) {
+    let (tx, rx) = oneshot::channel();
+    (Arc::new(Mutex::new(Some(tx))), rx)
+}
+
+fn signal(entered: &Entered) {
+    if let Some(tx) = entered.lock().unwrap().take() {
+        let _ = tx.send(());
+    }
+}
+
+#[tokio::test]
+async fn a_slow_in_flight_request_completes_after_shutdown_starts_and_new_connections_are_refused()
+{
+    let (entered, entered_rx) = entered_signal();
+    let (release_tx, release_rx) = oneshot::channel::<()>();
+    let release = Arc::new(tokio::sync::Mutex::new(Some(release_rx)));
+    let app = Router::new().route(
+        "/slow",
+        get(move || {
+            let entered = entered.clone();
+            let release = release.clone();
+            async move {
+                signal(&entered);
+                if let Some(rx) = release.lock().await.take() {
+                    let _ = rx.await;
+                }
+                "finished"
+            }
+        }),
+    );
+    let Served {
+        addr,
+        shutdown,
+        server,
+    } = serve(app, Duration::from_secs(10)).await;
 
     let in_flight = tokio::spawn(async move {
         reqwest::get(format!("http://{addr}/slow"))
@@ -74,24 +113,25 @@ async fn a_slow_in_flight_request_completes_after_shutdown_starts_and_new_connec
 
 #[tokio::test]
 async fn shutdown_gives_up_on_requests_that_outlive_the_grace_period() {
+    let (entered, entered_rx) = entered_signal();
     let app = Router::new().route(
         "/stuck",
-        get(|| async {
-            std::future::pending::<()>().await;
-            "never"
+        get(move || {
+            let entered = entered.clone();
+            async move {
+                signal(&entered);
+                std::future::pending::<()>().await;
+                "never"
+            }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
-    let server = tokio::spawn(platform::shutdown::serve(
-        listener,
-        app,
-        shutdown.clone(),
-        Duration::from_millis(200),
-    ));
+    let Served {
+        addr,
+        shutdown,
+        server,
+    } = serve(app, Duration::from_millis(200)).await;
     let _stuck = tokio::spawn(reqwest::get(format!("http://{addr}/stuck")));
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    entered_rx.await.unwrap();
     shutdown.cancel();
     tokio::time::timeout(Duration::from_secs(5), server)
         .await

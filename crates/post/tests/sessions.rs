@@ -80,9 +80,8 @@ async fn with_redis_a_token_carrying_another_members_session_is_refused_with_gat
 
 #[tokio::test]
 async fn without_redis_protected_routes_answer_503_public_ones_work_and_both_recover() {
-    let redis = redis_config();
-    let relay = Switch::start(format!("{}:{}", redis.host, redis.port)).await;
     let mut config = redis_config();
+    let relay = Switch::start(format!("{}:{}", config.host, config.port)).await;
     config.port = relay.port();
     let h = Harness::sqlite_with_sessions(SessionSource::Redis(config)).await;
     h.gallery(GALLERY, OWNER, 1).await;

@@ -16,6 +16,8 @@ mod switch;
 pub use answer::{Answer, error_body};
 pub use switch::Switch;
 
+use http::{Method, Request, header};
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -177,4 +179,39 @@ where
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+/// A request as a browser sends it: `token`, when signed in, in the `gallery_cookie`, and `body`
+/// with its content type.
+pub fn request<B: Default>(
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<(&str, B)>,
+) -> Request<B> {
+    let mut builder = Request::builder().method(method).uri(uri);
+    if let Some(token) = token {
+        builder = builder.header(header::COOKIE, format!("gallery_cookie={token}"));
+    }
+    let body = match body {
+        Some((content_type, body)) => {
+            builder = builder.header(header::CONTENT_TYPE, content_type);
+            body
+        }
+        None => B::default(),
+    };
+    builder
+        .body(body)
+        .expect("a request of a valid method, URI and headers")
+}
+
+/// Asserts that an OpenAPI document's shared `Id` schema is what every id of the contract is: a
+/// 64-bit integer from 1 up.
+#[track_caller]
+pub fn assert_id_schema(doc: &serde_json::Value) {
+    let id = &doc["components"]["schemas"]["Id"];
+    let range = ["type", "format", "minimum", "maximum"].map(|field| id[field].clone());
+    let expected: [serde_json::Value; 4] =
+        ["integer".into(), "int64".into(), 1.into(), i64::MAX.into()];
+    assert_eq!(range, expected, "the Id schema");
 }

@@ -9,7 +9,7 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Method, Request, StatusCode, header};
+use axum::http::{Method, Request, StatusCode};
 use gallery::{AppState, Config};
 use http_body_util::BodyExt;
 use std::sync::Arc;
@@ -174,21 +174,13 @@ impl Service {
         member: Option<i64>,
         body: Option<String>,
     ) -> Answer {
-        let mut request = Request::builder().method(method).uri(path);
-        if let Some(member) = member {
-            request = request.header(
-                header::COOKIE,
-                format!("gallery_cookie={}", self.token(member).await),
-            );
-        }
-        let request = match body {
-            Some(json) => request
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(json)),
-            None => request.body(Body::empty()),
-        }
-        .unwrap();
-        self.request(request).await
+        let token = match member {
+            Some(member) => Some(self.token(member).await),
+            None => None,
+        };
+        let body = body.map(|json| ("application/json", Body::from(json)));
+        self.request(testkit::request(method, path, token.as_deref(), body))
+            .await
     }
 
     /// Sends a request as built.

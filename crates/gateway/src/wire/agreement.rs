@@ -161,13 +161,7 @@ fn independent(headers: &[httparse::Header<'_>]) -> Independent {
 
 fn forwarded(head: &super::request::Head<'_>) -> Vec<u8> {
     let request_id = HeaderValue::from_static("rid");
-    let additions = Additions {
-        request_id: &request_id,
-        peer: None,
-        hops: 0,
-        identity: None,
-        trace: None,
-    };
+    let additions = Additions::request_id_only(&request_id);
     let mut out = Vec::new();
     let authority = Authority::from_static("post:8003");
     write_upstream_head(&mut out, head, &authority, &additions);

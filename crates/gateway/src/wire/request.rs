@@ -289,13 +289,7 @@ mod tests {
     fn the_upstream_head_has_the_services_host_and_the_gateways_lines_and_its_host_can_change() {
         let text = "GET /api/member?q=1 HTTP/1.1\r\nHost: thegallery.site\r\nAccept: */*\r\nX-Member-Id: 1\r\n\r\n";
         let request_id = HeaderValue::from_static("rid");
-        let additions = Additions {
-            request_id: &request_id,
-            peer: None,
-            hops: 0,
-            identity: None,
-            trace: None,
-        };
+        let additions = Additions::request_id_only(&request_id);
         let authority = Authority::from_static("member:8081");
         let bytes = Bytes::from_static(text.as_bytes());
         let written = (|| {

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use std::sync::Arc;
 
@@ -173,20 +173,12 @@ impl Harness {
         member: Option<i64>,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut builder = Request::builder().method(method).uri(uri);
-        if let Some(member) = member {
-            builder = builder.header(
-                header::COOKIE,
-                format!("gallery_cookie={}", self.token(member).await),
-            );
-        }
-        let request = match body {
-            Some(json) => builder
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(json.to_string())),
-            None => builder.body(Body::empty()),
-        }
-        .unwrap();
+        let token = match member {
+            Some(member) => Some(self.token(member).await),
+            None => None,
+        };
+        let body = body.map(|json| ("application/json", Body::from(json.to_string())));
+        let request = testkit::request(method, uri, token.as_deref(), body);
         let (status, _, bytes) = self.send(request).await;
         let value = if bytes.is_empty() {
             Value::Null
@@ -205,16 +197,12 @@ impl Harness {
         form: Form,
     ) -> (StatusCode, Value) {
         let (content_type, body) = form.finish();
-        let request = Request::builder()
-            .method(Method::PATCH)
-            .uri(format!("/api/post/list/{gallery_id}"))
-            .header(
-                header::COOKIE,
-                format!("gallery_cookie={}", self.token(member).await),
-            )
-            .header(header::CONTENT_TYPE, content_type)
-            .body(Body::from(body))
-            .unwrap();
+        let request = testkit::request(
+            Method::PATCH,
+            &format!("/api/post/list/{gallery_id}"),
+            Some(&self.token(member).await),
+            Some((&content_type, Body::from(body))),
+        );
         let (status, _, bytes) = self.send(request).await;
         (
             status,
