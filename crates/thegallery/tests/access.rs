@@ -41,7 +41,7 @@ fn concrete(template: &str, operation: &Value) -> String {
 
 fn documents() -> Vec<(&'static str, Value)> {
     [
-        ("member", member::routes::api_document()),
+        ("member", member::routes::openapi::api_document()),
         ("gallery", gallery::routes::openapi::api_document()),
         ("post", post::routes::openapi::api_document()),
     ]

@@ -26,8 +26,10 @@ pub fn router(state: AppState) -> Router {
     let auth = authentication(state.keys.clone(), Arc::clone(&state.sessions));
     let routes = Router::new()
         .route("/api/gallery/health", get(|| async { "Gallery App ok" }))
-        .route("/api/gallery/openapi.json", get(openapi::document))
-        .merge(platform::http::docs::routes("gallery"))
+        .merge(platform::http::docs::routes(
+            platform::http::access::Service::Gallery,
+            openapi::api_document(),
+        ))
         .route("/api/gallery/place/list", get(places::list))
         .route(places::IMAGE_ROUTE, get(places::image))
         .route("/api/gallery", post(galleries::create))

@@ -1,16 +1,15 @@
-//! The OpenAPI 3.1 document of the gallery service, served at `/api/gallery/openapi.json`.
+//! The OpenAPI 3.1 document of the gallery service.
 
-use axum::Json;
 use utoipa::OpenApi;
 
 use super::{GalleryInfo, PlaceBody, galleries, places, search};
 
-/// The gallery API description.
+/// The gallery service's API.
 #[derive(Debug, OpenApi)]
 #[openapi(
     info(
-        title = "thegallery gallery service",
-        description = "Places, galleries and search; HTTP conventions in docs/api.md."
+        title = "thegallery gallery",
+        description = "Places, galleries and search"
     ),
     paths(
         places::list,
@@ -37,9 +36,4 @@ pub struct ApiDoc;
 /// the gateway's access matrix).
 pub fn api_document() -> utoipa::openapi::OpenApi {
     platform::http::openapi::document::<ApiDoc>(platform::http::access::Service::Gallery)
-}
-
-/// Serves the document.
-pub async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(api_document())
 }

@@ -2,10 +2,8 @@
 
 mod auth;
 mod internal;
-mod openapi;
+pub mod openapi;
 mod profile;
-
-pub use openapi::api_document;
 
 use std::sync::Arc;
 
@@ -52,8 +50,10 @@ fn routes() -> Router<AppState> {
         .route("/api/member/nickname", get(internal::nickname))
         .route("/api/member/memberId", get(internal::member_id))
         .route("/api/member/nickname/list", post(internal::nicknames))
-        .route("/api/member/openapi.json", get(openapi::document))
-        .merge(platform::http::docs::routes("member"))
+        .merge(platform::http::docs::routes(
+            platform::http::access::Service::Member,
+            openapi::api_document(),
+        ))
 }
 
 /// The caller: a token verified with our key whose session still exists and is the token's

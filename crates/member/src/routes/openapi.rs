@@ -1,11 +1,11 @@
 //! The OpenAPI 3.1 document of the member service.
 
-use axum::Json;
 use utoipa::OpenApi;
 
 use super::{auth, internal, profile};
 
-#[derive(OpenApi)]
+/// The member service's API.
+#[derive(Debug, OpenApi)]
 #[openapi(
     info(
         title = "thegallery member",
@@ -35,15 +35,10 @@ use super::{auth, internal, profile};
         profile::RenameBody,
     ))
 )]
-struct MemberApi;
+pub struct ApiDoc;
 
 /// The document as served: generated, then completed with the shared conventions (security from
 /// the gateway's access matrix).
 pub fn api_document() -> utoipa::openapi::OpenApi {
-    platform::http::openapi::document::<MemberApi>(platform::http::access::Service::Member)
-}
-
-/// Serves the document.
-pub(super) async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(api_document())
+    platform::http::openapi::document::<ApiDoc>(platform::http::access::Service::Member)
 }

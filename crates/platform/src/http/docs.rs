@@ -1,16 +1,21 @@
-//! Interactive API documentation: Swagger UI, bundled into the binary (it works offline), at
-//! `/api/<service>/docs/`, reading the service's own `/api/<service>/openapi.json`.
+//! A service's API documentation: its OpenAPI document at `/api/<service>/openapi.json`, and
+//! Swagger UI, bundled into the binary (it works offline), at `/api/<service>/docs/` reading it.
 
 use axum::Router;
-use utoipa_swagger_ui::{Config, SwaggerUi};
+use utoipa::openapi::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
 
-/// `/api/{service}/docs` (a redirect to the slash form) and everything below it.
-pub fn routes<S>(service: &str) -> Router<S>
+use super::access::Service;
+
+/// `/api/{service}/openapi.json` answering `document`, and `/api/{service}/docs` (a redirect to
+/// the slash form) with everything below it.
+pub fn routes<S>(service: Service, document: OpenApi) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    let document = format!("/api/{service}/openapi.json");
-    let ui = SwaggerUi::new(format!("/api/{service}/docs")).config(Config::new([document]));
+    let prefix = service.prefix();
+    let ui =
+        SwaggerUi::new(format!("{prefix}/docs")).url(format!("{prefix}/openapi.json"), document);
     Router::from(ui)
 }
 
@@ -22,7 +27,8 @@ mod tests {
     use tower::ServiceExt;
 
     async fn get(path: &str) -> (u16, String) {
-        let answer = super::routes::<()>("gallery")
+        let document = utoipa::openapi::OpenApiBuilder::new().build();
+        let answer = super::routes::<()>(super::Service::Gallery, document)
             .oneshot(Request::get(path).body(Body::empty()).unwrap())
             .await
             .unwrap();
@@ -45,5 +51,12 @@ mod tests {
             bundle.len() > 100_000,
             "the script itself, not a link to a CDN"
         );
+    }
+
+    #[tokio::test]
+    async fn the_document_is_served_beside_the_page() {
+        let (status, document) = get("/api/gallery/openapi.json").await;
+        assert_eq!(status, 200);
+        assert!(document.contains("\"openapi\":\"3.1"), "{document}");
     }
 }

@@ -21,8 +21,10 @@ pub fn router(state: AppState) -> Router {
     let auth = authentication(state.auth.clone(), Arc::clone(&state.sessions));
     let api = Router::new()
         .route("/api/post/health", get(|| async { "게시물 서버 OK !!!" }))
-        .route("/api/post/openapi.json", get(openapi::document))
-        .merge(platform::http::docs::routes("post"))
+        .merge(platform::http::docs::routes(
+            platform::http::access::Service::Post,
+            openapi::api_document(),
+        ))
         .route(
             "/api/post/list/{galleryId}",
             get(posts::list)

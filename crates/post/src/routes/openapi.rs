@@ -1,6 +1,5 @@
-//! The OpenAPI document served at `/api/post/openapi.json`.
+//! The OpenAPI 3.1 document of the post service.
 
-use axum::Json;
 use utoipa::OpenApi;
 
 use super::{comments, images, music, posts};
@@ -40,9 +39,4 @@ pub struct ApiDoc;
 /// the gateway's access matrix).
 pub fn api_document() -> utoipa::openapi::OpenApi {
     platform::http::openapi::document::<ApiDoc>(platform::http::access::Service::Post)
-}
-
-/// Serves the document.
-pub async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(api_document())
 }
