@@ -157,20 +157,7 @@ async fn drive() {
         .unwrap();
     let client = reqwest::Client::new();
 
-    let list: serde_json::Value = client
-        .get(format!("{base}/api/post/list/{GALLERY}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let ids: Vec<i64> = list["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["postId"].as_i64().unwrap())
-        .collect();
+    let ids = post_ids(&client, &base, GALLERY).await;
     let patch = |body: Vec<u8>| {
         client
             .patch(format!("{base}/api/post/list/{GALLERY}"))
@@ -299,20 +286,7 @@ async fn parallel_rounds(client: &reqwest::Client, base: &str, token: &str, pid:
     }
     let mut forms = Vec::new();
     for gallery in GALLERY..GALLERY + PARALLEL {
-        let list: serde_json::Value = client
-            .get(format!("{base}/api/post/list/{gallery}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let ids: Vec<i64> = list["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p["postId"].as_i64().unwrap())
-            .collect();
+        let ids = post_ids(client, base, gallery).await;
         forms.push(bytes::Bytes::from(form(&ids, true)));
     }
     parallel_round(
@@ -329,4 +303,22 @@ async fn parallel_rounds(client: &reqwest::Client, base: &str, token: &str, pid:
         },
     )
     .await;
+}
+
+/// The post ids of `gallery`, in display order, as P1 lists them.
+async fn post_ids(client: &reqwest::Client, base: &str, gallery: i64) -> Vec<i64> {
+    let list: serde_json::Value = client
+        .get(format!("{base}/api/post/list/{gallery}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["postId"].as_i64().unwrap())
+        .collect()
 }

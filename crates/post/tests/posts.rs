@@ -266,6 +266,13 @@ fn with_valid_image_first(ids: &[i64]) -> Form {
     Form::default().post(0, &part)
 }
 
+/// [`with_valid_image_first`], then the second post as `change` leaves it.
+fn with_second<'a>(ids: &[i64], change: impl FnOnce(&mut PostPart<'a>)) -> Form {
+    let mut part = PostPart::new(ids[1], 2);
+    change(&mut part);
+    with_valid_image_first(ids).post(1, &part)
+}
+
 /// Writes one test per refused edit: in a gallery of ten, `$member` sends the form `$form` builds
 /// (with `$h` the harness and `$ids` the post ids in scope), and [`refused`] checks the answer.
 macro_rules! refused_edits {
@@ -286,15 +293,11 @@ macro_rules! refused_edits {
 
 refused_edits! {
     a_file_that_is_not_an_image_is_refused_and_nothing_changes(h, ids) as OWNER, {
-        let mut part = PostPart::new(ids[1], 2);
-        part.image = Some(b"GIF89a not accepted at all".to_vec());
-        with_valid_image_first(&ids).post(1, &part)
+        with_second(&ids, |part| part.image = Some(b"GIF89a not accepted at all".to_vec()))
     } => 400, "GP005", "이미지는 PNG, JPEG, WebP 형식만 업로드할 수 있습니다";
 
     an_image_over_ten_megabytes_is_refused_and_nothing_changes(h, ids) as OWNER, {
-        let mut part = PostPart::new(ids[1], 2);
-        part.image = Some(png(10 * 1024 * 1024 + 1));
-        with_valid_image_first(&ids).post(1, &part)
+        with_second(&ids, |part| part.image = Some(png(10 * 1024 * 1024 + 1)))
     } => 413, "GP005", "이미지는 한 장에 10MB 이하만 업로드할 수 있습니다";
 
     images_over_fifty_megabytes_in_one_request_are_refused_and_nothing_changes(h, ids) as OWNER, {
@@ -320,23 +323,17 @@ refused_edits! {
     } => 404, "GP007", "존재하지 않는 갤러리입니다";
 
     an_unknown_music_id_is_not_found_and_nothing_changes(h, ids) as OWNER, {
-        let mut part = PostPart::new(ids[1], 2);
-        part.music_id = "424242";
-        with_valid_image_first(&ids).post(1, &part)
+        with_second(&ids, |part| part.music_id = "424242")
     } => 404, "GP001", "음악 정보가 존재하지 않습니다.";
 
     a_title_over_fifty_characters_is_refused_and_nothing_changes(h, ids) as OWNER, {
         let long = "가".repeat(51);
-        let mut part = PostPart::new(ids[1], 2);
-        part.title = &long;
-        with_valid_image_first(&ids).post(1, &part)
+        with_second(&ids, |part| part.title = &long)
     } => 400, "GP005", "게시물 제목은 50자 이내로 작성해주세요";
 
     content_over_five_hundred_characters_is_refused_and_nothing_changes(h, ids) as OWNER, {
         let long = "a".repeat(501);
-        let mut part = PostPart::new(ids[1], 2);
-        part.content = &long;
-        with_valid_image_first(&ids).post(1, &part)
+        with_second(&ids, |part| part.content = &long)
     } => 400, "GP005", "게시물 내용은 500자 이내로 작성해주세요";
 
     a_malformed_is_active_is_refused_and_nothing_changes(h, ids) as OWNER, {
