@@ -44,14 +44,7 @@ async fn comment(h: &Harness, member: i64, post: i64, content: &str) -> (StatusC
 }
 
 async fn comments(h: &Harness, post: i64) -> Vec<Value> {
-    let (status, body) = h
-        .call(
-            Method::GET,
-            &format!("/api/post/comment/list/{post}"),
-            None,
-            None,
-        )
-        .await;
+    let (status, body) = h.get(&format!("/api/post/comment/list/{post}")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["message"], "댓글 목록 조회 성공");
     body["data"].as_array().unwrap().clone()
@@ -86,12 +79,7 @@ async fn comments_are_listed_oldest_first_and_paged() {
         .collect();
     assert_eq!(texts, [json!("하나"), json!("둘"), json!("셋")]);
     let (_, body) = h
-        .call(
-            Method::GET,
-            &format!("/api/post/comment/list/{post}?page=1&size=2"),
-            None,
-            None,
-        )
+        .get(&format!("/api/post/comment/list/{post}?page=1&size=2"))
         .await;
     assert_eq!(body["data"][0]["content"], "셋");
     assert_eq!(body["data"].as_array().unwrap().len(), 1);
@@ -100,13 +88,8 @@ async fn comments_are_listed_oldest_first_and_paged() {
 const PAGING: &str = "page는 0 이상 10000000 이하, size는 1 이상 100 이하로 입력해주세요";
 
 async fn list_page(h: &Harness, post: i64, query: &str) -> (StatusCode, Value) {
-    h.call(
-        Method::GET,
-        &format!("/api/post/comment/list/{post}?{query}"),
-        None,
-        None,
-    )
-    .await
+    h.get(&format!("/api/post/comment/list/{post}?{query}"))
+        .await
 }
 
 #[tokio::test]

@@ -198,11 +198,11 @@ async fn member_events_drive_nicknames_and_withdrawal(w: Wired) {
     })
     .await;
     let uri = format!("/api/post/comment/list/{post}");
-    let (_, body) = w.h.call(Method::GET, &uri, None, None).await;
+    let (_, body) = w.h.get(&uri).await;
     assert_eq!(body["data"][0]["nickname"], "바뀜");
 
     w.send(&MemberEvent::Withdrawn { member_id: VISITOR }).await;
-    let (_, body) = w.h.call(Method::GET, &uri, None, None).await;
+    let (_, body) = w.h.get(&uri).await;
     assert_eq!(body["data"], json!([]));
 }
 

@@ -19,14 +19,14 @@ fn assert_code(answer: &(StatusCode, Value), status: StatusCode, code: &str) {
 async fn a_gallery_id_past_the_largest_signed_integer_answers_400_gp005() {
     let h = Harness::mysql().await;
     let uri = format!("/api/post/list/{PAST_I64}");
-    let answer = h.call(Method::GET, &uri, None, None).await;
+    let answer = h.get(&uri).await;
     assert_code(&answer, StatusCode::BAD_REQUEST, "GP005");
 }
 
 #[tokio::test]
 async fn the_posts_of_a_negative_gallery_id_are_an_empty_list() {
     let h = Harness::mysql().await;
-    let answer = h.call(Method::GET, "/api/post/list/-5", None, None).await;
+    let answer = h.get("/api/post/list/-5").await;
     assert_eq!(
         answer,
         (
@@ -83,9 +83,7 @@ async fn a_negative_music_id_in_the_frame_form_answers_404_gp001() {
 #[tokio::test]
 async fn the_comments_of_post_zero_are_an_empty_list() {
     let h = Harness::mysql().await;
-    let (status, body) = h
-        .call(Method::GET, "/api/post/comment/list/0", None, None)
-        .await;
+    let (status, body) = h.get("/api/post/comment/list/0").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["data"], json!([]));
 }
@@ -150,9 +148,7 @@ async fn dummy_posts_for_a_negative_gallery_id_answer_404_gp007() {
 #[tokio::test]
 async fn the_openapi_document_states_the_range_of_every_id() {
     let h = Harness::mysql().await;
-    let (_, doc) = h
-        .call(Method::GET, "/api/post/openapi.json", None, None)
-        .await;
+    let (_, doc) = h.get("/api/post/openapi.json").await;
     testkit::assert_id_schema(&doc);
     let id_ref = json!({"$ref": "#/components/schemas/Id"});
     let paths = &doc["paths"];

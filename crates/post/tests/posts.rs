@@ -23,14 +23,7 @@ async fn gallery_of_ten() -> (Harness, Vec<i64>) {
 }
 
 async fn list(h: &Harness) -> Vec<Value> {
-    let (status, body) = h
-        .call(
-            Method::GET,
-            &format!("/api/post/list/{GALLERY}"),
-            None,
-            None,
-        )
-        .await;
+    let (status, body) = h.get(&format!("/api/post/list/{GALLERY}")).await;
     assert_eq!(status, StatusCode::OK);
     body["data"].as_array().unwrap().clone()
 }
@@ -54,14 +47,7 @@ async fn music(h: &Harness, title: &str) -> i64 {
 #[tokio::test]
 async fn a_new_gallery_lists_ten_blank_frames_in_order() {
     let (h, ids) = gallery_of_ten().await;
-    let (status, body) = h
-        .call(
-            Method::GET,
-            &format!("/api/post/list/{GALLERY}"),
-            None,
-            None,
-        )
-        .await;
+    let (status, body) = h.get(&format!("/api/post/list/{GALLERY}")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["message"], "게시물 목록 조회 성공");
     let posts = body["data"].as_array().unwrap();
@@ -82,7 +68,7 @@ async fn a_new_gallery_lists_ten_blank_frames_in_order() {
 #[tokio::test]
 async fn an_unknown_gallery_lists_nothing() {
     let h = Harness::mysql().await;
-    let (status, body) = h.call(Method::GET, "/api/post/list/999", None, None).await;
+    let (status, body) = h.get("/api/post/list/999").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         body,
@@ -93,7 +79,7 @@ async fn an_unknown_gallery_lists_nothing() {
 #[tokio::test]
 async fn a_non_numeric_gallery_id_is_a_bad_request() {
     let h = Harness::mysql().await;
-    let (status, body) = h.call(Method::GET, "/api/post/list/abc", None, None).await;
+    let (status, body) = h.get("/api/post/list/abc").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["errorCode"], "GP005");
 }
@@ -438,9 +424,7 @@ async fn dummy_posts_without_a_gallery_id_is_a_missing_parameter() {
 #[tokio::test]
 async fn the_openapi_document_lists_every_post_route() {
     let h = Harness::mysql().await;
-    let (status, body) = h
-        .call(Method::GET, "/api/post/openapi.json", None, None)
-        .await;
+    let (status, body) = h.get("/api/post/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
     let paths = body["paths"].as_object().unwrap();
     for path in [
@@ -461,14 +445,7 @@ async fn the_openapi_document_lists_every_post_route() {
 async fn a_database_that_is_gone_answers_503_without_internals() {
     let h = Harness::mysql().await;
     h.state.db.clone().close().await.unwrap();
-    let (status, body) = h
-        .call(
-            Method::GET,
-            &format!("/api/post/list/{GALLERY}"),
-            None,
-            None,
-        )
-        .await;
+    let (status, body) = h.get(&format!("/api/post/list/{GALLERY}")).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["errorCode"], "GP001");
     assert!(!body["message"].as_str().unwrap().contains("pool"));

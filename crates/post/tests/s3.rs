@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use common::{Form, Harness, PostPart, png};
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
@@ -140,7 +140,7 @@ async fn an_upload_lands_in_the_bucket_with_its_content_type_and_replaces_the_ol
     let after = objects(&h).await;
     assert_eq!(after.len(), 2);
     assert!(after.contains("Default.png") && !after.contains(&first[0]));
-    let (_, body) = h.call(Method::GET, "/api/post/list/1", None, None).await;
+    let (_, body) = h.get("/api/post/list/1").await;
     let url = body["data"][0]["imageURL"].as_str().unwrap();
     assert!(url.starts_with("https://cdn.example/images/") && after.contains(&url[27..]));
 }
@@ -168,9 +168,7 @@ async fn a_failed_edit_leaves_no_object_in_the_bucket() {
 async fn the_service_does_not_serve_bucket_images_itself() {
     let moto = Moto::start().await;
     let h = harness(&moto).await;
-    let (status, body) = h
-        .call(Method::GET, "/api/post/image/Default.png", None, None)
-        .await;
+    let (status, body) = h.get("/api/post/image/Default.png").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["errorCode"], "GP007");
 }

@@ -9,7 +9,7 @@
 mod common;
 
 use axum::body::Body;
-use axum::http::{Method, Request, StatusCode, header};
+use axum::http::{Request, StatusCode, header};
 use common::{Harness, redis_config};
 use platform::auth::SessionSource;
 use serde_json::{Value, json};
@@ -42,7 +42,7 @@ fn assert_refused(answer: &(StatusCode, Value)) {
 async fn comments(h: &Harness) -> usize {
     let post = h.post_ids(GALLERY).await[0];
     let uri = format!("/api/post/comment/list/{post}");
-    let (_, body) = h.call(Method::GET, &uri, None, None).await;
+    let (_, body) = h.get(&uri).await;
     body["data"].as_array().map_or(0, Vec::len)
 }
 
@@ -92,10 +92,7 @@ async fn without_redis_protected_routes_answer_503_public_ones_work_and_both_rec
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body:?}");
     assert_eq!(body["errorCode"], "GP001");
     let uri = format!("/api/post/list/{GALLERY}");
-    assert_eq!(
-        h.call(Method::GET, &uri, None, None).await.0,
-        StatusCode::OK
-    );
+    assert_eq!(h.get(&uri).await.0, StatusCode::OK);
 
     relay.up();
     testkit::eventually("commenting works again", || async {

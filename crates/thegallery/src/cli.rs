@@ -15,6 +15,24 @@ const COMMON_ENV: &str = "Logging: LOG_FORMAT (json|pretty, default pretty), RUS
                           OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_SCHEDULE_DELAY, \
                           OTEL_EXPORTER_OTLP_TIMEOUT.";
 
+/// The help's list of variables of a domain service: its port and database name, its own
+/// variables, then what member, gallery and post all read (`platform::config::ServiceBase`).
+macro_rules! service_env {
+    ($port:literal, $database:literal, $own:literal) => {
+        concat!(
+            "Environment: PORT (default ",
+            $port,
+            "), BIND_ADDR, DATABASE_URL or MYSQL_SERVER, MYSQL_USER, MYSQL_PASSWORD[_FILE], \
+             MYSQL_DATABASE (default ",
+            $database,
+            "), KAFKA_SERVER, KAFKA_TOPIC_PARTITIONS, KAFKA_TOPIC_REPLICATION, \
+             KAFKA_TOPIC_PREFIX, EVENTS_* (event table retention), ",
+            $own,
+            ", LOG_FORMAT, RUST_LOG, OTEL_*."
+        )
+    };
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "thegallery",
@@ -37,51 +55,46 @@ enum Command {
         after_help = "Environment: PORT (default 8000), BIND_ADDR (default 127.0.0.1), \
                             DATA_DIR (default ./data), STATIC_DIR (a frontend build served at /), \
                             COOKIE_SECURE (default false), KAKAO_*, GOOGLE_*, IMAGE_BASE_URL, \
-                            APP_TIMEZONE, SPOTIFY_*, YOUTUBE_*, EVENTS_* (event table retention), \
-                            LOG_FORMAT, RUST_LOG."
+                            PUBLIC_BASE_URL, APP_TIMEZONE, SPOTIFY_*, YOUTUBE_*, EVENTS_* (event \
+                            table retention), LOG_FORMAT, RUST_LOG, OTEL_*."
     )]
     Standalone,
     /// Run the gateway (distributed mode).
     #[command(
         after_help = "Environment: PORT (default 8000), BIND_ADDR, REDIS_HOST, REDIS_PORT, \
-                            REDIS_PASSWORD[_FILE], MEMBER_SERVER, GALLERY_SERVER, POST_SERVER, \
-                            LOG_FORMAT, RUST_LOG."
+                            REDIS_PASSWORD[_FILE], MEMBER_SERVER, GALLERY_SERVER, POST_SERVER \
+                            (each one or more host:port), JWT_PUBLIC_KEYS[_FILE], \
+                            GATEWAY_MAX_CONNECTIONS, UPSTREAM_*, CORS_*, FORWARDED_HOPS, \
+                            ACCESS_LOG, RATE_LIMIT_*, LOG_FORMAT, RUST_LOG, OTEL_*."
     )]
     Gateway,
     /// Run the member service (distributed mode).
-    #[command(
-        after_help = "Environment: PORT (default 8001), BIND_ADDR, DATABASE_URL or MYSQL_SERVER, \
-                            MYSQL_USER, MYSQL_PASSWORD[_FILE], MYSQL_DATABASE (default member), \
-                            REDIS_HOST, REDIS_PORT, REDIS_PASSWORD[_FILE], KAFKA_SERVER, \
-                            KAFKA_TOPIC_PARTITIONS, KAFKA_TOPIC_REPLICATION, \
-                            JWT_PRIVATE_KEY[_FILE], COOKIE_SECURE (default true), APP_TIMEZONE, \
-                            KAKAO_CLIENT_ID, KAKAO_REDIRECT_URI, KAKAO_CLIENT_SECRET[_FILE], \
-                            KAKAO_{AUTHORIZE,TOKEN,PROFILE}_URL, GOOGLE_CLIENT_ID, \
-                            GOOGLE_CLIENT_SECRET[_FILE], GOOGLE_REDIRECT_URI, \
-                            GOOGLE_{AUTHORIZE,TOKEN,PROFILE}_URL, EVENTS_* (event table retention), \
-                            LOG_FORMAT, RUST_LOG."
-    )]
+    #[command(after_help = service_env!(
+        "8001",
+        "member",
+        "REDIS_HOST, REDIS_PORT, REDIS_PASSWORD[_FILE] (the session store), JWT_PRIVATE_KEY[_FILE], \
+         COOKIE_SECURE (default true), APP_TIMEZONE, KAKAO_CLIENT_ID, KAKAO_REDIRECT_URI, \
+         KAKAO_CLIENT_SECRET[_FILE], KAKAO_{AUTHORIZE,TOKEN,PROFILE}_URL, GOOGLE_CLIENT_ID, \
+         GOOGLE_CLIENT_SECRET[_FILE], GOOGLE_REDIRECT_URI, GOOGLE_{AUTHORIZE,TOKEN,PROFILE}_URL"
+    ))]
     Member,
     /// Run the gallery service (distributed mode).
-    #[command(
-        after_help = "Environment: PORT (default 8002), BIND_ADDR, DATABASE_URL or MYSQL_SERVER, \
-                            MYSQL_USER, MYSQL_PASSWORD[_FILE], MYSQL_DATABASE (default gallery), \
-                            REDIS_HOST, REDIS_PORT, REDIS_PASSWORD[_FILE] (sessions), \
-                            KAFKA_SERVER, KAFKA_TOPIC_PARTITIONS, KAFKA_TOPIC_REPLICATION, \
-                            EVENTS_* (event table retention), \
-                            LOG_FORMAT, RUST_LOG."
-    )]
+    #[command(after_help = service_env!(
+        "8002",
+        "gallery",
+        "REDIS_HOST, REDIS_PORT, REDIS_PASSWORD[_FILE] (sessions), JWT_PUBLIC_KEYS[_FILE], \
+         PUBLIC_BASE_URL, APP_TIMEZONE"
+    ))]
     Gallery,
     /// Run the post service (distributed mode).
-    #[command(
-        after_help = "Environment: PORT (default 8003), BIND_ADDR, DATABASE_URL or MYSQL_SERVER, \
-                            MYSQL_USER, MYSQL_PASSWORD[_FILE], MYSQL_DATABASE (default post), \
-                            REDIS_HOST, REDIS_PORT, REDIS_PASSWORD[_FILE] (sessions), \
-                            KAFKA_SERVER, STORAGE_URL (directory, file:///dir or s3://bucket; \
-                            default ./data/images), S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY[_FILE], \
-                            S3_SECRET_KEY[_FILE], EVENTS_* (event table retention), \
-                            LOG_FORMAT, RUST_LOG."
-    )]
+    #[command(after_help = service_env!(
+        "8003",
+        "post",
+        "REDIS_HOST, REDIS_PORT, REDIS_PASSWORD[_FILE] (sessions), JWT_PUBLIC_KEYS[_FILE], \
+         STORAGE_URL (directory, file:///dir or s3://bucket; default ./data/images), S3_ENDPOINT, \
+         S3_REGION, S3_ACCESS_KEY[_FILE], S3_SECRET_KEY[_FILE], IMAGE_BASE_URL (required with \
+         s3://), APP_TIMEZONE, SPOTIFY_*, YOUTUBE_*"
+    ))]
     Post,
     /// Apply a service's database migrations and exit (same variables as the service).
     Migrate {

@@ -45,7 +45,7 @@ pub fn redis_config() -> platform::config::RedisConfig {
     platform::config::RedisConfig::read(&mut platform::config::Vars::new(&env)).unwrap()
 }
 
-pub use platform::auth::testing::sessions_on;
+use platform::auth::testing::sessions_or_embedded;
 
 fn config(database: DatabaseConfig, key: &SigningKey, sessions: SessionSource) -> Config {
     Config {
@@ -115,10 +115,7 @@ impl Service {
         sessions: Option<SessionSource>,
     ) -> Self {
         let key = SigningKey::generate().unwrap();
-        let sessions = match sessions {
-            Some(source) => source,
-            None => SessionSource::Shared(sessions_on(&database).await),
-        };
+        let sessions = sessions_or_embedded(sessions, &database).await;
         let mut connected = gallery::connect(&config(database, &key, sessions), &bus)
             .await
             .unwrap();

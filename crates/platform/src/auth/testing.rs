@@ -70,14 +70,20 @@ impl Members {
     }
 }
 
-/// The embedded session store (member's adapter in standalone mode) on a test's own database.
-pub async fn sessions_on(database: &crate::config::DatabaseConfig) -> Arc<dyn SessionStore> {
+/// `sessions` when a test names them, otherwise the embedded store (member's adapter in
+/// standalone mode) on the test's own database.
+pub async fn sessions_or_embedded(
+    sessions: Option<super::SessionSource>,
+    database: &crate::config::DatabaseConfig,
+) -> super::SessionSource {
+    if let Some(sessions) = sessions {
+        return sessions;
+    }
     let db = crate::db::connect(database)
         .await
         .expect("the test database opens");
-    Arc::new(
-        super::DbSessions::open(db)
-            .await
-            .expect("the session table is created"),
-    )
+    let store = super::DbSessions::open(db)
+        .await
+        .expect("the session table is created");
+    super::SessionSource::Shared(Arc::new(store))
 }

@@ -40,7 +40,7 @@ pub fn redis_config() -> platform::config::RedisConfig {
     platform::config::RedisConfig::read(&mut platform::config::Vars::new(&env)).unwrap()
 }
 
-pub use platform::auth::testing::sessions_on;
+use platform::auth::testing::sessions_or_embedded;
 
 /// One post service under test.
 pub struct Harness {
@@ -127,10 +127,7 @@ impl Harness {
         sessions: Option<SessionSource>,
     ) -> Self {
         let key = SigningKey::generate().unwrap();
-        let sessions = match sessions {
-            Some(source) => source,
-            None => SessionSource::Shared(sessions_on(&database).await),
-        };
+        let sessions = sessions_or_embedded(sessions, &database).await;
         let config = Config {
             service: ServiceConfig::local(database),
             storage,
@@ -163,6 +160,11 @@ impl Harness {
         let (parts, body) = response.into_parts();
         let bytes = body.collect().await.unwrap().to_bytes();
         (parts.status, parts.headers, bytes)
+    }
+
+    /// Sends a `GET` as a visitor, answering status and JSON body.
+    pub async fn get(&self, uri: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, uri, None, None).await
     }
 
     /// Sends a JSON request (or none) as `member`, answering status and JSON body.
