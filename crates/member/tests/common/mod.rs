@@ -1,13 +1,13 @@
 //! Shared test support: a member app on a real database (MariaDB or SQLite) with real Redis or
 //! database sessions, a local stand-in for Kakao and Google, and request helpers.
 
-#![allow(
+#![expect(
     clippy::unwrap_used,
     clippy::expect_used,
     dead_code,
     unreachable_pub,
-    reason = "each test file uses a different part of this module; `expect` would fail in the \
-              files that use all of it"
+    reason = "test support fails loudly; each test file uses only a part of this module, which as \
+              a test crate's module has no public API"
 )]
 
 use std::collections::HashMap;
