@@ -205,22 +205,18 @@ async fn each_validation_rule_answers_gg005_with_its_message_and_creates_nothing
 }
 
 async fn a_malformed_json_body_answers_gg005_in_the_error_shape(s: &Service) {
-    let request = axum::http::Request::post("/api/gallery")
-        .header("cookie", format!("gallery_cookie={}", s.token(ALICE).await))
-        .header("content-type", "application/json")
-        .body(axum::body::Body::from("{\"placeId\": 1, \"name\": "))
-        .unwrap();
-    let response = tower::ServiceExt::oneshot(s.app.clone(), request)
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    let bytes = http_body_util::BodyExt::collect(response.into_body())
-        .await
-        .unwrap()
-        .to_bytes();
-    let body: Value = serde_json::from_slice(&bytes).unwrap();
-    assert_eq!(body["errorCode"], "GG005");
-    assert_eq!(body["errorType"], "Bad Request");
+    let token = s.token(ALICE).await;
+    let body = axum::body::Body::from("{\"placeId\": 1, \"name\": ");
+    let request = testkit::request(
+        axum::http::Method::POST,
+        "/api/gallery",
+        Some(&token),
+        Some(("application/json", body)),
+    );
+    let answer = s.request(request).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.json["errorCode"], "GG005");
+    assert_eq!(answer.json["errorType"], "Bad Request");
 }
 
 async fn an_unknown_place_answers_404_gg007_and_creates_nothing(s: &Service) {

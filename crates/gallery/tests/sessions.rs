@@ -19,14 +19,11 @@ const BOB: i64 = 2;
 
 /// Sends `POST /api/gallery` with `token` as the cookie.
 async fn create_with(s: &Service, token: &str, name: &str) -> common::Answer {
-    let request = axum::http::Request::post("/api/gallery")
-        .header("cookie", format!("gallery_cookie={token}"))
-        .header("content-type", "application/json")
-        .body(axum::body::Body::from(
-            json!({"placeId": 1, "name": name}).to_string(),
-        ))
-        .unwrap();
-    s.request(request).await
+    let body = axum::body::Body::from(json!({"placeId": 1, "name": name}).to_string());
+    let method = axum::http::Method::POST;
+    let body = Some(("application/json", body));
+    s.request(testkit::request(method, "/api/gallery", Some(token), body))
+        .await
 }
 
 async fn galleries_of(s: &Service, member: i64) -> usize {

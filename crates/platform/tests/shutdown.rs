@@ -6,13 +6,13 @@
 )]
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
 use platform::CancellationToken;
-use tokio::sync::oneshot;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 /// `app` served on a loopback port with `grace` for in-flight requests once `shutdown` is
@@ -40,40 +40,26 @@ async fn serve(app: Router, grace: Duration) -> Served {
     }
 }
 
-/// Tells, once, that a request has reached its handler.
-type Entered = Arc<Mutex<Option<oneshot::Sender<()>>>>;
-
-fn entered_signal() -> (Entered, oneshot::Receiver<()>) {
-    let (tx, rx) = oneshot::channel();
-    (Arc::new(Mutex::new(Some(tx))), rx)
-}
-
-fn signal(entered: &Entered) {
-    if let Some(tx) = entered.lock().unwrap().take() {
-        let _ = tx.send(());
-    }
+/// A route at `path` whose handler tells `entered` it has started, then holds its request until
+/// `release` is notified; answered `(router, entered, release)`.
+fn held(path: &str) -> (Router, Arc<Notify>, Arc<Notify>) {
+    let (entered, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let (entered_in, release_in) = (Arc::clone(&entered), Arc::clone(&release));
+    let app = Router::new().route(
+        path,
+        get(move || async move {
+            entered_in.notify_one();
+            release_in.notified().await;
+            "finished"
+        }),
+    );
+    (app, entered, release)
 }
 
 #[tokio::test]
 async fn a_slow_in_flight_request_completes_after_shutdown_starts_and_new_connections_are_refused()
 {
-    let (entered, entered_rx) = entered_signal();
-    let (release_tx, release_rx) = oneshot::channel::<()>();
-    let release = Arc::new(tokio::sync::Mutex::new(Some(release_rx)));
-    let app = Router::new().route(
-        "/slow",
-        get(move || {
-            let entered = entered.clone();
-            let release = release.clone();
-            async move {
-                signal(&entered);
-                if let Some(rx) = release.lock().await.take() {
-                    let _ = rx.await;
-                }
-                "finished"
-            }
-        }),
-    );
+    let (app, entered, release) = held("/slow");
     let Served {
         addr,
         shutdown,
@@ -86,7 +72,7 @@ async fn a_slow_in_flight_request_completes_after_shutdown_starts_and_new_connec
             .text()
             .await
     });
-    entered_rx.await.unwrap();
+    entered.notified().await;
     shutdown.cancel();
     // Accepting stops as soon as the token is cancelled; wait until the listener is gone.
     let mut refused = false;
@@ -106,32 +92,22 @@ async fn a_slow_in_flight_request_completes_after_shutdown_starts_and_new_connec
         "the server stopped before its in-flight request"
     );
 
-    release_tx.send(()).unwrap();
+    release.notify_one();
     assert_eq!(in_flight.await.unwrap().unwrap(), "finished");
     server.await.unwrap().unwrap();
 }
 
 #[tokio::test]
 async fn shutdown_gives_up_on_requests_that_outlive_the_grace_period() {
-    let (entered, entered_rx) = entered_signal();
-    let app = Router::new().route(
-        "/stuck",
-        get(move || {
-            let entered = entered.clone();
-            async move {
-                signal(&entered);
-                std::future::pending::<()>().await;
-                "never"
-            }
-        }),
-    );
+    // Never released: the request outlives any grace period.
+    let (app, entered, _release) = held("/stuck");
     let Served {
         addr,
         shutdown,
         server,
     } = serve(app, Duration::from_millis(200)).await;
     let _stuck = tokio::spawn(reqwest::get(format!("http://{addr}/stuck")));
-    entered_rx.await.unwrap();
+    entered.notified().await;
     shutdown.cancel();
     tokio::time::timeout(Duration::from_secs(5), server)
         .await

@@ -14,9 +14,8 @@ use gallery::{AppState, Config};
 use http_body_util::BodyExt;
 use std::sync::Arc;
 
-use platform::auth::testing::Members;
+use platform::auth::testing::{Members, sessions_or_embedded};
 use platform::auth::{SessionSource, SigningKey};
-
 use platform::config::{DatabaseConfig, Presentation, ServiceConfig};
 use platform::http::PublicBaseUrl;
 use serde_json::Value;
@@ -44,8 +43,6 @@ pub fn redis_config() -> platform::config::RedisConfig {
     let env = testkit::dev_env();
     platform::config::RedisConfig::read(&mut platform::config::Vars::new(&env)).unwrap()
 }
-
-use platform::auth::testing::sessions_or_embedded;
 
 fn config(database: DatabaseConfig, key: &SigningKey, sessions: SessionSource) -> Config {
     Config {

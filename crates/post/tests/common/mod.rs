@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use std::sync::Arc;
 
-use platform::auth::testing::Members;
+use platform::auth::testing::{Members, sessions_or_embedded};
 use platform::auth::{SessionSource, SigningKey};
 use platform::config::{DatabaseConfig, ServiceConfig, StorageConfig};
 use post::entity::comment;
@@ -39,8 +39,6 @@ pub fn redis_config() -> platform::config::RedisConfig {
     let env = testkit::dev_env();
     platform::config::RedisConfig::read(&mut platform::config::Vars::new(&env)).unwrap()
 }
-
-use platform::auth::testing::sessions_or_embedded;
 
 /// One post service under test.
 pub struct Harness {
